@@ -1,0 +1,32 @@
+// Package testenv finds the real servers and tools that tests run against
+// (nginx, redis-server, haproxy, systemd-analyze, …) and says how to install
+// the missing ones. Inside CI (CI set) a missing tool fails the test; outside
+// it the test is skipped with the install step in its message.
+//
+// It is imported only by tests.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// InCI reports whether the tests run under CI, where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") != "" }
+
+// Require returns the path of the executable name, or ends the test: failed
+// in CI, skipped elsewhere, either way naming how to install it.
+func Require(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := name + " not found (" + install + "; or run `make deps`)"
+	if InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}

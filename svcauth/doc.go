@@ -1,0 +1,11 @@
+// Package svcauth issues and verifies the short-lived service tokens that the
+// Backend, the fleet and the Dialler use to call one another.
+//
+// A service token is an HS256 JWT signed with VOX_SERVICE_SECRET and scoped to
+// one audience ("fleet" for worker routes, "runtime" for the Backend's
+// /runtime API). Verification accepts HS256 only, requires an expiry, and
+// rejects any other audience, so a token minted for one service cannot be
+// replayed against another.
+//
+// svcauth imports nothing from this module; every service may import it.
+package svcauth
