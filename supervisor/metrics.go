@@ -1,0 +1,77 @@
+package supervisor
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/voxplatform/vox/control"
+)
+
+const (
+	stateStarting = control.StateStarting
+	stateReady    = control.StateReady
+	stateBusy     = control.StateBusy
+	stateDraining = control.StateDraining
+	stateBackoff  = control.StateBackoff
+	stateFailed   = control.StateFailed
+	stateHeld     = control.StateHeld
+	stateStopped  = control.StateStopped
+)
+
+var allStates = []string{stateStarting, stateReady, stateBusy, stateDraining, stateBackoff, stateFailed, stateHeld, stateStopped}
+
+// metrics are the daemon's own series; the upstream manager registers the
+// nginx ones.
+type metrics struct {
+	workers      *prometheus.GaugeVec
+	desired      prometheus.Gauge
+	restarts     prometheus.Counter
+	callsStarted prometheus.Counter
+	callsEnded   *prometheus.CounterVec
+	callSeconds  prometheus.Histogram
+	probeSeconds prometheus.Histogram
+	hung         prometheus.Counter
+	stalled      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, version string) *metrics {
+	m := &metrics{
+		workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "voxfleet_workers", Help: "Workers by state.",
+		}, []string{"state"}),
+		desired: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voxfleet_workers_desired", Help: "Desired worker count.",
+		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voxfleet_worker_restarts_total", Help: "Unexpected worker deaths that led to a restart decision.",
+		}),
+		callsStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voxfleet_calls_started_total", Help: "Calls admitted by workers.",
+		}),
+		callsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxfleet_calls_ended_total", Help: "Calls ended, by outcome (completed, failed, cut: the worker died in the call).",
+		}, []string{"outcome"}),
+		callSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "voxfleet_call_duration_seconds", Help: "Length of ended calls.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		probeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "voxfleet_probe_duration_seconds", Help: "Latency of GET /health probes to workers.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+		hung: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "voxfleet_worker_hung_total", Help: "Workers replaced because they stopped answering /health.",
+		}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "voxfleet_calls_stalled", Help: "Calls whose media stopped advancing.",
+		}),
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "voxfleet_build_info", Help: "Build of the running daemon.", ConstLabels: prometheus.Labels{"version": version},
+	})
+	info.Set(1)
+	reg.MustRegister(m.workers, m.desired, m.restarts, m.callsStarted, m.callsEnded, m.callSeconds,
+		m.probeSeconds, m.hung, m.stalled, info)
+	for _, o := range []string{"completed", "failed", "cut"} {
+		m.callsEnded.WithLabelValues(o)
+	}
+	return m
+}

@@ -1,0 +1,253 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+)
+
+// Scale sets the desired worker count, records it in the state file first,
+// and brings the fleet to it: new workers start at the lowest free indices;
+// on the way down idle workers are retired first and busy ones finish their
+// call.
+func (s *Supervisor) Scale(ctx context.Context, n int) (control.ScaleResponse, error) {
+	if n < 0 || n > MaxWorkers {
+		return control.ScaleResponse{}, badRequest("worker count must be between 0 and %d, got %d", MaxWorkers, n)
+	}
+	var resp control.ScaleResponse
+	var opErr error
+	err := s.call(ctx, func() {
+		if s.stopping {
+			opErr = &requestError{http.StatusServiceUnavailable, "voxfleet is stopping"}
+			return
+		}
+		if err := saveState(s.cfg.StateFile, persisted{Desired: n}); err != nil {
+			opErr = fmt.Errorf("scale not applied: %w", err)
+			return
+		}
+		resp = control.ScaleResponse{Previous: s.desired, Desired: n}
+		if n != s.desired {
+			s.log.Info("scaling", "from", s.desired, "to", n)
+		}
+		s.desired = n
+		s.reconcile()
+	})
+	if err != nil {
+		return resp, err
+	}
+	return resp, opErr
+}
+
+// Drain takes worker index out of routing; it finishes its call, exits, and
+// the slot stays stopped until `voxfleet restart INDEX`.
+func (s *Supervisor) Drain(ctx context.Context, index int) error {
+	var opErr error
+	err := s.call(ctx, func() {
+		sl := s.slots[index]
+		if sl == nil || sl.retiring {
+			opErr = &requestError{http.StatusNotFound, fmt.Sprintf("no worker %d", index)}
+			return
+		}
+		if sl.stopped {
+			return
+		}
+		s.log.Info("draining worker on operator request", "index", index)
+		sl.stopped = true
+		if sl.timer != nil {
+			sl.timer.Stop()
+		}
+		if sl.next != nil {
+			sl.next.stopReason = "drained"
+			sl.next.killGroup()
+		}
+		if sl.cur != nil {
+			s.stopProc(sl.cur, "drained by operator")
+		} else {
+			s.unbind(sl)
+		}
+		sl.reason = "drained by operator"
+		s.afterChange()
+	})
+	if err != nil {
+		return err
+	}
+	return opErr
+}
+
+// rollout is a restart in progress: one worker at a time when rolling,
+// otherwise all at once.
+type rollout struct {
+	queue   []int
+	active  map[int]int // index → pid being replaced (0: any ready worker will do)
+	rolling bool
+	out     chan control.Progress
+	started time.Time
+	failed  []string
+	total   int
+}
+
+func (r *rollout) emit(p control.Progress) {
+	select {
+	case r.out <- p:
+	default: // the client went away and stopped reading
+	}
+}
+
+// Restart replaces the workers at req.Indices (all when empty) and streams
+// progress. A running worker is replaced by starting a new one beside it and
+// moving it onto the socket once it is ready; the old one then finishes its
+// call. A failed, stopped or backed-off slot is simply started again.
+func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<-chan control.Progress, error) {
+	var r *rollout
+	var opErr error
+	err := s.call(ctx, func() {
+		switch {
+		case s.stopping:
+			opErr = &requestError{http.StatusServiceUnavailable, "voxfleet is stopping"}
+			return
+		case s.roll != nil:
+			opErr = &requestError{http.StatusConflict, "a restart is already in progress"}
+			return
+		}
+		idx := slices.Clone(req.Indices)
+		if len(idx) == 0 {
+			for _, i := range s.indices() {
+				if !s.slots[i].retiring {
+					idx = append(idx, i)
+				}
+			}
+		}
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
+		for _, i := range idx {
+			if sl := s.slots[i]; sl == nil || sl.retiring {
+				opErr = &requestError{http.StatusNotFound, fmt.Sprintf("no worker %d", i)}
+				return
+			}
+		}
+		r = &rollout{queue: idx, active: map[int]int{}, rolling: req.Rolling, total: len(idx),
+			out: make(chan control.Progress, 8*len(idx)+8), started: time.Now()}
+		mode := "all at once"
+		if req.Rolling {
+			mode = "rolling, one at a time"
+		}
+		s.log.Info("restart", "workers", idx, "mode", mode)
+		r.emit(control.Progress{Step: "plan", Message: fmt.Sprintf("replacing %d worker(s), %s", len(idx), mode)})
+		s.roll = r
+		s.advanceRollout()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.out, opErr
+}
+
+// advanceRollout notes finished replacements and starts the next ones.
+func (s *Supervisor) advanceRollout() {
+	r := s.roll
+	if r == nil {
+		return
+	}
+	for i, oldPID := range r.active {
+		sl := s.slots[i]
+		switch {
+		case sl == nil || sl.retiring:
+			delete(r.active, i)
+			r.emit(control.Progress{Index: i, Step: "skipped", Message: fmt.Sprintf("worker %d was scaled away", i)})
+		case sl.nextFailed != "" || sl.failed:
+			msg := sl.nextFailed
+			if msg == "" {
+				msg = fmt.Sprintf("worker %d failed: %s", i, sl.reason)
+			}
+			sl.nextFailed = ""
+			delete(r.active, i)
+			r.failed = append(r.failed, msg)
+			r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
+		case sl.next == nil && sl.cur != nil && sl.cur.ready && sl.cur.pid != oldPID:
+			delete(r.active, i)
+			r.emit(control.Progress{Index: i, Step: "replaced",
+				Message: fmt.Sprintf("worker %d: pid %d ready (version %s)", i, sl.cur.pid, sl.cur.version)})
+		}
+	}
+	if s.stopping {
+		r.failed = append(r.failed, "voxfleet is stopping")
+		r.queue = nil
+	}
+	for len(r.queue) > 0 && (!r.rolling || (len(r.active) == 0 && len(r.failed) == 0)) {
+		i := r.queue[0]
+		r.queue = r.queue[1:]
+		s.beginReplace(r, i)
+	}
+	if len(r.active) > 0 || (len(r.queue) > 0 && len(r.failed) == 0) {
+		return
+	}
+	final := control.Progress{Step: "done", Done: true,
+		Message: fmt.Sprintf("%d of %d worker(s) replaced in %s", r.total-len(r.failed)-len(r.queue), r.total,
+			time.Since(r.started).Round(time.Millisecond))}
+	if len(r.failed) > 0 {
+		final.Error = r.failed[0]
+		if len(r.queue) > 0 {
+			final.Error += fmt.Sprintf("; stopped with %d worker(s) not replaced, the old ones keep serving", len(r.queue))
+		}
+	}
+	r.emit(final)
+	close(r.out)
+	s.roll = nil
+}
+
+// beginReplace starts replacing worker i for r.
+func (s *Supervisor) beginReplace(r *rollout, i int) {
+	sl := s.slots[i]
+	if sl == nil || sl.retiring {
+		r.emit(control.Progress{Index: i, Step: "skipped", Message: fmt.Sprintf("worker %d was scaled away", i)})
+		return
+	}
+	sl.nextFailed = ""
+	if sl.cur == nil || !sl.cur.ready || sl.cur.draining {
+		if sl.held {
+			msg := fmt.Sprintf("worker %d: index still held by a worker of an earlier daemon", i)
+			r.failed = append(r.failed, msg)
+			r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
+			return
+		}
+		if sl.cur != nil && sl.cur.draining {
+			msg := fmt.Sprintf("worker %d is draining; it restarts once its call ends", i)
+			r.emit(control.Progress{Index: i, Step: "skipped", Message: msg})
+			sl.stopped = false
+			return
+		}
+		r.emit(control.Progress{Index: i, Step: "start", Message: fmt.Sprintf("worker %d was %s: starting it", i, s.slotState(sl))})
+		sl.failed, sl.stopped = false, false
+		sl.tracker.Reset()
+		sl.backoffUntil = time.Time{}
+		if sl.timer != nil {
+			sl.timer.Stop()
+		}
+		r.active[i] = 0
+		s.ensureRunning(sl)
+		s.publish()
+		return
+	}
+	path := nextPath(s.cfg.SocketDir, i)
+	ln, err := listenUnix(path, s.gid)
+	if err == nil {
+		var p *proc
+		if p, err = spawn(s.cfg.WorkerBinary, s.cfg.WorkerArgs, i, ln, path); err == nil {
+			sl.next = p
+			r.active[i] = sl.cur.pid
+			r.emit(control.Progress{Index: i, Step: "start",
+				Message: fmt.Sprintf("worker %d: replacement pid %d starting beside pid %d", i, p.pid, sl.cur.pid)})
+			s.watch(p)
+			return
+		}
+		ln.Close()
+		_ = removeIfExists(path)
+	}
+	msg := fmt.Sprintf("worker %d: cannot start replacement: %v", i, err)
+	r.failed = append(r.failed, msg)
+	r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
+}

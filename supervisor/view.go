@@ -1,0 +1,236 @@
+package supervisor
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+)
+
+// slotState is the state of sl's current worker, or of the empty slot.
+func (s *Supervisor) slotState(sl *slot) string {
+	switch {
+	case sl.cur != nil:
+		return sl.cur.state()
+	case sl.held:
+		return stateHeld
+	case sl.failed:
+		return stateFailed
+	case sl.stopped:
+		return stateStopped
+	case time.Now().Before(sl.backoffUntil):
+		return stateBackoff
+	}
+	return stateStarting
+}
+
+// workers lists every slot and process as the fleet reports them. Loop only.
+func (s *Supervisor) workers() []control.Worker {
+	var ws []control.Worker
+	now := time.Now()
+	for _, i := range s.indices() {
+		sl := s.slots[i]
+		w := control.Worker{Index: i, State: s.slotState(sl), Restarts: sl.restarts, Reason: sl.reason}
+		if p := sl.cur; p != nil {
+			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, p.calls, p.version, p.stalled
+			w.UptimeS = now.Sub(p.started).Seconds()
+			if sl.retiring {
+				w.State, w.Reason = stateDraining, "scaled down"
+			}
+			if p.probeFails >= s.cfg.HungAfter {
+				w.Reason = "not answering /health"
+			}
+		} else if sl.held {
+			w.PID, w.CallID, w.Reason = sl.heldPID, sl.heldCall, "worker of an earlier daemon finishing its call"
+		}
+		ws = append(ws, w)
+		for _, p := range sl.retired {
+			ws = append(ws, control.Worker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
+				Calls: p.calls, Version: p.version, UptimeS: now.Sub(p.started).Seconds(), Retired: true,
+				Stalled: p.stalled, Reason: p.stopReason})
+		}
+	}
+	return ws
+}
+
+// fleetFrom totals ws into the /health/fleet answer.
+func fleetFrom(ws []control.Worker, desired int, version string) control.Fleet {
+	f := control.Fleet{Desired: desired, Version: version, Workers: ws}
+	if f.Workers == nil {
+		f.Workers = []control.Worker{}
+	}
+	for _, w := range ws {
+		switch w.State {
+		case stateReady:
+			f.Ready++
+			f.Free++
+		case stateBusy:
+			f.Ready++
+			f.Busy++
+		case stateDraining:
+			f.Draining++
+			if w.CallID != "" {
+				f.Busy++
+			}
+		case stateFailed:
+			f.Failed++
+		}
+	}
+	switch {
+	case f.Ready == 0:
+		f.Status = control.StatusDown
+	case f.Ready < desired || f.Failed > 0:
+		f.Status = control.StatusDegraded
+	default:
+		f.Status = control.StatusOK
+	}
+	return f
+}
+
+// liveFleet builds the fleet view by asking every worker for its health in
+// parallel, each within ProbeTimeout, and falling back to what the daemon
+// knows for a worker that does not answer in time.
+func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
+	var (
+		ws      []control.Worker
+		paths   = map[int]string{} // position in ws → socket to ask
+		desired int
+	)
+	err := s.call(ctx, func() {
+		ws = s.workers()
+		desired = s.desired
+		for n, w := range ws {
+			sl := s.slots[w.Index]
+			if !w.Retired && sl != nil && sl.cur != nil && sl.cur.ready && sl.cur.pid == w.PID {
+				paths[n] = sl.path
+			}
+		}
+	})
+	if err != nil {
+		return control.Fleet{}, err
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards ws entries written by probes
+	for n, path := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			h, err := s.health.get(ctx, path, s.cfg.ProbeTimeout)
+			s.m.probeSeconds.Observe(time.Since(start).Seconds())
+			mu.Lock()
+			defer mu.Unlock()
+			w := &ws[n]
+			if err != nil {
+				if w.Reason == "" {
+					w.Reason = "not answering /health"
+				}
+				return
+			}
+			if h.PID != w.PID {
+				return // replaced since the snapshot
+			}
+			w.CallID = h.CallID
+			switch h.State {
+			case "busy":
+				w.State = stateBusy
+			case "draining":
+				w.State = stateDraining
+			case "idle":
+				if w.State == stateBusy {
+					w.State = stateReady
+				}
+			}
+			if h.Version != "" {
+				w.Version = h.Version
+			}
+		}()
+	}
+	wg.Wait()
+	return fleetFrom(ws, desired, s.version), nil
+}
+
+// probeLoop checks every ready worker's liveness each ProbeEvery.
+func (s *Supervisor) probeLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ProbeEvery)
+	defer t.Stop()
+	inflight := map[*proc]bool{} // procs with a probe under way
+	var mu sync.Mutex            // guards inflight
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var targets []*proc
+		if err := s.call(ctx, func() {
+			for _, sl := range s.slots {
+				if p := sl.cur; p != nil && p.ready && !p.exited {
+					targets = append(targets, p)
+				}
+			}
+		}); err != nil {
+			return
+		}
+		for _, p := range targets {
+			mu.Lock()
+			busy := inflight[p]
+			inflight[p] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			path := p.path
+			go func() {
+				start := time.Now()
+				h, err := s.health.get(ctx, path, s.cfg.ProbeTimeout)
+				s.m.probeSeconds.Observe(time.Since(start).Seconds())
+				mu.Lock()
+				delete(inflight, p)
+				mu.Unlock()
+				s.post(func() { s.onProbe(p, h, err) })
+			}()
+		}
+	}
+}
+
+// onProbe records one liveness probe. A worker that fails HungAfter probes in
+// a row leaves routing; if it is idle, or its call has had HungGrace, it is
+// killed and the restart policy replaces it.
+func (s *Supervisor) onProbe(p *proc, h workerHealth, err error) {
+	if p.exited {
+		return
+	}
+	if err == nil && h.PID == p.pid {
+		if p.probeFails >= s.cfg.HungAfter {
+			s.log.Info("worker answers /health again", "index", p.index, "pid", p.pid)
+		}
+		p.probeFails = 0
+		if h.State == "busy" && p.callID == "" {
+			p.callID = h.CallID
+		}
+		s.afterChange()
+		return
+	}
+	if err == nil {
+		return // the path is served by another process now
+	}
+	if p.probeFails == 0 {
+		p.hungSince = time.Now()
+	}
+	p.probeFails++
+	if p.probeFails < s.cfg.HungAfter {
+		return
+	}
+	if p.probeFails == s.cfg.HungAfter {
+		s.log.Warn("worker stopped answering /health; taken out of routing", "index", p.index, "pid", p.pid,
+			"call_id", p.callID, "err", err)
+	}
+	if p.callID == "" || time.Since(p.hungSince) >= s.cfg.HungGrace {
+		s.log.Error("killing hung worker", "index", p.index, "pid", p.pid, "call_id", p.callID)
+		s.m.hung.Inc()
+		p.killGroup()
+	}
+	s.afterChange()
+}
