@@ -165,6 +165,9 @@ func (s *Supervisor) ensureRunning(sl *slot) {
 		s.log.Error("cannot start worker", "index", sl.index, "err", err)
 		sl.reason = err.Error()
 		s.died(sl, time.Now(), time.Now())
+		if !sl.failed && !time.Now().Before(sl.backoffUntil) {
+			s.backoff(sl, time.Second) // never retry a failing exec in a tight loop
+		}
 		return
 	}
 	sl.cur = p

@@ -87,6 +87,9 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 		}
 		cfg.WorkerBinary = exe
 	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	gid, err := lookupGroup(cfg.SocketGroup)
 	if err != nil {
 		return nil, err

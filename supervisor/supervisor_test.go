@@ -1,0 +1,322 @@
+package supervisor
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+)
+
+func TestStartServeAndStop(t *testing.T) {
+	dir := t.TempDir()
+	h := startDaemon(t, testConfig(t, dir, 3))
+	f := h.waitReady(3)
+	if f.Status != control.StatusOK || f.Desired != 3 || f.Free != 3 || f.Busy != 0 {
+		t.Fatalf("fleet = %+v", f)
+	}
+	want := []string{workerPath(dir, 1), workerPath(dir, 2), workerPath(dir, 3)}
+	if got := h.up.last(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("upstream set = %v, want %v", got, want)
+	}
+	for _, p := range want {
+		st, err := os.Stat(p)
+		if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
+			t.Fatalf("%s: %v %v", p, st.Mode(), err)
+		}
+	}
+	st, err := os.Stat(filepath.Join(dir, control.SocketName))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket mode: %v %v", st, err)
+	}
+	// A second daemon on the same directory refuses to start.
+	cfg2 := testConfig(t, dir, 1)
+	s2, _ := New(cfg2, h.s.log, nil, &recUpstream{}, "test")
+	if err := s2.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "another voxfleet daemon") {
+		t.Fatalf("second daemon: %v", err)
+	}
+
+	// A call in progress when SIGTERM arrives finishes; then nothing is left.
+	call := placeCall(workerPath(dir, 2), "c-stop", 700*time.Millisecond)
+	waitFor(t, 5*time.Second, "call to start", func() bool { f, _ := h.fleet(); return f.Busy == 1 })
+	pids := []int{}
+	f, _ = h.fleet()
+	for _, w := range f.Workers {
+		pids = append(pids, w.PID)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-call; r.err != nil || r.status != 200 || !strings.Contains(r.body, "completed c-stop") {
+		t.Fatalf("call during stop: %+v", r)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("worker pid %d still alive after stop", pid)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
+	if len(left) != 0 {
+		t.Fatalf("sockets left behind: %v", left)
+	}
+}
+
+func TestKilledWorkerComesBackOnSameSocket(t *testing.T) {
+	dir := t.TempDir()
+	h := startDaemon(t, testConfig(t, dir, 2))
+	f := h.waitReady(2)
+	old := h.worker(f, 1)
+	sets := h.up.count()
+	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// A request sent right away waits in the kept listener's backlog and is
+	// answered by the replacement.
+	resp, err := unixClient(workerPath(dir, 1)).Get("http://w/health")
+	if err != nil {
+		t.Fatalf("request after kill -9: %v", err)
+	}
+	resp.Body.Close()
+	waitFor(t, 5*time.Second, "worker 1 back", func() bool {
+		f, _ = h.fleet()
+		w := h.worker(f, 1)
+		return w.State == control.StateReady && w.PID != old.PID && w.Restarts == 1
+	})
+	if h.up.count() != sets {
+		t.Fatalf("upstream republished %d times for a quick restart; want no change", h.up.count()-sets)
+	}
+	body := scrape(t, h)
+	if !strings.Contains(body, "voxfleet_worker_restarts_total 1") {
+		t.Fatalf("restart not counted:\n%s", grep(body, "restarts"))
+	}
+}
+
+func TestCrashLoopBacksOffThenFails(t *testing.T) {
+	t.Setenv("FAKE_MODE", "crash")
+	cfg := testConfig(t, t.TempDir(), 1)
+	cfg.Restart.Initial = 20 * time.Millisecond
+	cfg.Restart.MaxDeaths = 4
+	h := startDaemon(t, cfg)
+	sawBackoff := false
+	waitFor(t, 10*time.Second, "worker 1 failed", func() bool {
+		f, _ := h.fleet()
+		if len(f.Workers) == 1 && f.Workers[0].State == control.StateBackoff {
+			sawBackoff = true
+		}
+		return f.Failed == 1
+	})
+	f, code := h.fleet()
+	if code != http.StatusServiceUnavailable || f.Status != control.StatusDown {
+		t.Fatalf("all failed: status %d %+v", code, f)
+	}
+	if w := f.Workers[0]; w.Restarts != 4 || !strings.Contains(w.Reason, "quick deaths") {
+		t.Fatalf("failed worker = %+v", w)
+	}
+	_ = sawBackoff // backoff is brief with these settings; the policy's own tests pin its delays
+	if _, err := os.Stat(workerPath(cfg.SocketDir, 1)); !os.IsNotExist(err) {
+		t.Fatalf("failed slot's socket still present: %v", err)
+	}
+	// The operator fixes the cause and restarts the slot.
+	t.Setenv("FAKE_MODE", "")
+	err := h.ctl.Restart(context.Background(), control.RestartRequest{Indices: []int{1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitReady(1)
+}
+
+func TestScaleRetiresIdleFirstAndPersists(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, 4)
+	h := startDaemon(t, cfg)
+	h.waitReady(4)
+	// Worker 4 (the highest index, first to go if all were idle) is in a call.
+	call := placeCall(workerPath(dir, 4), "c-scale", 800*time.Millisecond)
+	waitFor(t, 5*time.Second, "call on 4", func() bool { f, _ := h.fleet(); return f.Busy == 1 })
+
+	resp, err := h.ctl.Scale(context.Background(), 2)
+	if err != nil || resp.Previous != 4 || resp.Desired != 2 {
+		t.Fatalf("scale: %+v %v", resp, err)
+	}
+	waitFor(t, 5*time.Second, "idle workers 2 and 3 retired", func() bool {
+		set := h.up.last()
+		return len(set) == 2 && set[0] == workerPath(dir, 1) && set[1] == workerPath(dir, 4)
+	})
+	if r := <-call; r.err != nil || r.status != 200 {
+		t.Fatalf("busy worker's call was cut by scale-down: %+v", r)
+	}
+	if b, _ := os.ReadFile(cfg.StateFile); !strings.Contains(string(b), `"desired":2`) {
+		t.Fatalf("state file: %s", b)
+	}
+	// Bad input is refused with a clear error and changes nothing.
+	if _, err := h.ctl.Scale(context.Background(), -1); err == nil || !strings.Contains(err.Error(), "between 0 and") {
+		t.Fatalf("scale -1: %v", err)
+	}
+	// The desired count survives a daemon restart, whatever --workers says.
+	h.stop()
+	cfg.Listen = freeAddr(t)
+	h2 := startDaemon(t, cfg)
+	f := h2.waitReady(2)
+	if f.Desired != 2 {
+		t.Fatalf("desired after restart = %d", f.Desired)
+	}
+	// Scale up fills the lowest free indices.
+	if _, err := h2.ctl.Scale(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	h2.waitReady(3)
+}
+
+func TestRestartKeepsCallsAndSockets(t *testing.T) {
+	for _, rolling := range []bool{false, true} {
+		t.Run(map[bool]string{false: "all at once", true: "rolling"}[rolling], func(t *testing.T) {
+			dir := t.TempDir()
+			h := startDaemon(t, testConfig(t, dir, 3))
+			f := h.waitReady(3)
+			before := map[int]int{}
+			for _, w := range f.Workers {
+				before[w.Index] = w.PID
+			}
+			sets := h.up.count()
+			call := placeCall(workerPath(dir, 2), "c-roll", 1500*time.Millisecond)
+			waitFor(t, 5*time.Second, "call on 2", func() bool { f, _ := h.fleet(); return f.Busy == 1 })
+
+			var steps []string
+			err := h.ctl.Restart(context.Background(), control.RestartRequest{Rolling: rolling}, func(p control.Progress) {
+				steps = append(steps, p.Step)
+			})
+			if err != nil {
+				t.Fatalf("restart: %v (%v)", err, steps)
+			}
+			f, _ = h.fleet()
+			for i, old := range before {
+				if w := h.worker(f, i); w.PID == old || w.State != control.StateReady {
+					t.Errorf("worker %d not replaced: %+v", i, w)
+				}
+			}
+			// The replaced worker finishes its call; a new call lands on the new worker.
+			// Idle old workers exit at once; the busy one drains in its call.
+			waitFor(t, 5*time.Second, "only the old busy worker left draining", func() bool {
+				f, _ = h.fleet()
+				return f.Draining == 1 && f.Free == 3
+			})
+			if r := <-call; r.err != nil || r.status != 200 || !strings.Contains(r.body, "completed c-roll") {
+				t.Fatalf("call cut by restart: %+v", r)
+			}
+			if h.up.count() != sets {
+				t.Fatalf("nginx upstream republished during restart")
+			}
+			if got := strings.Count(strings.Join(steps, " "), "replaced"); got != 3 {
+				t.Fatalf("progress steps %v", steps)
+			}
+		})
+	}
+}
+
+func TestDrainAndRestartOne(t *testing.T) {
+	dir := t.TempDir()
+	h := startDaemon(t, testConfig(t, dir, 2))
+	h.waitReady(2)
+	if err := h.ctl.Drain(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "worker 2 stopped", func() bool {
+		f, _ := h.fleet()
+		return h.worker(f, 2).State == control.StateStopped && len(h.up.last()) == 1
+	})
+	if err := h.ctl.Drain(context.Background(), 9); err == nil || !strings.Contains(err.Error(), "no worker 9") {
+		t.Fatalf("drain 9: %v", err)
+	}
+	if err := h.ctl.Restart(context.Background(), control.RestartRequest{Indices: []int{2}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReady(2)
+}
+
+func TestStaleAndHeldSockets(t *testing.T) {
+	dir := t.TempDir()
+	// A stale file from a dead process is removed and rebound.
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: workerPath(dir, 1), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+	// A live process on index 2 (a worker of an earlier daemon) is waited for.
+	held, err := net.Listen("unix", workerPath(dir, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go http.Serve(held, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"state":"draining","call_id":"old-call","pid":4242}`))
+	}))
+	h := startDaemon(t, testConfig(t, dir, 2))
+	waitFor(t, 5*time.Second, "worker 1 ready and 2 held", func() bool {
+		f, _ := h.fleet()
+		return f.Ready == 1 && h.worker(f, 2).State == control.StateHeld && h.worker(f, 2).CallID == "old-call"
+	})
+	held.Close()
+	h.waitReady(2)
+}
+
+func TestHungWorkerIsReplaced(t *testing.T) {
+	t.Setenv("FAKE_MODE", "hang")
+	h := startDaemon(t, testConfig(t, t.TempDir(), 1))
+	f := h.waitReady(1)
+	first := f.Workers[0].PID
+	waitFor(t, 10*time.Second, "hung worker replaced", func() bool {
+		f, _ := h.fleet()
+		return len(f.Workers) == 1 && f.Workers[0].PID != first && f.Workers[0].PID != 0
+	})
+	if !strings.Contains(scrape(t, h), "voxfleet_worker_hung_total 1") {
+		t.Fatal("hung worker not counted")
+	}
+}
+
+func TestConfigNamesEveryBadSetting(t *testing.T) {
+	err := Config{Workers: -1, SocketDir: "relative", Listen: "nope", NginxReload: "nginx -s reload",
+		WorkerBinary: "/nonexistent"}.WithDefaults().Validate()
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, flag := range []string{"--workers", "--socket-dir", "--state-file", "--listen", "--upstream-file", "--nginx-test", "--worker-binary"} {
+		if !strings.Contains(err.Error(), flag) {
+			t.Errorf("error does not name %s:\n%v", flag, err)
+		}
+	}
+}
+
+func scrape(t *testing.T, h *harness) string {
+	t.Helper()
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return b.String()
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
