@@ -50,7 +50,17 @@ func StartServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("testmongo: %v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(s.dir, "ferretdb.log")); err == nil && len(b) > 0 {
+				if len(b) > 8000 {
+					b = b[len(b)-8000:]
+				}
+				t.Logf("ferretdb log tail:\n%s", b)
+			}
+		}
+	})
 	return s
 }
 
@@ -87,7 +97,11 @@ func (s *Server) Restart() error {
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
-	cmd := exec.Command(s.bin, "--listen", s.addr, "--dir", filepath.Join(s.dir, "data"))
+	args := []string{"--listen", s.addr, "--dir", filepath.Join(s.dir, "data")}
+	if os.Getenv("TESTMONGO_VERBOSE") != "" {
+		args = append(args, "-v")
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func good() map[string]string {
+	return map[string]string{
+		"MONGODB_URI":        "mongodb://127.0.0.1:27017/vox",
+		"REDIS_URL":          "redis://127.0.0.1:6379/0",
+		"JWT_SECRET":         strings.Repeat("j", 32),
+		"VOX_SERVICE_SECRET": strings.Repeat("s", 16),
+	}
+}
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load(env(good()), []string{"--port", "9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != "0.0.0.0:9000" || c.MongoDatabase != "vox" || c.FleetPollInterval != 2*time.Second {
+		t.Fatalf("unexpected config %+v", c)
+	}
+}
+
+func TestLoadBad(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(m map[string]string)
+		want []string
+	}{
+		{"nothing set", func(m map[string]string) { clear(m) },
+			[]string{"MONGODB_URI", "REDIS_URL", "JWT_SECRET", "VOX_SERVICE_SECRET"}},
+		{"bad values", func(m map[string]string) {
+			m["MONGODB_URI"] = "http://x"
+			m["REDIS_URL"] = "nope://"
+			m["JWT_SECRET"] = "short"
+			m["VOX_SERVICE_SECRET"] = "short"
+			m["VOXBRIDGE_PORT"] = "70000"
+		}, []string{"MONGODB_URI", "REDIS_URL", "JWT_SECRET", "VOX_SERVICE_SECRET", "VOXBRIDGE_PORT"}},
+		{"minio half set", func(m map[string]string) { m["MINIO_ENDPOINT"] = "127.0.0.1:9000" },
+			[]string{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}},
+		{"bad durations", func(m map[string]string) {
+			m["FLEET_POLL_INTERVAL"] = "forever"
+			m["ACCESS_TOKEN_TTL"] = "1s"
+		}, []string{"FLEET_POLL_INTERVAL", "ACCESS_TOKEN_TTL"}},
+		{"bad proxies and level", func(m map[string]string) {
+			m["VOXBRIDGE_TRUSTED_PROXIES"] = "127.0.0.1,not-an-ip"
+			m["LOG_LEVEL"] = "loud"
+		}, []string{"VOXBRIDGE_TRUSTED_PROXIES", "LOG_LEVEL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := good()
+			tt.edit(m)
+			_, err := Load(env(m), nil)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if len(ce.Problems) != len(tt.want) {
+				t.Errorf("problems = %q, want %d of them", ce.Problems, len(tt.want))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w+":") {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMongoOnly(t *testing.T) {
+	if _, err := LoadMongoOnly(env(map[string]string{"MONGODB_URI": "mongodb://h/"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadMongoOnly(env(nil), nil); err == nil || !strings.Contains(err.Error(), "MONGODB_URI") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// Call statuses. A call only ever moves forward through StatusRank; the
+// terminal statuses share the highest rank, and once a call has one of them
+// its status never changes again.
+const (
+	CallQueued     = "queued"
+	CallRinging    = "ringing"
+	CallInProgress = "in-progress"
+	CallCompleted  = "completed"
+	CallFailed     = "failed"
+	CallNoAnswer   = "no-answer"
+	CallBusy       = "busy"
+	CallCanceled   = "canceled"
+)
+
+// StatusRank orders call statuses; an unknown status ranks 0.
+func StatusRank(status string) int {
+	switch status {
+	case CallQueued:
+		return 1
+	case CallRinging:
+		return 2
+	case CallInProgress:
+		return 3
+	case CallCompleted, CallFailed, CallNoAnswer, CallBusy, CallCanceled:
+		return 4
+	}
+	return 0
+}
+
+// Call is a call record, written by the fleet through /runtime.
+type Call struct {
+	OID             string     `bson:"_id" json:"-"`
+	CallID          string     `bson:"call_id" json:"id"`
+	OrgID           string     `bson:"org_id" json:"org_id"`
+	AgentID         string     `bson:"agent_id" json:"agent_id"`
+	CampaignID      string     `bson:"campaign_id,omitempty" json:"campaign_id,omitempty"`
+	ContactID       string     `bson:"contact_id,omitempty" json:"contact_id,omitempty"`
+	Direction       string     `bson:"direction,omitempty" json:"direction,omitempty"`
+	From            string     `bson:"from,omitempty" json:"from,omitempty"`
+	To              string     `bson:"to,omitempty" json:"to,omitempty"`
+	Status          string     `bson:"status" json:"status"`
+	StatusRank      int        `bson:"status_rank" json:"-"`
+	FleetURL        string     `bson:"fleet_url,omitempty" json:"fleet_url,omitempty"`
+	RecordingKey    string     `bson:"recording_key,omitempty" json:"recording_key,omitempty"`
+	Error           string     `bson:"error,omitempty" json:"error,omitempty"`
+	StartedAt       *time.Time `bson:"started_at,omitempty" json:"started_at,omitempty"`
+	AnsweredAt      *time.Time `bson:"answered_at,omitempty" json:"answered_at,omitempty"`
+	EndedAt         *time.Time `bson:"ended_at,omitempty" json:"ended_at,omitempty"`
+	DurationSeconds *float64   `bson:"duration_seconds,omitempty" json:"duration_seconds,omitempty"`
+	CreatedAt       time.Time  `bson:"created_at" json:"created_at"`
+	UpdatedAt       time.Time  `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (c Call) CursorID() string { return c.OID }
+
+// CallUpdate is one write of a call record: Status plus the fields to set
+// (absent fields keep their stored value).
+type CallUpdate struct {
+	CallID  string
+	OrgID   string // used only when the record is created
+	AgentID string // used only when the record is created
+	Status  string
+	Set     bson.M // other fields by bson name
+}
+
+// UpsertResult says what UpsertCall did.
+type UpsertResult struct {
+	Call    Call
+	Created bool // the record did not exist before
+	Applied bool // false: the update was older than the stored status and was ignored
+}
+
+// UpsertCall creates or updates a call record in one conditional write, with
+// no transaction: the update applies only while the stored status ranks below
+// the new one or equals it, so a retried write changes nothing new and a late
+// one never moves the call backwards. When the condition fails the upsert
+// collides with the unique call_id index, which is how a stale write is
+// recognised.
+func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, error) {
+	rank := StatusRank(u.Status)
+	if rank == 0 {
+		return UpsertResult{}, bad("status", "unknown status %q", u.Status)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	set := bson.M{"status": u.Status, "status_rank": rank, "updated_at": now}
+	for k, v := range u.Set {
+		set[k] = v
+	}
+	filter := bson.M{
+		"call_id": u.CallID,
+		"$or": bson.A{
+			bson.M{"status_rank": bson.M{"$lt": rank}},
+			bson.M{"status": u.Status},
+		},
+	}
+	update := bson.M{
+		"$set": set,
+		"$setOnInsert": bson.M{
+			"_id": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now,
+		},
+	}
+	coll := s.C(CollCalls)
+	res, err := coll.UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
+	stale := false
+	if err != nil {
+		if err = classify("upsert call "+u.CallID, err); !errors.Is(err, ErrConflict) {
+			return UpsertResult{}, err
+		}
+		stale = true
+	}
+	c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": u.CallID})
+	if err != nil {
+		return UpsertResult{}, fmt.Errorf("read back call %s: %w", u.CallID, err)
+	}
+	if stale {
+		return UpsertResult{Call: c}, nil
+	}
+	return UpsertResult{Call: c, Created: res.UpsertedCount > 0, Applied: true}, nil
+}
+
+// CallOrg returns the org and agent of an existing call record.
+func (s *Store) CallOrg(ctx context.Context, callID string) (orgID, agentID string, err error) {
+	var c struct {
+		OrgID   string `bson:"org_id"`
+		AgentID string `bson:"agent_id"`
+	}
+	err = s.C(CollCalls).FindOne(ctx, bson.M{"call_id": callID},
+		options.FindOne().SetProjection(bson.M{"org_id": 1, "agent_id": 1})).Decode(&c)
+	return c.OrgID, c.AgentID, classify("find call "+callID, err)
+}

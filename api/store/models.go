@@ -1,0 +1,380 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/voxplatform/vox/api/phone"
+)
+
+// Roles, from least to most privileged.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+	RoleOwner    = "owner"
+)
+
+// RoleRank orders roles; an unknown role ranks 0.
+func RoleRank(role string) int {
+	switch role {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	case RoleOwner:
+		return 4
+	}
+	return 0
+}
+
+// FieldError says which field of a request is bad and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func bad(field, format string, a ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+func text(field, v string, lo, hi int) error {
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		return bad(field, "must be valid UTF-8 text")
+	}
+	if n := utf8.RuneCountInString(v); n < lo || n > hi {
+		return bad(field, "must be %d to %d characters, got %d", lo, hi, n)
+	}
+	return nil
+}
+
+// Org is an organisation: the unit of data isolation.
+type Org struct {
+	ID        string    `bson:"_id" json:"id"`
+	Name      string    `bson:"name" json:"name"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+}
+
+// User is a person who logs in to the Console.
+type User struct {
+	ID           string    `bson:"_id" json:"id"`
+	OrgID        string    `bson:"org_id" json:"org_id"`
+	Email        string    `bson:"email" json:"email"`
+	Name         string    `bson:"name" json:"name"`
+	Role         string    `bson:"role" json:"role"`
+	PasswordHash string    `bson:"password_hash" json:"-"`
+	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt    time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (u User) CursorID() string { return u.ID }
+
+var emailRE = regexp.MustCompile(`^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$`)
+
+// NormalizeEmail lower-cases and trims an address.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// Validate checks every field.
+func (u *User) Validate() error {
+	if !emailRE.MatchString(u.Email) {
+		return bad("email", "is not an e-mail address")
+	}
+	if err := text("name", u.Name, 0, 200); err != nil {
+		return err
+	}
+	if RoleRank(u.Role) == 0 {
+		return bad("role", "must be owner, admin, operator or viewer")
+	}
+	return nil
+}
+
+// APIKey lets a program call /api/v1 with a fixed role. Only a hash of its
+// secret is stored.
+type APIKey struct {
+	ID        string     `bson:"_id" json:"id"`
+	OrgID     string     `bson:"org_id" json:"org_id"`
+	Name      string     `bson:"name" json:"name"`
+	Role      string     `bson:"role" json:"role"`
+	Hash      string     `bson:"hash" json:"-"`
+	CreatedBy string     `bson:"created_by" json:"created_by"`
+	CreatedAt time.Time  `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time  `bson:"updated_at" json:"updated_at"`
+	ExpiresAt *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
+}
+
+// CursorID implements Document.
+func (k APIKey) CursorID() string { return k.ID }
+
+// Validate checks every field.
+func (k *APIKey) Validate() error {
+	if err := text("name", k.Name, 1, 100); err != nil {
+		return err
+	}
+	if RoleRank(k.Role) == 0 || k.Role == RoleOwner {
+		return bad("role", "must be admin, operator or viewer")
+	}
+	return nil
+}
+
+// ScriptStep is one step of a scripted agent: say something, then go on by
+// DTMF digit, to Next, or hang up.
+type ScriptStep struct {
+	ID     string            `bson:"id" json:"id"`
+	Say    string            `bson:"say" json:"say"`
+	DTMF   map[string]string `bson:"dtmf,omitempty" json:"dtmf,omitempty"`
+	Next   string            `bson:"next,omitempty" json:"next,omitempty"`
+	Hangup bool              `bson:"hangup,omitempty" json:"hangup,omitempty"`
+}
+
+// Agent is a voice agent's configuration, read by the fleet at call time.
+type Agent struct {
+	ID             string       `bson:"_id" json:"id"`
+	OrgID          string       `bson:"org_id" json:"org_id"`
+	Name           string       `bson:"name" json:"name"`
+	Language       string       `bson:"language" json:"language"`
+	Voice          string       `bson:"voice" json:"voice"`
+	Greeting       string       `bson:"greeting" json:"greeting"`
+	Prompt         string       `bson:"prompt" json:"prompt"`
+	Script         []ScriptStep `bson:"script" json:"script"`
+	Recording      bool         `bson:"recording" json:"recording"`
+	MaxCallSeconds int          `bson:"max_call_seconds" json:"max_call_seconds"`
+	CreatedAt      time.Time    `bson:"created_at" json:"created_at"`
+	UpdatedAt      time.Time    `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (a Agent) CursorID() string { return a.ID }
+
+var (
+	langRE  = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+	tokenRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+)
+
+// MaxCallSecondsLimit is the longest call an agent may be configured for.
+const MaxCallSecondsLimit = 4 * 3600
+
+// Validate checks every field.
+func (a *Agent) Validate() error {
+	if err := text("name", a.Name, 1, 100); err != nil {
+		return err
+	}
+	if !langRE.MatchString(a.Language) {
+		return bad("language", "must be a BCP 47 tag such as en-GB")
+	}
+	if a.Voice != "" && !tokenRE.MatchString(a.Voice) {
+		return bad("voice", "must be a voice name of letters, digits and _.:-")
+	}
+	if err := text("greeting", a.Greeting, 0, 2000); err != nil {
+		return err
+	}
+	if err := text("prompt", a.Prompt, 0, 20000); err != nil {
+		return err
+	}
+	if a.MaxCallSeconds < 10 || a.MaxCallSeconds > MaxCallSecondsLimit {
+		return bad("max_call_seconds", "must be 10 to %d", MaxCallSecondsLimit)
+	}
+	if len(a.Script) > 100 {
+		return bad("script", "at most 100 steps")
+	}
+	ids := map[string]bool{}
+	for i, s := range a.Script {
+		if !tokenRE.MatchString(s.ID) || ids[s.ID] {
+			return bad(fmt.Sprintf("script[%d].id", i), "must be a unique token")
+		}
+		ids[s.ID] = true
+		if err := text(fmt.Sprintf("script[%d].say", i), s.Say, 0, 2000); err != nil {
+			return err
+		}
+	}
+	for i, s := range a.Script {
+		for d, to := range s.DTMF {
+			if len(d) != 1 || !strings.Contains("0123456789*#", d) {
+				return bad(fmt.Sprintf("script[%d].dtmf", i), "keys must be one of 0-9, * or #")
+			}
+			if !ids[to] {
+				return bad(fmt.Sprintf("script[%d].dtmf.%s", i, d), "unknown step %q", to)
+			}
+		}
+		if s.Next != "" && !ids[s.Next] {
+			return bad(fmt.Sprintf("script[%d].next", i), "unknown step %q", s.Next)
+		}
+	}
+	return nil
+}
+
+// PhoneNumber is a number the platform answers or calls from.
+type PhoneNumber struct {
+	ID             string    `bson:"_id" json:"id"`
+	OrgID          string    `bson:"org_id" json:"org_id"`
+	E164           string    `bson:"e164" json:"e164"`
+	TrunkID        string    `bson:"trunk_id" json:"trunk_id"`
+	InboundAgentID string    `bson:"inbound_agent_id" json:"inbound_agent_id"`
+	CreatedAt      time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt      time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (p PhoneNumber) CursorID() string { return p.ID }
+
+// Validate checks every field; E164 must already be normalised.
+func (p *PhoneNumber) Validate() error {
+	if !phone.IsE164(p.E164) {
+		return bad("e164", "must be an E.164 number such as +442079460958")
+	}
+	if p.TrunkID != "" && !tokenRE.MatchString(p.TrunkID) {
+		return bad("trunk_id", "must be a LiveKit SIP trunk id")
+	}
+	if p.InboundAgentID != "" && !ValidID(p.InboundAgentID) {
+		return bad("inbound_agent_id", "must be an agent id")
+	}
+	return nil
+}
+
+// Campaign statuses.
+const (
+	CampaignDraft     = "draft"
+	CampaignRunning   = "running"
+	CampaignPaused    = "paused"
+	CampaignCompleted = "completed"
+)
+
+// Window is when a campaign may call, in its own time zone.
+type Window struct {
+	Start    string `bson:"start" json:"start"` // HH:MM
+	End      string `bson:"end" json:"end"`     // HH:MM, after Start
+	Timezone string `bson:"timezone" json:"timezone"`
+	Days     []int  `bson:"days" json:"days"` // 0 = Sunday … 6 = Saturday
+}
+
+// Campaign is an outbound calling campaign.
+type Campaign struct {
+	ID                string    `bson:"_id" json:"id"`
+	OrgID             string    `bson:"org_id" json:"org_id"`
+	Name              string    `bson:"name" json:"name"`
+	AgentID           string    `bson:"agent_id" json:"agent_id"`
+	TrunkID           string    `bson:"trunk_id" json:"trunk_id"`
+	CallerID          string    `bson:"caller_id" json:"caller_id"`
+	Window            Window    `bson:"window" json:"window"`
+	MaxAttempts       int       `bson:"max_attempts" json:"max_attempts"`
+	RetryDelaySeconds int       `bson:"retry_delay_seconds" json:"retry_delay_seconds"`
+	Priority          int       `bson:"priority" json:"priority"`
+	Status            string    `bson:"status" json:"status"`
+	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt         time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (c Campaign) CursorID() string { return c.ID }
+
+var hhmmRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+// Validate checks every field.
+func (c *Campaign) Validate() error {
+	if err := text("name", c.Name, 1, 100); err != nil {
+		return err
+	}
+	if !ValidID(c.AgentID) {
+		return bad("agent_id", "must be an agent id")
+	}
+	if !tokenRE.MatchString(c.TrunkID) {
+		return bad("trunk_id", "must be a LiveKit SIP trunk id")
+	}
+	if c.CallerID != "" && !phone.IsE164(c.CallerID) {
+		return bad("caller_id", "must be an E.164 number")
+	}
+	w := c.Window
+	if !hhmmRE.MatchString(w.Start) || !hhmmRE.MatchString(w.End) || w.End <= w.Start {
+		return bad("window", "start and end must be HH:MM with end after start")
+	}
+	if w.Timezone == "" || w.Timezone == "Local" {
+		return bad("window.timezone", "must be an IANA time zone such as Europe/London")
+	}
+	if _, err := time.LoadLocation(w.Timezone); err != nil {
+		return bad("window.timezone", "unknown time zone %q", w.Timezone)
+	}
+	if len(w.Days) == 0 || len(w.Days) > 7 {
+		return bad("window.days", "must list 1 to 7 days, 0 = Sunday")
+	}
+	seen := map[int]bool{}
+	for _, d := range w.Days {
+		if d < 0 || d > 6 || seen[d] {
+			return bad("window.days", "days must be distinct, 0 to 6")
+		}
+		seen[d] = true
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
+		return bad("max_attempts", "must be 1 to 20")
+	}
+	if c.RetryDelaySeconds < 60 || c.RetryDelaySeconds > 7*24*3600 {
+		return bad("retry_delay_seconds", "must be 60 to 604800")
+	}
+	if c.Priority < 1 || c.Priority > 100 {
+		return bad("priority", "must be 1 to 100")
+	}
+	return nil
+}
+
+// Contact is one number to call in a campaign.
+type Contact struct {
+	ID         string            `bson:"_id" json:"id"`
+	OrgID      string            `bson:"org_id" json:"org_id"`
+	CampaignID string            `bson:"campaign_id" json:"campaign_id"`
+	Phone      string            `bson:"phone" json:"phone"`
+	Name       string            `bson:"name" json:"name"`
+	Metadata   map[string]string `bson:"metadata,omitempty" json:"metadata,omitempty"`
+	Status     string            `bson:"status" json:"status"`
+	Attempts   int               `bson:"attempts" json:"attempts"`
+	CreatedAt  time.Time         `bson:"created_at" json:"created_at"`
+}
+
+// CursorID implements Document.
+func (c Contact) CursorID() string { return c.ID }
+
+// DNCEntry is a number of the organisation's do-not-call list.
+type DNCEntry struct {
+	ID        string    `bson:"_id" json:"id"`
+	OrgID     string    `bson:"org_id" json:"org_id"`
+	Phone     string    `bson:"phone" json:"phone"`
+	Reason    string    `bson:"reason" json:"reason"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+}
+
+// CursorID implements Document.
+func (d DNCEntry) CursorID() string { return d.ID }
+
+// Fleet is a registered fleet host, polled for capacity at URL/health/fleet.
+type Fleet struct {
+	ID        string    `bson:"_id" json:"id"`
+	OrgID     string    `bson:"org_id" json:"org_id"`
+	Name      string    `bson:"name" json:"name"`
+	URL       string    `bson:"url" json:"url"`
+	Enabled   bool      `bson:"enabled" json:"enabled"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// CursorID implements Document.
+func (f Fleet) CursorID() string { return f.ID }
+
+// Validate checks every field and normalises URL (no trailing slash).
+func (f *Fleet) Validate() error {
+	if err := text("name", f.Name, 1, 100); err != nil {
+		return err
+	}
+	u, err := url.Parse(f.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(f.URL) > 500 {
+		return bad("url", "must be an http(s) URL without credentials, query or fragment")
+	}
+	f.URL = strings.TrimRight(u.String(), "/")
+	return nil
+}
