@@ -1,0 +1,13 @@
+// Package callslot is one voice fleet worker: an HTTP server on a Unix
+// socket (handed to it by the voxfleet daemon) that carries exactly one call
+// at a time. It admits a call atomically, refuses others with 429 while busy
+// or draining, runs the call through an agent.Session, and reports readiness
+// and each call's start and end to the daemon over its lifeline.
+//
+// Routes: GET /health (no auth); GET /ws/twilio (Twilio Media Streams);
+// POST /attach, /livekit/dialout, /livekit/widget, /livekit/dispatch. Every
+// route but /health needs a service token for audience "fleet".
+//
+// callslot must never import supervisor, upstream or api: a worker knows
+// nothing of the daemon beyond the lifeline.
+package callslot

@@ -1,0 +1,77 @@
+package callslot
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// httpError is an error a handler returns to answer with Status and a JSON
+// body {"error": Msg}. Err, when set, is logged but never shown to the
+// client.
+type httpError struct {
+	Status int
+	Msg    string
+	Err    error
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+func errorf(status int, msg string, err error) *httpError {
+	return &httpError{Status: status, Msg: msg, Err: err}
+}
+
+// errorBody is every error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// handleError is the app's one error handler: typed errors become their
+// status and message, fiber's own errors keep their status with a short
+// message, anything else is a 500 whose detail is logged only.
+func (w *Worker) handleError(c *fiber.Ctx, err error) error {
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *httpError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &he):
+		status, msg = he.Status, he.Msg
+	case errors.As(err, &fe):
+		status = fe.Code
+		msg = fiberMessage(fe)
+	}
+	level := slog.LevelInfo
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		level = slog.LevelError
+	}
+	w.log.Log(c.UserContext(), level, "request refused",
+		"method", c.Method(), "path", c.Path(), "status", status, "err", err)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Status(status).JSON(errorBody{Error: msg})
+}
+
+func fiberMessage(fe *fiber.Error) string {
+	switch fe.Code {
+	case http.StatusRequestEntityTooLarge:
+		return "request body too large"
+	case http.StatusNotFound:
+		return "not found"
+	case http.StatusMethodNotAllowed:
+		return "method not allowed"
+	case http.StatusUpgradeRequired:
+		return "websocket upgrade required"
+	}
+	if fe.Code >= 500 {
+		return "internal error"
+	}
+	return http.StatusText(fe.Code)
+}
