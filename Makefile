@@ -19,7 +19,8 @@ build: ## Build every binary into ./bin.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: build ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains and stops.
+run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains and stops.
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
 	@mkdir -p $(RUN_DIR)
 	VOX_SERVICE_SECRET=$(DEV_SECRET) $(BIN)/voxfleet run \
 		--workers 4 \
@@ -28,6 +29,10 @@ run: build ## Run voxfleet with 4 workers under ./run (no external service neede
 		--upstream-file $(RUN_DIR)/voxfleet-upstream.conf \
 		--listen 127.0.0.1:9180 \
 		--hint
+
+.PHONY: call
+call: ## Place a test call on the fleet started by `make run`.
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) $(BIN)/voxfleet call --socket-dir $(RUN_DIR)
 
 .PHONY: deps
 deps: ## Install what the tests need (idempotent).

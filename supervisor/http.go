@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/voxplatform/vox/control"
@@ -144,6 +143,3 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, control.ErrorBody{Error: msg})
 }
-
-// opTimeout bounds a quick control operation's wait for the loop.
-const opTimeout = 10 * time.Second

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"slices"
+
+	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/voxplatform/vox/agent"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/svcauth"
+	"github.com/voxplatform/vox/twilio"
+)
+
+// callReport is what `voxfleet call` found.
+type callReport struct {
+	CallSID    string  `json:"call_sid"`
+	Target     string  `json:"target"`
+	GreetingMS int     `json:"greeting_ms"`
+	EchoMS     int     `json:"echo_ms"`
+	Ended      bool    `json:"ended"`
+	CloseCode  int     `json:"close_code"`
+	SetupMS    float64 `json:"setup_ms"`
+	OK         bool    `json:"ok"`
+	Problem    string  `json:"problem,omitempty"`
+}
+
+// runCall places one Twilio Media Streams test call: it waits for the
+// greeting, speaks for a moment, waits for the echo, then presses '#'.
+func runCall(args []string, stdout, stderr io.Writer) int {
+	c := newCLI("call", stderr)
+	var url, socket string
+	var speak, timeout time.Duration
+	c.fs.StringVar(&url, "url", "", "stream URL, e.g. ws://fleet.example.com/ws/twilio (default: a free worker's socket)")
+	c.fs.StringVar(&socket, "socket", "", "worker socket to call directly")
+	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
+	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	pos, code := c.parseArgs(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, c.fs, "takes no arguments")
+	}
+	secret := os.Getenv("VOX_SERVICE_SECRET")
+	if err := svcauth.ValidateSecret(secret); err != nil {
+		fmt.Fprintf(stderr, "voxfleet call: $VOX_SERVICE_SECRET: %v (the fleet's service secret)\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	cfg := twilio.ClientConfig{URL: url}
+	if url == "" {
+		if socket == "" {
+			f, err := control.NewClient(c.socketDir).Status(ctx)
+			if err != nil {
+				return fail(stderr, "call", err)
+			}
+			for _, w := range f.Workers {
+				if w.State == control.StateReady {
+					socket = filepath.Join(c.socketDir, "worker-"+strconv.Itoa(w.Index)+".sock")
+					break
+				}
+			}
+			if socket == "" {
+				fmt.Fprintln(stderr, "voxfleet call: no free worker")
+				return exitFail
+			}
+		}
+		cfg.URL, cfg.SocketPath = "ws://worker/ws/twilio", socket
+	}
+	tok, err := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "voxfleet-call", 5*time.Minute)
+	if err != nil {
+		return fail(stderr, "call", err)
+	}
+	cfg.Token = tok
+
+	rep := callReport{Target: cfg.URL}
+	if cfg.SocketPath != "" {
+		rep.Target = cfg.SocketPath
+	}
+	problem := placeTestCall(ctx, cfg, speak, &rep)
+	rep.Problem, rep.OK = problem, problem == ""
+	if c.json {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		fmt.Fprintf(stdout, "call %s via %s\n  answered in %.1f ms\n  greeting heard: %d ms of audio\n  echo heard:     %d ms of audio\n  ended by '#':   %v (close code %d)\n",
+			rep.CallSID, rep.Target, rep.SetupMS, rep.GreetingMS, rep.EchoMS, rep.Ended, rep.CloseCode)
+		if problem != "" {
+			fmt.Fprintf(stdout, "  PROBLEM: %s\n", problem)
+		}
+	}
+	if problem != "" {
+		return exitFail
+	}
+	return exitOK
+}
+
+func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Duration, rep *callReport) string {
+	start := time.Now()
+	cl, resp, err := twilio.Dial(ctx, cfg)
+	if err != nil {
+		if resp != nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Sprintf("refused: %s %s", resp.Status, b)
+		}
+		return err.Error()
+	}
+	defer cl.Close()
+	rep.SetupMS = float64(time.Since(start).Microseconds()) / 1000
+	rep.CallSID = cl.CallSID()
+	if err := cl.Start(); err != nil {
+		return err.Error()
+	}
+	ms := func(bytes int) int { return bytes / 8 } // 8 kHz mu-law: 8 bytes a millisecond
+	// The agent marks the end of its greeting; the client echoes the mark
+	// once that audio would have finished playing, as a carrier does.
+	st, err := cl.Wait(ctx, func(s twilio.Stats) bool { return slices.Contains(s.Marks, agent.MarkGreeting) })
+	rep.GreetingMS = ms(st.VoicedBytes)
+	if err != nil {
+		return "no greeting heard"
+	}
+	greeting := st.VoicedBytes
+	if err := cl.SendAudio(ctx, append(twilio.Tone(speak, 440, 8000), twilio.Silence(time.Second)...), twilio.RealTime); err != nil {
+		return "speaking: " + err.Error()
+	}
+	st, err = cl.Wait(ctx, func(s twilio.Stats) bool { return s.VoicedBytes > greeting })
+	rep.EchoMS = ms(st.VoicedBytes - greeting)
+	if err != nil {
+		return "no echo heard"
+	}
+	if err := cl.SendDTMF("#"); err != nil {
+		return "pressing #: " + err.Error()
+	}
+	st, err = cl.Wait(ctx, func(s twilio.Stats) bool { return s.Closed })
+	rep.Ended, rep.CloseCode = st.Closed, st.CloseCode
+	if err != nil {
+		return "the call did not end after '#'"
+	}
+	return ""
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/voxplatform/vox/supervisor"
+	"github.com/voxplatform/vox/svcauth"
+	"github.com/voxplatform/vox/upstream"
+	"github.com/voxplatform/vox/version"
+)
+
+func runDaemon(args []string, stdout, stderr io.Writer) int {
+	var (
+		cfg            supervisor.Config
+		logLevel       string
+		maxCall        time.Duration
+		hint           bool
+		workerLogLevel string
+	)
+	f := newEnvFlags("run", stderr)
+	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
+	f.String(&cfg.SocketDir, "socket-dir", supervisor.DefaultSocketDir, "directory of worker sockets and control.sock")
+	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts")
+	f.String(&cfg.Listen, "listen", supervisor.DefaultListen, "address of /health/fleet and /metrics")
+	f.String(&cfg.UpstreamFile, "upstream-file", supervisor.DefaultUpstreamFile, "nginx upstream include that voxfleet renders")
+	f.String(&cfg.NginxTest, "nginx-test", "", "command that tests nginx's configuration (sh -c); empty skips")
+	f.String(&cfg.NginxReload, "nginx-reload", "", "command that reloads nginx (sh -c); empty renders the file only")
+	f.String(&cfg.SocketGroup, "socket-group", "", "group allowed to connect to worker sockets (nginx's)")
+	f.Duration(&cfg.StopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "on SIGTERM, how long calls may finish before workers are stopped")
+	f.Duration(&cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long a new worker may take to answer /health")
+	f.Duration(&maxCall, "max-call-duration", time.Hour, "longest call a worker allows")
+	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
+	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
+	if code := f.parse(args, stderr); code >= 0 {
+		return code
+	}
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "voxfleet run: unexpected arguments %q\n", f.fs.Args())
+		return exitUsage
+	}
+	cfg = cfg.WithDefaults()
+	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel}
+
+	// Every problem is reported at once, each naming its setting.
+	var problems []string
+	if err := cfg.Validate(); err != nil {
+		problems = append(problems, strings.Split(err.Error(), "\n")...)
+	}
+	if err := svcauth.ValidateSecret(os.Getenv("VOX_SERVICE_SECRET")); err != nil {
+		problems = append(problems, "$VOX_SERVICE_SECRET: "+err.Error()+" (shared with the Backend and the Dialler)")
+	}
+	if maxCall <= 0 {
+		problems = append(problems, "--max-call-duration: must be positive")
+	}
+	logger, err := newLogger(stderr, logLevel)
+	if err != nil {
+		problems = append(problems, "--log-level: "+err.Error())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, "voxfleet run: invalid configuration:")
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "  "+p)
+		}
+		return exitUsage
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.UpstreamFile), 0o755); err != nil {
+		fmt.Fprintf(stderr, "voxfleet run: --upstream-file: %v\n", err)
+		return exitFail
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	up, err := upstream.New(upstream.Config{
+		File:      cfg.UpstreamFile,
+		Name:      cfg.UpstreamName,
+		TestCmd:   cfg.NginxTest,
+		ReloadCmd: cfg.NginxReload,
+	}, logger.With("component", "upstream"), reg)
+	if err != nil {
+		fmt.Fprintf(stderr, "voxfleet run: %v\n", err)
+		return exitFail
+	}
+	sup, err := supervisor.New(cfg, logger.With("component", "supervisor"), reg, up, version.Version)
+	if err != nil {
+		fmt.Fprintf(stderr, "voxfleet run: %v\n", err)
+		return exitFail
+	}
+
+	// Shutdown order: a signal cancels the supervisor's context; it drains
+	// the workers, stops its servers and the upstream manager, then returns.
+	var g run.Group
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error { return sup.Run(ctx) }, func(error) {
+		logger.Info("stopping supervisor", "component", "main")
+		cancel()
+	})
+	sigCtx, stopSig := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopSig()
+	g.Add(func() error {
+		<-sigCtx.Done()
+		return errSignal
+	}, func(error) { stopSig() })
+	if hint {
+		hctx, hcancel := context.WithCancel(context.Background())
+		g.Add(func() error { printHint(hctx, stdout, cfg); <-hctx.Done(); return nil }, func(error) { hcancel() })
+	}
+	if err := g.Run(); err != nil && !errors.Is(err, errSignal) {
+		logger.Error("voxfleet failed", "component", "main", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+var errSignal = errors.New("signal received")

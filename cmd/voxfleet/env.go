@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// envFlags binds flags whose defaults come from VOXFLEET_* variables and
+// collects every unparsable variable, so a bad setting is named by the
+// variable the operator wrote.
+type envFlags struct {
+	fs   *flag.FlagSet
+	errs []error
+}
+
+func newEnvFlags(name string, stderr io.Writer) *envFlags {
+	fs := flag.NewFlagSet("voxfleet "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &envFlags{fs: fs}
+}
+
+func envName(flagName string) string {
+	return "VOXFLEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (e *envFlags) String(p *string, name, def, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, help+" ($"+envName(name)+")")
+}
+
+func (e *envFlags) Int(p *int, name string, def int, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %q is not a whole number", envName(name), v))
+		} else {
+			def = n
+		}
+	}
+	e.fs.IntVar(p, name, def, help+" ($"+envName(name)+")")
+}
+
+func (e *envFlags) Duration(p *time.Duration, name string, def time.Duration, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %q is not a duration (e.g. 90s, 10m)", envName(name), v))
+		} else {
+			def = d
+		}
+	}
+	e.fs.DurationVar(p, name, def, help+" ($"+envName(name)+")")
+}
+
+// parse parses args; it returns exitUsage (and has printed why) on failure,
+// or -1 when parsing went well.
+func (e *envFlags) parse(args []string, stderr io.Writer) int {
+	if err := e.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(e.errs) > 0 {
+		fmt.Fprintf(stderr, "voxfleet %s: invalid configuration:\n", e.fs.Name())
+		for _, err := range e.errs {
+			fmt.Fprintf(stderr, "  %v\n", err)
+		}
+		return exitUsage
+	}
+	return -1
+}
+
+// newLogger builds the JSON logger every voxfleet process writes to stderr
+// (the journal under systemd).
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/supervisor"
+)
+
+// printHint waits for the fleet to be ready and tells a newcomer where to look.
+func printHint(ctx context.Context, w io.Writer, cfg supervisor.Config) {
+	c := control.NewClient(cfg.SocketDir)
+	for ctx.Err() == nil {
+		f, err := c.Status(ctx)
+		if err == nil && f.Ready >= f.Desired {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	self, _ := os.Executable()
+	fmt.Fprintf(w, `
+voxfleet is running with its workers under %[1]s
+
+  fleet health    curl -s http://%[2]s/health/fleet
+  metrics         curl -s http://%[2]s/metrics
+  status          %[3]s status --socket-dir %[1]s
+  resize          %[3]s scale 6 --socket-dir %[1]s
+  replace all     %[3]s restart --rolling --socket-dir %[1]s
+  test call       make call   (VOX_SERVICE_SECRET=… %[3]s call --socket-dir %[1]s)
+  nginx upstream  %[4]s
+
+Ctrl-C drains the workers and stops.
+`, cfg.SocketDir, cfg.Listen, self, cfg.UpstreamFile)
+}

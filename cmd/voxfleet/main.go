@@ -1,0 +1,79 @@
+// Command voxfleet runs a fleet host's call workers and controls them.
+//
+//	voxfleet run                  the daemon (under systemd: voxfleet.service)
+//	voxfleet status [--json]      every worker and what it is doing
+//	voxfleet scale N              resize the host
+//	voxfleet restart [--rolling] [I…]   replace workers without cutting a call
+//	voxfleet drain I              take one worker out of service after its call
+//	voxfleet call                 place a test call and report what was heard
+//	voxfleet worker …             one call slot (started by the daemon)
+//	voxfleet version
+//
+// Exit codes: 0 ok, 1 failed, 2 usage.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/voxplatform/vox/version"
+)
+
+// Exit codes of every subcommand.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: voxfleet <command> [flags]
+
+commands:
+  run                         run the fleet daemon
+  status [--json]             show every worker
+  scale N                     set the number of workers
+  restart [--rolling] [I...]  replace workers (all when none named) without cutting calls
+  drain I                     take worker I out of service once its call ends
+  call                        place a test call on a free worker
+  worker                      run one call slot (started by the daemon)
+  version                     print the version
+
+Run 'voxfleet <command> -h' for a command's flags.
+`
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return runDaemon(rest, stdout, stderr)
+	case "worker":
+		return runWorker(rest, stderr)
+	case "status":
+		return runStatus(rest, stdout, stderr)
+	case "scale":
+		return runScale(rest, stdout, stderr)
+	case "restart":
+		return runRestart(rest, stdout, stderr)
+	case "drain":
+		return runDrain(rest, stdout, stderr)
+	case "call":
+		return runCall(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "voxfleet", version.Version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "voxfleet: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/voxplatform/vox/callslot"
+	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/supervisor"
+	"github.com/voxplatform/vox/svcauth"
+	"github.com/voxplatform/vox/version"
+)
+
+// runWorker runs one call slot. The daemon starts it with its listening
+// socket as an inherited descriptor; run by hand, it binds --socket itself.
+// SIGTERM drains: no new call, the current one finishes, then it exits.
+func runWorker(args []string, stderr io.Writer) int {
+	var (
+		index    int
+		socket   string
+		maxCall  time.Duration
+		logLevel string
+	)
+	f := newEnvFlags("worker", stderr)
+	f.fs.IntVar(&index, "index", 0, "slot index (from 1)")
+	f.fs.StringVar(&socket, "socket", "", "socket path this worker serves")
+	f.fs.DurationVar(&maxCall, "max-call-duration", time.Hour, "longest call allowed")
+	f.fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if code := f.parse(args, stderr); code >= 0 {
+		return code
+	}
+	logger, err := newLogger(stderr, logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "voxfleet worker: %v\n", err)
+		return exitUsage
+	}
+	logger = logger.With("component", "callslot", "index", index)
+	secret := os.Getenv("VOX_SERVICE_SECRET")
+	switch {
+	case index < 1:
+		fmt.Fprintln(stderr, "voxfleet worker: --index: must be 1 or more")
+		return exitUsage
+	case socket == "" && os.Getenv(supervisor.EnvListenFD) == "":
+		fmt.Fprintln(stderr, "voxfleet worker: --socket: required")
+		return exitUsage
+	case svcauth.ValidateSecret(secret) != nil:
+		fmt.Fprintf(stderr, "voxfleet worker: $VOX_SERVICE_SECRET: %v\n", svcauth.ValidateSecret(secret))
+		return exitUsage
+	}
+	// A worker idles most of its life: keep its heap small.
+	debug.SetGCPercent(50)
+
+	ln, err := workerListener(socket)
+	if err != nil {
+		logger.Error("cannot listen", "err", err)
+		return exitFail
+	}
+	life, err := lifeline.FromEnv()
+	if err != nil {
+		logger.Error("lifeline", "err", err)
+		return exitFail
+	}
+	cfg := callslot.Config{
+		Index:           index,
+		Listener:        ln,
+		Secret:          []byte(secret),
+		Version:         version.Version,
+		MaxCallDuration: maxCall,
+		LiveKitURL:      os.Getenv("LIVEKIT_URL"),
+	}
+	if life != nil {
+		cfg.Lifeline = life
+	}
+	w, err := callslot.New(cfg, logger)
+	if err != nil {
+		logger.Error("invalid worker configuration", "err", err)
+		return exitUsage
+	}
+
+	var g run.Group
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error { return w.Run(ctx) }, func(error) { cancel() })
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan struct{})
+	g.Add(func() error {
+		select {
+		case s := <-sig:
+			// Draining is graceful: Run returns once the call in progress ends.
+			logger.Info("signal: draining", "signal", s.String())
+			w.Drain()
+			<-done
+		case <-done:
+		}
+		return nil
+	}, func(error) { close(done); signal.Stop(sig) })
+	if err := g.Run(); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("worker failed", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// workerListener returns the socket inherited from the daemon, or binds path.
+func workerListener(path string) (net.Listener, error) {
+	if v := os.Getenv(supervisor.EnvListenFD); v != "" {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 3 {
+			return nil, fmt.Errorf("$%s=%q: not an inherited descriptor", supervisor.EnvListenFD, v)
+		}
+		f := os.NewFile(uintptr(fd), "listener")
+		defer f.Close()
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, fmt.Errorf("inherited listener: %w", err)
+		}
+		return ln, nil
+	}
+	return net.Listen("unix", path)
+}
