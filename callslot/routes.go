@@ -155,7 +155,7 @@ func (w *Worker) attach(c *fiber.Ctx) error {
 		return err
 	}
 	if w.cfg.LiveKitURL == "" || w.cfg.Rooms == nil {
-		return errNoLiveKit
+		return w.unavailable(req.CallID)
 	}
 	gen, err := w.slot.acquire(req.CallID)
 	switch {
@@ -198,7 +198,7 @@ func (w *Worker) dialout(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return errNoLiveKit
+	return w.unavailable("")
 }
 
 func (w *Worker) widget(c *fiber.Ctx) error {
@@ -206,13 +206,26 @@ func (w *Worker) widget(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return errNoLiveKit
+	return w.unavailable("")
 }
 
 func (w *Worker) dispatch(c *fiber.Ctx) error {
 	var req DispatchRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
+	}
+	return w.unavailable("")
+}
+
+// unavailable answers a call-taking route that cannot run calls yet (no
+// LiveKit): 429 when busy, as a working route would, else 503 without
+// taking the slot.
+func (w *Worker) unavailable(callID string) error {
+	switch err := w.slot.check(callID); {
+	case errors.Is(err, errSameCall):
+		return errNoLiveKit
+	case err != nil:
+		return admissionError(err)
 	}
 	return errNoLiveKit
 }

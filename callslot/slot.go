@@ -55,6 +55,24 @@ func (s *slot) acquire(callID string) (uint64, error) {
 	return s.gen, nil
 }
 
+// check reports what acquire(callID) would answer, without admitting: nil
+// when the slot is free. Routes that cannot run a call yet use it, so a busy
+// worker still says 429 (and nginx tries the next one) while a free worker
+// says why it cannot take the call.
+func (s *slot) check(callID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.busy && callID != "" && callID == s.callID:
+		return errSameCall
+	case s.draining:
+		return errDraining
+	case s.busy:
+		return errBusy
+	}
+	return nil
+}
+
 // expireUnclaimed releases admission gen after d unless claimed by then, so
 // a handshake that never completes cannot hold the slot.
 func (s *slot) expireUnclaimed(gen uint64, d time.Duration) {

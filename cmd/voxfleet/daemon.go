@@ -41,6 +41,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&cfg.StopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "on SIGTERM, how long calls may finish before workers are stopped")
 	f.Duration(&cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long a new worker may take to answer /health")
 	f.Duration(&maxCall, "max-call-duration", time.Hour, "longest call a worker allows")
+	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
