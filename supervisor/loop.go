@@ -379,7 +379,7 @@ func (s *Supervisor) onExit(p *proc, waitErr error) {
 			s.unbind(sl)
 		default:
 			s.log.Warn("worker exited", "index", sl.index, "pid", p.pid, "exit", status,
-				"uptime", time.Since(p.started).Round(time.Millisecond), "reason", p.stopReason)
+				"uptime", time.Since(p.started).Round(time.Millisecond).String(), "reason", p.stopReason)
 			sl.reason = "exited: " + status
 			s.died(sl, p.started, time.Now())
 		}
@@ -398,7 +398,7 @@ func (s *Supervisor) died(sl *slot, started, now time.Time) {
 		// Keep the listener: connections wait in its backlog for the new worker.
 		sl.respawn = true
 	case restart.RestartAfter:
-		s.log.Warn("worker crash-looping; backing off", "index", sl.index, "delay", d.Delay.Round(time.Millisecond), "reason", d.Reason)
+		s.log.Warn("worker crash-looping; backing off", "index", sl.index, "delay", d.Delay.Round(time.Millisecond).String(), "reason", d.Reason)
 		s.backoff(sl, d.Delay)
 	case restart.GiveUp:
 		s.log.Error("worker keeps dying; giving up until an operator restarts it",
@@ -417,7 +417,7 @@ func exitStatus(err error) string {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + ws.Signal().String()
+			return fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
 		}
 		return fmt.Sprintf("exit %d", ee.ExitCode())
 	}
