@@ -246,7 +246,7 @@ func (s *Supervisor) onReady(p *proc, h workerHealth, err error) {
 	}
 	if err != nil {
 		s.log.Error("worker not ready in time; killing it", "index", p.index, "pid", p.pid,
-			"timeout", s.cfg.ReadyTimeout, "err", err)
+			"timeout", s.cfg.ReadyTimeout.String(), "err", err)
 		if role == "next" {
 			sl.nextFailed = fmt.Sprintf("replacement for worker %d not ready within %s: %v", p.index, s.cfg.ReadyTimeout, err)
 		}
@@ -258,7 +258,7 @@ func (s *Supervisor) onReady(p *proc, h workerHealth, err error) {
 	if h.State == "busy" {
 		p.callID = h.CallID
 	}
-	s.log.Debug("worker ready", "index", p.index, "pid", p.pid, "took", time.Since(p.started))
+	s.log.Debug("worker ready", "index", p.index, "pid", p.pid, "took", time.Since(p.started).String())
 	if role == "next" {
 		s.promote(sl)
 	}
@@ -504,7 +504,7 @@ func (s *Supervisor) beginStop() <-chan time.Time {
 			s.stopProc(p, "daemon stopping")
 		}
 	}
-	s.log.Info("stopping: workers drain, calls in progress may finish", "calls", busy, "stop_timeout", s.cfg.StopTimeout)
+	s.log.Info("stopping: workers drain, calls in progress may finish", "calls", busy, "stop_timeout", s.cfg.StopTimeout.String())
 	return time.After(s.cfg.StopTimeout)
 }
 

@@ -256,7 +256,7 @@ func (m *Manager) applyIfChanged(ctx context.Context, force bool) error {
 	m.m.lastSuccess.Set(1)
 	m.m.lastSuccessTime.SetToCurrentTime()
 	m.m.servers.Set(float64(len(set)))
-	m.logger.Info("nginx upstream applied", "file", m.cfg.File, "servers", len(set), "duration", time.Since(start))
+	m.logger.Info("nginx upstream applied", "file", m.cfg.File, "servers", len(set), "duration", time.Since(start).String())
 	return nil
 }
 

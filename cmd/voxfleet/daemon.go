@@ -89,7 +89,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		Name:      cfg.UpstreamName,
 		TestCmd:   cfg.NginxTest,
 		ReloadCmd: cfg.NginxReload,
-	}, logger.With("component", "upstream"), reg)
+	}, logger, reg)
 	if err != nil {
 		fmt.Fprintf(stderr, "voxfleet run: %v\n", err)
 		return exitFail

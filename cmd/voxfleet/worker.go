@@ -39,12 +39,12 @@ func runWorker(args []string, stderr io.Writer) int {
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
-	logger, err := newLogger(stderr, logLevel)
+	base, err := newLogger(stderr, logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "voxfleet worker: %v\n", err)
 		return exitUsage
 	}
-	logger = logger.With("component", "callslot", "index", index)
+	logger := base.With("component", "worker", "index", index)
 	secret := os.Getenv("VOX_SERVICE_SECRET")
 	switch {
 	case index < 1:
@@ -81,7 +81,7 @@ func runWorker(args []string, stderr io.Writer) int {
 	if life != nil {
 		cfg.Lifeline = life
 	}
-	w, err := callslot.New(cfg, logger)
+	w, err := callslot.New(cfg, base) // callslot adds its own component and index
 	if err != nil {
 		logger.Error("invalid worker configuration", "err", err)
 		return exitUsage
