@@ -56,6 +56,20 @@ func text(field, v string, lo, hi int) error {
 	return nil
 }
 
+// Meta is what every organisation-owned document has.
+type Meta struct {
+	ID        string    `bson:"_id" json:"id"`
+	OrgID     string    `bson:"org_id" json:"org_id"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// M returns the document's Meta, for code generic over documents.
+func (m *Meta) M() *Meta { return m }
+
+// CursorID implements Document.
+func (m Meta) CursorID() string { return m.ID }
+
 // Org is an organisation: the unit of data isolation.
 type Org struct {
 	ID        string    `bson:"_id" json:"id"`
@@ -65,18 +79,12 @@ type Org struct {
 
 // User is a person who logs in to the Console.
 type User struct {
-	ID           string    `bson:"_id" json:"id"`
-	OrgID        string    `bson:"org_id" json:"org_id"`
-	Email        string    `bson:"email" json:"email"`
-	Name         string    `bson:"name" json:"name"`
-	Role         string    `bson:"role" json:"role"`
-	PasswordHash string    `bson:"password_hash" json:"-"`
-	CreatedAt    time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt    time.Time `bson:"updated_at" json:"updated_at"`
+	Meta         `bson:",inline"`
+	Email        string `bson:"email" json:"email"`
+	Name         string `bson:"name" json:"name"`
+	Role         string `bson:"role" json:"role"`
+	PasswordHash string `bson:"password_hash" json:"-"`
 }
-
-// CursorID implements Document.
-func (u User) CursorID() string { return u.ID }
 
 var emailRE = regexp.MustCompile(`^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$`)
 
@@ -100,19 +108,13 @@ func (u *User) Validate() error {
 // APIKey lets a program call /api/v1 with a fixed role. Only a hash of its
 // secret is stored.
 type APIKey struct {
-	ID        string     `bson:"_id" json:"id"`
-	OrgID     string     `bson:"org_id" json:"org_id"`
+	Meta      `bson:",inline"`
 	Name      string     `bson:"name" json:"name"`
 	Role      string     `bson:"role" json:"role"`
 	Hash      string     `bson:"hash" json:"-"`
 	CreatedBy string     `bson:"created_by" json:"created_by"`
-	CreatedAt time.Time  `bson:"created_at" json:"created_at"`
-	UpdatedAt time.Time  `bson:"updated_at" json:"updated_at"`
 	ExpiresAt *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
 }
-
-// CursorID implements Document.
-func (k APIKey) CursorID() string { return k.ID }
 
 // Validate checks every field.
 func (k *APIKey) Validate() error {
@@ -137,8 +139,7 @@ type ScriptStep struct {
 
 // Agent is a voice agent's configuration, read by the fleet at call time.
 type Agent struct {
-	ID             string       `bson:"_id" json:"id"`
-	OrgID          string       `bson:"org_id" json:"org_id"`
+	Meta           `bson:",inline"`
 	Name           string       `bson:"name" json:"name"`
 	Language       string       `bson:"language" json:"language"`
 	Voice          string       `bson:"voice" json:"voice"`
@@ -147,12 +148,7 @@ type Agent struct {
 	Script         []ScriptStep `bson:"script" json:"script"`
 	Recording      bool         `bson:"recording" json:"recording"`
 	MaxCallSeconds int          `bson:"max_call_seconds" json:"max_call_seconds"`
-	CreatedAt      time.Time    `bson:"created_at" json:"created_at"`
-	UpdatedAt      time.Time    `bson:"updated_at" json:"updated_at"`
 }
-
-// CursorID implements Document.
-func (a Agent) CursorID() string { return a.ID }
 
 var (
 	langRE  = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
@@ -213,17 +209,11 @@ func (a *Agent) Validate() error {
 
 // PhoneNumber is a number the platform answers or calls from.
 type PhoneNumber struct {
-	ID             string    `bson:"_id" json:"id"`
-	OrgID          string    `bson:"org_id" json:"org_id"`
-	E164           string    `bson:"e164" json:"e164"`
-	TrunkID        string    `bson:"trunk_id" json:"trunk_id"`
-	InboundAgentID string    `bson:"inbound_agent_id" json:"inbound_agent_id"`
-	CreatedAt      time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt      time.Time `bson:"updated_at" json:"updated_at"`
+	Meta           `bson:",inline"`
+	E164           string `bson:"e164" json:"e164"`
+	TrunkID        string `bson:"trunk_id" json:"trunk_id"`
+	InboundAgentID string `bson:"inbound_agent_id" json:"inbound_agent_id"`
 }
-
-// CursorID implements Document.
-func (p PhoneNumber) CursorID() string { return p.ID }
 
 // Validate checks every field; E164 must already be normalised.
 func (p *PhoneNumber) Validate() error {
@@ -257,23 +247,17 @@ type Window struct {
 
 // Campaign is an outbound calling campaign.
 type Campaign struct {
-	ID                string    `bson:"_id" json:"id"`
-	OrgID             string    `bson:"org_id" json:"org_id"`
-	Name              string    `bson:"name" json:"name"`
-	AgentID           string    `bson:"agent_id" json:"agent_id"`
-	TrunkID           string    `bson:"trunk_id" json:"trunk_id"`
-	CallerID          string    `bson:"caller_id" json:"caller_id"`
-	Window            Window    `bson:"window" json:"window"`
-	MaxAttempts       int       `bson:"max_attempts" json:"max_attempts"`
-	RetryDelaySeconds int       `bson:"retry_delay_seconds" json:"retry_delay_seconds"`
-	Priority          int       `bson:"priority" json:"priority"`
-	Status            string    `bson:"status" json:"status"`
-	CreatedAt         time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt         time.Time `bson:"updated_at" json:"updated_at"`
+	Meta              `bson:",inline"`
+	Name              string `bson:"name" json:"name"`
+	AgentID           string `bson:"agent_id" json:"agent_id"`
+	TrunkID           string `bson:"trunk_id" json:"trunk_id"`
+	CallerID          string `bson:"caller_id" json:"caller_id"`
+	Window            Window `bson:"window" json:"window"`
+	MaxAttempts       int    `bson:"max_attempts" json:"max_attempts"`
+	RetryDelaySeconds int    `bson:"retry_delay_seconds" json:"retry_delay_seconds"`
+	Priority          int    `bson:"priority" json:"priority"`
+	Status            string `bson:"status" json:"status"`
 }
-
-// CursorID implements Document.
-func (c Campaign) CursorID() string { return c.ID }
 
 var hhmmRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
@@ -325,45 +309,29 @@ func (c *Campaign) Validate() error {
 
 // Contact is one number to call in a campaign.
 type Contact struct {
-	ID         string            `bson:"_id" json:"id"`
-	OrgID      string            `bson:"org_id" json:"org_id"`
+	Meta       `bson:",inline"`
 	CampaignID string            `bson:"campaign_id" json:"campaign_id"`
 	Phone      string            `bson:"phone" json:"phone"`
 	Name       string            `bson:"name" json:"name"`
 	Metadata   map[string]string `bson:"metadata,omitempty" json:"metadata,omitempty"`
 	Status     string            `bson:"status" json:"status"`
 	Attempts   int               `bson:"attempts" json:"attempts"`
-	CreatedAt  time.Time         `bson:"created_at" json:"created_at"`
 }
-
-// CursorID implements Document.
-func (c Contact) CursorID() string { return c.ID }
 
 // DNCEntry is a number of the organisation's do-not-call list.
 type DNCEntry struct {
-	ID        string    `bson:"_id" json:"id"`
-	OrgID     string    `bson:"org_id" json:"org_id"`
-	Phone     string    `bson:"phone" json:"phone"`
-	Reason    string    `bson:"reason" json:"reason"`
-	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	Meta   `bson:",inline"`
+	Phone  string `bson:"phone" json:"phone"`
+	Reason string `bson:"reason" json:"reason"`
 }
-
-// CursorID implements Document.
-func (d DNCEntry) CursorID() string { return d.ID }
 
 // Fleet is a registered fleet host, polled for capacity at URL/health/fleet.
 type Fleet struct {
-	ID        string    `bson:"_id" json:"id"`
-	OrgID     string    `bson:"org_id" json:"org_id"`
-	Name      string    `bson:"name" json:"name"`
-	URL       string    `bson:"url" json:"url"`
-	Enabled   bool      `bson:"enabled" json:"enabled"`
-	CreatedAt time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt time.Time `bson:"updated_at" json:"updated_at"`
+	Meta    `bson:",inline"`
+	Name    string `bson:"name" json:"name"`
+	URL     string `bson:"url" json:"url"`
+	Enabled bool   `bson:"enabled" json:"enabled"`
 }
-
-// CursorID implements Document.
-func (f Fleet) CursorID() string { return f.ID }
 
 // Validate checks every field and normalises URL (no trailing slash).
 func (f *Fleet) Validate() error {
@@ -377,4 +345,12 @@ func (f *Fleet) Validate() error {
 	}
 	f.URL = strings.TrimRight(u.String(), "/")
 	return nil
+}
+
+// Validate checks every field; Phone must already be normalised.
+func (d *DNCEntry) Validate() error {
+	if !phone.IsE164(d.Phone) {
+		return bad("phone", "must be an E.164 number")
+	}
+	return text("reason", d.Reason, 0, 200)
 }

@@ -38,8 +38,8 @@ func (s *Store) Bootstrap(ctx context.Context, name string, owner User) (created
 	case !errors.Is(err, ErrNotFound):
 		return created, err
 	}
-	owner.ID, owner.OrgID, owner.Role = NewID(), org.ID, RoleOwner
-	owner.CreatedAt, owner.UpdatedAt = now, now
+	owner.Meta = Meta{ID: NewID(), OrgID: org.ID, CreatedAt: now, UpdatedAt: now}
+	owner.Role = RoleOwner
 	if err := Insert(ctx, s, CollUsers, owner); err != nil {
 		return created, err
 	}
@@ -96,8 +96,8 @@ func (s *Store) InsertContacts(ctx context.Context, orgID, campaignID string, ro
 		end := min(start+500, len(rows))
 		docs := make([]any, 0, end-start)
 		for _, r := range rows[start:end] {
-			docs = append(docs, Contact{ID: NewID(), OrgID: orgID, CampaignID: campaignID, Phone: r.Phone,
-				Name: r.Name, Metadata: r.Metadata, Status: "pending", CreatedAt: now})
+			docs = append(docs, Contact{Meta: Meta{ID: NewID(), OrgID: orgID, CreatedAt: now, UpdatedAt: now},
+				CampaignID: campaignID, Phone: r.Phone, Name: r.Name, Metadata: r.Metadata, Status: "pending"})
 		}
 		res, ierr := s.C(CollContacts).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		if res != nil {

@@ -122,7 +122,7 @@ func TestStore(t *testing.T) {
 
 	t.Run("pagination", func(t *testing.T) {
 		for i := 0; i < 5; i++ {
-			a := Agent{ID: NewID(), OrgID: "pg", Name: fmt.Sprint(i)}
+			a := Agent{Meta: Meta{ID: NewID(), OrgID: "pg"}, Name: fmt.Sprint(i)}
 			if err := Insert(ctx, s, CollAgents, a); err != nil {
 				t.Fatal(err)
 			}

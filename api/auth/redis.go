@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Revoker keeps revoked token ids, and per-user cut-off times before which
+// every token of the user is void, in Redis.
+type Revoker struct {
+	RDB *redis.Client
+	TTL time.Duration // at least the refresh token lifetime
+}
+
+func revokedKey(jti string) string   { return "vox:auth:revoked:" + jti }
+func cutoffKey(userID string) string { return "vox:auth:cutoff:" + userID }
+
+// Revoke voids the token jti until it would have expired anyway.
+func (r *Revoker) Revoke(ctx context.Context, jti string, expires time.Time) error {
+	ttl := time.Until(expires) + 10*time.Second
+	if ttl <= 0 {
+		return nil
+	}
+	if err := r.RDB.Set(ctx, revokedKey(jti), "1", ttl).Err(); err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
+// RevokeUser voids every token the user holds now (password or role change,
+// deletion).
+func (r *Revoker) RevokeUser(ctx context.Context, userID string) error {
+	ms := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if err := r.RDB.Set(ctx, cutoffKey(userID), ms, r.TTL).Err(); err != nil {
+		return fmt.Errorf("revoke tokens of user %s: %w", userID, err)
+	}
+	return nil
+}
+
+// Valid reports whether a token of userID with id jti issued at issuedMs
+// has been neither revoked nor cut off, in one round trip.
+func (r *Revoker) Valid(ctx context.Context, jti, userID string, issuedMs int64) (bool, error) {
+	vals, err := r.RDB.MGet(ctx, revokedKey(jti), cutoffKey(userID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("check revocation: %w", err)
+	}
+	if vals[0] != nil {
+		return false, nil
+	}
+	if s, ok := vals[1].(string); ok {
+		cut, _ := strconv.ParseInt(s, 10, 64)
+		if issuedMs <= cut {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Limiter limits login attempts per account (failed attempts) and per
+// client address (all attempts) within a fixed window.
+type Limiter struct {
+	RDB        *redis.Client
+	MaxAccount int
+	MaxAddress int
+	Window     time.Duration
+}
+
+func acctKey(email string) string { return "vox:login:acct:" + email }
+func addrKey(addr string) string  { return "vox:login:addr:" + addr }
+
+// Allow counts an attempt from addr for email and reports how long to wait
+// when either limit is reached (0: go ahead).
+func (l *Limiter) Allow(ctx context.Context, email, addr string) (time.Duration, error) {
+	pipe := l.RDB.Pipeline()
+	addrN := pipe.Incr(ctx, addrKey(addr))
+	pipe.ExpireNX(ctx, addrKey(addr), l.Window)
+	acctN := pipe.Get(ctx, acctKey(email))
+	acctTTL := pipe.PTTL(ctx, acctKey(email))
+	addrTTL := pipe.PTTL(ctx, addrKey(addr))
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return 0, fmt.Errorf("login rate limit: %w", err)
+	}
+	if addrN.Val() > int64(l.MaxAddress) {
+		return max(addrTTL.Val(), time.Second), nil
+	}
+	if n, _ := acctN.Int(); n >= l.MaxAccount {
+		return max(acctTTL.Val(), time.Second), nil
+	}
+	return 0, nil
+}
+
+// Failed counts a failed attempt against email.
+func (l *Limiter) Failed(ctx context.Context, email string) error {
+	pipe := l.RDB.Pipeline()
+	pipe.Incr(ctx, acctKey(email))
+	pipe.ExpireNX(ctx, acctKey(email), l.Window)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("count failed login: %w", err)
+	}
+	return nil
+}
+
+// Succeeded clears the failed attempts of email.
+func (l *Limiter) Succeeded(ctx context.Context, email string) error {
+	if err := l.RDB.Del(ctx, acctKey(email)).Err(); err != nil {
+		return fmt.Errorf("clear failed logins: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/voxplatform/vox/version"
+)
+
+var paramRE = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
+
+// OpenAPIPath turns a fiber path (/a/:id) into an OpenAPI one (/a/{id}).
+func OpenAPIPath(p string) string { return paramRE.ReplaceAllString(p, "{$1}") }
+
+// OpenAPI builds the OpenAPI 3 document of every registered route.
+func (s *Server) OpenAPI() map[string]any {
+	errResp := map[string]any{"description": "error", "content": map[string]any{
+		"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	paths := map[string]map[string]any{}
+	for _, r := range s.routes {
+		p := OpenAPIPath(r.Path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		var params []any
+		for _, m := range paramRE.FindAllStringSubmatch(r.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
+				"schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range r.Query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false,
+				"schema": map[string]any{"type": "string"}})
+		}
+		op := map[string]any{
+			"summary":     r.Summary,
+			"tags":        []string{r.Tag},
+			"operationId": strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "-", "_").Replace(r.Path),
+			"responses": map[string]any{
+				"200":     map[string]any{"description": "success"},
+				"default": errResp,
+			},
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		switch r.Access {
+		case accessUser:
+			op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"apiKey": []string{}}}
+			op["x-required-role"] = r.Role
+		case accessService:
+			op["security"] = []any{map[string]any{"serviceToken": []string{}}}
+		default:
+			op["security"] = []any{}
+		}
+		if len(r.Body) > 0 {
+			content := map[string]any{}
+			for _, ct := range r.Body {
+				content[ct] = map[string]any{"schema": map[string]any{}}
+			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
+		}
+		paths[p][strings.ToLower(r.Method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "voxbridge", "version": version.Version},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": map[string]any{"Error": map[string]any{"type": "object", "required": []string{"error"},
+				"properties": map[string]any{"error": map[string]any{"type": "string"}}}},
+			"securitySchemes": map[string]any{
+				"bearer":       map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+				"apiKey":       map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
+				"serviceToken": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT (audience runtime)"},
+			},
+		},
+	}
+}
+
+func (s *Server) openapi(c *fiber.Ctx) error { return c.JSON(s.OpenAPI()) }

@@ -1,0 +1,310 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/voxplatform/vox/api/fleetpoll"
+	"github.com/voxplatform/vox/api/phone"
+	"github.com/voxplatform/vox/api/store"
+)
+
+func agentKey(id string) string { return "vox:rt:agent:" + id }
+func numberKey(e string) string { return "vox:rt:num:" + e }
+
+// runtimeAgent serves an agent's runtime config from the Redis cache,
+// filling it from MongoDB on a miss. A Redis failure falls back to MongoDB.
+func (s *Server) runtimeAgent(ctx context.Context, key string, load func() (store.Agent, error)) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if err == nil {
+		return b, nil
+	}
+	cacheOK := errors.Is(err, redis.Nil)
+	if !cacheOK {
+		s.logger.Warn("agent cache read failed; reading MongoDB", "key", key, "err", err)
+	}
+	a, err := load()
+	if err != nil {
+		return nil, err
+	}
+	b, err = json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	if cacheOK {
+		if err := s.rdb.Set(ctx, key, b, s.cfg.AgentCacheTTL).Err(); err != nil {
+			s.logger.Warn("agent cache write failed", "key", key, "err", err)
+		}
+	}
+	return b, nil
+}
+
+func (s *Server) getRuntimeAgent(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	b, err := s.runtimeAgent(ctx, agentKey(id), func() (store.Agent, error) {
+		return store.FindOne[store.Agent](ctx, s.store, store.CollAgents, bson.M{"_id": id})
+	})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+func (s *Server) getRuntimeAgentByNumber(c *fiber.Ctx) error {
+	raw, err := url.PathUnescape(c.Params("e164"))
+	if err != nil {
+		return errNotFound
+	}
+	e, err := phone.Normalize(raw, "")
+	if err != nil {
+		return badRequest("e164: %v", err)
+	}
+	ctx := c.UserContext()
+	b, err := s.runtimeAgent(ctx, numberKey(e), func() (store.Agent, error) {
+		n, err := store.FindOne[store.PhoneNumber](ctx, s.store, store.CollPhoneNumbers, bson.M{"e164": e})
+		if err != nil {
+			return store.Agent{}, err
+		}
+		if n.InboundAgentID == "" {
+			return store.Agent{}, store.ErrNotFound
+		}
+		return store.FindOne[store.Agent](ctx, s.store, store.CollAgents, bson.M{"_id": n.InboundAgentID, "org_id": n.OrgID})
+	})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// invalidateAgent drops the cached config of an agent and of every number
+// that answers with it.
+func (s *Server) invalidateAgent(ctx context.Context, id string) {
+	keys := []string{agentKey(id)}
+	nums, err := s.store.NumbersOfAgent(ctx, id)
+	if err != nil {
+		s.logger.Warn("list numbers of agent for cache invalidation", "agent_id", id, "err", err)
+	}
+	for _, n := range nums {
+		keys = append(keys, numberKey(n))
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		s.logger.Warn("invalidate agent cache; entries expire by themselves", "agent_id", id, "err", err,
+			"ttl", s.cfg.AgentCacheTTL)
+	}
+}
+
+// invalidateNumbers drops the cached agent of each number.
+func (s *Server) invalidateNumbers(ctx context.Context, nums ...string) {
+	keys := make([]string, len(nums))
+	for i, n := range nums {
+		keys[i] = numberKey(n)
+	}
+	if len(keys) == 0 {
+		return
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		s.logger.Warn("invalidate number cache; entries expire by themselves", "numbers", nums, "err", err)
+	}
+}
+
+// callInput is the body of PUT /runtime/calls/{call_id}.
+type callInput struct {
+	AgentID         *string    `json:"agent_id"`
+	CampaignID      *string    `json:"campaign_id"`
+	ContactID       *string    `json:"contact_id"`
+	Direction       *string    `json:"direction"`
+	From            *string    `json:"from"`
+	To              *string    `json:"to"`
+	Status          string     `json:"status"`
+	FleetURL        *string    `json:"fleet_url"`
+	RecordingKey    *string    `json:"recording_key"`
+	Error           *string    `json:"error"`
+	StartedAt       *time.Time `json:"started_at"`
+	AnsweredAt      *time.Time `json:"answered_at"`
+	EndedAt         *time.Time `json:"ended_at"`
+	DurationSeconds *float64   `json:"duration_seconds"`
+}
+
+var (
+	callIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
+	partyRE  = regexp.MustCompile(`^[A-Za-z0-9+*#@._:;=-]{1,200}$`)
+	objKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/_.=-]{0,499}$`)
+)
+
+// fields validates the input and returns the fields to set.
+func (in *callInput) fields() (bson.M, error) {
+	set := bson.M{}
+	if in.CampaignID != nil {
+		if !store.ValidID(*in.CampaignID) {
+			return nil, badRequest("campaign_id: not an id")
+		}
+		set["campaign_id"] = *in.CampaignID
+	}
+	if in.ContactID != nil {
+		if !store.ValidID(*in.ContactID) {
+			return nil, badRequest("contact_id: not an id")
+		}
+		set["contact_id"] = *in.ContactID
+	}
+	if in.Direction != nil {
+		if *in.Direction != "inbound" && *in.Direction != "outbound" {
+			return nil, badRequest("direction: must be inbound or outbound")
+		}
+		set["direction"] = *in.Direction
+	}
+	for name, v := range map[string]*string{"from": in.From, "to": in.To} {
+		if v != nil {
+			if !partyRE.MatchString(*v) {
+				return nil, badRequest("%s: must be an E.164 number or SIP address", name)
+			}
+			set[name] = *v
+		}
+	}
+	if in.FleetURL != nil {
+		f := store.Fleet{Name: "x", URL: *in.FleetURL}
+		if err := f.Validate(); err != nil {
+			return nil, badRequest("fleet_url: must be an http(s) URL")
+		}
+		set["fleet_url"] = f.URL
+	}
+	if in.RecordingKey != nil {
+		if !objKeyRE.MatchString(*in.RecordingKey) || strings.Contains(*in.RecordingKey, "..") {
+			return nil, badRequest("recording_key: must be an object key of letters, digits and /_.=-")
+		}
+		set["recording_key"] = *in.RecordingKey
+	}
+	if in.Error != nil {
+		if len(*in.Error) > 1000 {
+			return nil, badRequest("error: at most 1000 bytes")
+		}
+		set["error"] = *in.Error
+	}
+	for name, v := range map[string]*time.Time{"started_at": in.StartedAt, "answered_at": in.AnsweredAt, "ended_at": in.EndedAt} {
+		if v != nil {
+			if v.Year() < 2000 || v.Year() > 3000 {
+				return nil, badRequest("%s: out of range", name)
+			}
+			set[name] = v.UTC()
+		}
+	}
+	if in.DurationSeconds != nil {
+		if *in.DurationSeconds < 0 || *in.DurationSeconds > 86400 {
+			return nil, badRequest("duration_seconds: must be 0 to 86400")
+		}
+		set["duration_seconds"] = *in.DurationSeconds
+	}
+	return set, nil
+}
+
+// callResponse is a call record and whether the write changed it.
+type callResponse struct {
+	store.Call
+	Applied bool `json:"applied"`
+}
+
+// putCall creates or updates a call record, idempotently and never moving
+// a call backwards (see store.UpsertCall).
+func (s *Server) putCall(c *fiber.Ctx) error {
+	callID := c.Params("call_id")
+	if !callIDRE.MatchString(callID) {
+		return badRequest("call_id: 1 to 128 letters, digits and _.:-")
+	}
+	var in callInput
+	if err := s.decode(c, &in); err != nil {
+		return err
+	}
+	if store.StatusRank(in.Status) == 0 {
+		return badRequest("status: must be queued, ringing, in-progress, completed, failed, no-answer, busy or canceled")
+	}
+	set, err := in.fields()
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	var orgID, agentID string
+	if in.AgentID != nil {
+		agentID = *in.AgentID
+		if !store.ValidID(agentID) {
+			return badRequest("agent_id: not an id")
+		}
+		b, err := s.runtimeAgent(ctx, agentKey(agentID), func() (store.Agent, error) {
+			return store.FindOne[store.Agent](ctx, s.store, store.CollAgents, bson.M{"_id": agentID})
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return badRequest("agent_id: no such agent")
+		} else if err != nil {
+			return err
+		}
+		var a struct {
+			OrgID string `json:"org_id"`
+		}
+		if err := json.Unmarshal(b, &a); err != nil {
+			return err
+		}
+		orgID = a.OrgID
+	} else {
+		orgID, agentID, err = s.store.CallOrg(ctx, callID)
+		if errors.Is(err, store.ErrNotFound) {
+			return badRequest("agent_id: required for a new call")
+		} else if err != nil {
+			return err
+		}
+	}
+	res, err := s.store.UpsertCall(ctx, store.CallUpdate{CallID: callID, OrgID: orgID, AgentID: agentID, Status: in.Status, Set: set})
+	if err != nil {
+		return err
+	}
+	outcome := "updated"
+	switch {
+	case res.Created:
+		outcome = "created"
+	case !res.Applied:
+		outcome = "stale"
+	}
+	s.metrics.calls.WithLabelValues(outcome).Inc()
+	if res.Applied {
+		s.publish(ctx, res.Call.OrgID, "call", res.Call)
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return c.Status(status).JSON(callResponse{Call: res.Call, Applied: res.Applied})
+}
+
+// selectFleet returns a fleet host with a free slot.
+func (s *Server) selectFleet(c *fiber.Ctx) error {
+	orgID := c.Query("org_id")
+	if orgID != "" && !store.ValidID(orgID) {
+		return badRequest("org_id: not an id")
+	}
+	ctx := c.UserContext()
+	fleets, err := s.store.EnabledFleets(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	f, cp, ok, err := fleetpoll.Select(ctx, s.rdb, fleets, s.poller.TTL())
+	if err != nil {
+		return redisErr("select fleet", err)
+	}
+	if !ok {
+		return httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
+	}
+	return c.JSON(fiber.Map{"fleet_id": f.ID, "url": f.URL, "free": cp.Free})
+}

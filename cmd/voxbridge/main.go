@@ -1,0 +1,190 @@
+// Command voxbridge is the Vox Backend API (see api/). Subcommands:
+//
+//	voxbridge [serve] [--host H] [--port P] [--log-level L]
+//	voxbridge bootstrap --org NAME --email E --password P
+//
+// Settings come from the environment (see deploy/env/voxbridge.env.example).
+// Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oklog/run"
+
+	"github.com/voxplatform/vox/api"
+	"github.com/voxplatform/vox/api/auth"
+	"github.com/voxplatform/vox/api/config"
+	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/version"
+)
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  voxbridge [serve] [--host H] [--port P] [--log-level L]
+  voxbridge bootstrap --org NAME --email E --password P
+  voxbridge version`
+
+func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, getenv, stderr)
+	case "bootstrap":
+		return bootstrap(args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version.Version)
+		return 0
+	case "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "voxbridge: unknown command %q\n%s\n", cmd, usage)
+	return 2
+}
+
+// configError prints every problem of a configuration, one per line.
+func configError(stderr io.Writer, err error) int {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintln(stderr, "voxbridge: invalid configuration:")
+		for _, p := range ce.Problems {
+			fmt.Fprintln(stderr, "  "+p)
+		}
+		return 2
+	}
+	fmt.Fprintf(stderr, "voxbridge: %v\n", err)
+	return 2
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("component", "voxbridge")
+}
+
+func serve(args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := config.Load(getenv, args)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	srv, err := api.New(cfg, logger)
+	if err != nil {
+		logger.Error("start", "err", err)
+		return 1
+	}
+	defer srv.Close()
+
+	// Shutdown order: a signal ends the group; the HTTP server stops
+	// accepting, ends event streams and drains in-flight requests; the fleet
+	// poller stops; then the MongoDB and Redis clients close (defer above).
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return srv.Run(ctx) }, func(error) {
+			logger.Info("stopping http server")
+			cancel()
+		})
+	}
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return srv.Poller().Run(ctx) }, func(error) {
+			logger.Info("stopping fleet poller")
+			cancel()
+		})
+	}
+	g.Add(run.SignalHandler(context.Background(), syscall.SIGINT, syscall.SIGTERM))
+	logger.Info("starting", "version", version.Version, "addr", cfg.Addr())
+	err = g.Run()
+	var se run.SignalError
+	if err != nil && !errors.As(err, &se) {
+		logger.Error("exit", "err", err)
+		return 1
+	}
+	logger.Info("exit", "reason", fmt.Sprint(err))
+	return 0
+}
+
+func bootstrap(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	org := fs.String("org", "", "organisation name (required)")
+	email := fs.String("email", "", "owner e-mail (required)")
+	password := fs.String("password", "", "owner password (or VOXBRIDGE_BOOTSTRAP_PASSWORD)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *password == "" {
+		*password = getenv("VOXBRIDGE_BOOTSTRAP_PASSWORD")
+	}
+	var problems []string
+	name := strings.TrimSpace(*org)
+	if name == "" || len(name) > 100 {
+		problems = append(problems, "--org: 1 to 100 characters")
+	}
+	owner := store.User{Email: store.NormalizeEmail(*email), Name: "Owner", Role: store.RoleOwner}
+	if err := owner.Validate(); err != nil {
+		problems = append(problems, "--email: "+err.Error())
+	}
+	if err := auth.ValidatePassword(*password); err != nil {
+		problems = append(problems, "--password: "+err.Error())
+	}
+	cfg, err := config.LoadMongoOnly(getenv, nil)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			problems = append(problems, ce.Problems...)
+		}
+	}
+	if len(problems) > 0 {
+		return configError(stderr, &config.Error{Problems: problems})
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := store.Open(cfg.MongoURI, cfg.MongoDatabase)
+	if err != nil {
+		logger.Error("bootstrap", "err", err)
+		return 1
+	}
+	defer st.Close(context.Background())
+	if err := st.EnsureIndexes(ctx); err != nil {
+		logger.Error("bootstrap: create indexes", "err", err)
+		return 1
+	}
+	owner.PasswordHash, err = auth.HashPassword(*password, cfg.BcryptCost)
+	if err != nil {
+		logger.Error("bootstrap", "err", err)
+		return 1
+	}
+	created, err := st.Bootstrap(ctx, name, owner)
+	if errors.Is(err, store.ErrConflict) {
+		fmt.Fprintf(stderr, "voxbridge: %s already belongs to another organisation\n", owner.Email)
+		return 1
+	} else if err != nil {
+		logger.Error("bootstrap", "err", err)
+		return 1
+	}
+	if created {
+		fmt.Fprintf(stdout, "created organisation %q with owner %s\n", name, owner.Email)
+	} else {
+		fmt.Fprintf(stdout, "organisation %q and owner %s already exist; nothing changed\n", name, owner.Email)
+	}
+	return 0
+}
