@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -89,11 +90,19 @@ type UpsertResult struct {
 // one never moves the call backwards. When the condition fails the upsert
 // collides with the unique call_id index, which is how a stale write is
 // recognised.
+//
+// On MongoDB the conditional update is atomic per document, which is what
+// makes this safe between several voxbridge processes. The MongoDB-wire
+// server of the tests (FerretDB) evaluates the filter and writes in two
+// steps, so writes of one call are also serialised within this process.
 func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, error) {
 	rank := StatusRank(u.Status)
 	if rank == 0 {
 		return UpsertResult{}, bad("status", "unknown status %q", u.Status)
 	}
+	mu := &s.callLocks[stripe(u.CallID)]
+	mu.Lock()
+	defer mu.Unlock()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	set := bson.M{"status": u.Status, "status_rank": rank, "updated_at": now}
 	for k, v := range u.Set {
@@ -119,7 +128,14 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 		if err = classify("upsert call "+u.CallID, err); !errors.Is(err, ErrConflict) {
 			return UpsertResult{}, err
 		}
-		stale = true
+		// The record exists: either its status ranks higher (stale write) or
+		// another writer created it between our match and our insert. Apply
+		// the same conditional update without upsert to tell them apart.
+		res, err = coll.UpdateOne(ctx, filter, bson.M{"$set": set})
+		if err != nil {
+			return UpsertResult{}, classify("update call "+u.CallID, err)
+		}
+		stale = res.MatchedCount == 0
 	}
 	c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": u.CallID})
 	if err != nil {
@@ -129,6 +145,13 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 		return UpsertResult{Call: c}, nil
 	}
 	return UpsertResult{Call: c, Created: res.UpsertedCount > 0, Applied: true}, nil
+}
+
+// stripe maps a call id to one of the call locks.
+func stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % callLockStripes)
 }
 
 // CallOrg returns the org and agent of an existing call record.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -40,6 +41,9 @@ var (
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	// callLocks serialise writes of one call record in this process, by
+	// stripe of call id (see UpsertCall).
+	callLocks [callLockStripes]sync.Mutex
 }
 
 // Open creates a client for uri and database name. It does not wait for the
@@ -196,3 +200,6 @@ func redact(uri string) string {
 	}
 	return string(cs[:colon+1]) + "***" + string(cs[at:])
 }
+
+// callLockStripes is the number of call record locks.
+const callLockStripes = 64

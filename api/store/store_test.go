@@ -90,20 +90,22 @@ func TestStore(t *testing.T) {
 	t.Run("concurrent writes of one call", func(t *testing.T) {
 		var wg sync.WaitGroup
 		statuses := []string{CallQueued, CallRinging, CallInProgress, CallCompleted}
-		for i := 0; i < 16; i++ {
+		for i := 0; i < 40; i++ {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				_, err := s.UpsertCall(ctx, CallUpdate{CallID: "c2", OrgID: "o1", AgentID: "a1", Status: statuses[i%4]})
+				_, err := s.UpsertCall(ctx, CallUpdate{CallID: fmt.Sprintf("c2-%d", i/8), OrgID: "o1", AgentID: "a1", Status: statuses[i%4]})
 				if err != nil {
 					t.Error(err)
 				}
 			}(i)
 		}
 		wg.Wait()
-		c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": "c2"})
-		if err != nil || c.Status != CallCompleted {
-			t.Fatalf("final = %+v, %v", c, err)
+		for i := 0; i < 5; i++ {
+			c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": fmt.Sprintf("c2-%d", i)})
+			if err != nil || c.Status != CallCompleted {
+				t.Fatalf("final = %+v, %v", c, err)
+			}
 		}
 	})
 
