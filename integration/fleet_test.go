@@ -251,9 +251,9 @@ func TestFleetBehindNginx(t *testing.T) {
 		}
 		hangUp(t, cl)
 		select {
-		case err := <-f.exited:
-			if err != nil {
-				t.Fatalf("voxfleet exit: %v", err)
+		case <-f.exited:
+			if f.exitErr != nil {
+				t.Fatalf("voxfleet exit: %v", f.exitErr)
 			}
 		case <-time.After(15 * time.Second):
 			t.Fatal("voxfleet did not exit after its last call")

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,9 +50,11 @@ type fleet struct {
 	nginx    *testnginx.Nginx
 	upstream string
 	listen   string
+	args     []string
 	cmd      *exec.Cmd
-	exited   chan error
-	log      *bytes.Buffer
+	exited   chan struct{} // closed when the daemon has exited; then exitErr is set
+	exitErr  error
+	logFile  *os.File // daemon and worker output: a file, so survivors of a killed daemon never hold a pipe
 	ctl      *control.Client
 }
 
@@ -104,7 +105,7 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 	testenv.Require(t, "nginx", "apt-get install -y nginx")
 	dir := testnginx.ShortTempDir(t)
 	f := &fleet{t: t, dir: dir, upstream: filepath.Join(dir, "upstream.conf"), listen: freeAddr(t),
-		exited: make(chan error, 1), log: &bytes.Buffer{}, ctl: control.NewClient(filepath.Join(dir, "s"))}
+		ctl: control.NewClient(filepath.Join(dir, "s"))}
 	// nginx needs the include to exist before the daemon renders it.
 	if err := os.WriteFile(f.upstream, upstream.Render(upstream.Params{}), 0o644); err != nil {
 		t.Fatal(err)
@@ -117,7 +118,13 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f.cmd = exec.Command(voxfleetBin, "run",
+	lf, err := os.Create(filepath.Join(dir, "voxfleet.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lf.Close() })
+	f.logFile = lf
+	f.args = []string{"run",
 		"--workers", fmt.Sprint(n),
 		"--socket-dir", filepath.Join(dir, "s"),
 		"--state-file", filepath.Join(dir, "state.json"),
@@ -127,28 +134,48 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 		"--nginx-reload", f.nginx.ReloadCmd(),
 		"--worker-binary", wrapper,
 		"--stop-timeout", "20s",
-	)
-	f.cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
-	f.cmd.Stdout, f.cmd.Stderr = f.log, f.log
-	if err := f.cmd.Start(); err != nil {
-		t.Fatal(err)
 	}
-	go func() { f.exited <- f.cmd.Wait() }()
+	f.startDaemon()
 	t.Cleanup(func() {
-		if f.cmd.ProcessState == nil {
-			f.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-f.exited:
-			case <-time.After(30 * time.Second):
-				f.cmd.Process.Kill()
-			}
-		}
 		if t.Failed() {
-			t.Logf("voxfleet log:\n%s", tail(f.log.String(), 60))
+			t.Logf("voxfleet log:\n%s", tail(f.logText(), 60))
 			t.Logf("nginx error log:\n%s", f.nginx.ErrorLogTail(30))
 		}
 	})
 	return f
+}
+
+// startDaemon starts `voxfleet run` with the fleet's arguments; the test's
+// cleanup stops it if it still runs.
+func (f *fleet) startDaemon() {
+	f.t.Helper()
+	cmd := exec.Command(voxfleetBin, f.args...)
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = f.logFile, f.logFile
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { f.exitErr = cmd.Wait(); close(exited) }()
+	f.cmd, f.exited = cmd, exited
+	f.t.Cleanup(func() {
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+}
+
+func (f *fleet) logText() string {
+	b, _ := os.ReadFile(f.logFile.Name())
+	return string(b)
 }
 
 func tail(s string, n int) string {
