@@ -1,0 +1,79 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/voxplatform/vox/api"
+)
+
+// TestOpenAPIMatchesRoutes walks the routes fiber actually serves and the
+// operations /openapi.json describes, and fails on any difference.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	h := newHarness(t)
+	r := h.req("GET", "/openapi.json", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("openapi.json: %d", r.Status)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(r.Body, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("not an OpenAPI 3 document: %v", err)
+	}
+	documented := map[string]bool{}
+	for p, ops := range doc.Paths {
+		for m, raw := range ops {
+			documented[strings.ToUpper(m)+" "+p] = true
+			var op struct {
+				Parameters []struct{ Name, In string } `json:"parameters"`
+				Responses  map[string]any              `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil || op.Responses["default"] == nil {
+				t.Errorf("%s %s: bad operation %s", m, p, raw)
+			}
+			inPath := map[string]bool{}
+			for _, prm := range op.Parameters {
+				if prm.In == "path" {
+					inPath[prm.Name] = true
+				}
+			}
+			for _, want := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(p, -1) {
+				if !inPath[want[1]] {
+					t.Errorf("%s %s: path parameter %s not declared", m, p, want[1])
+				}
+			}
+		}
+	}
+	served := map[string]bool{}
+	for _, rt := range h.srv.App().GetRoutes(true) {
+		if rt.Method == http.MethodHead || rt.Path == "/" || rt.Path == "" {
+			continue // fiber adds HEAD for every GET
+		}
+		served[rt.Method+" "+api.OpenAPIPath(rt.Path)] = true
+	}
+	var missing, extra []string
+	for k := range served {
+		if !documented[k] {
+			missing = append(missing, k)
+		}
+	}
+	for k := range documented {
+		if !served[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Fatalf("served but not documented: %v\ndocumented but not served: %v", missing, extra)
+	}
+	if len(served) < 40 {
+		t.Fatalf("only %d routes served; the walk is broken", len(served))
+	}
+}
