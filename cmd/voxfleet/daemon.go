@@ -44,6 +44,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
+	f.deferEnvErrs = true
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
@@ -57,6 +58,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 
 	// Every problem is reported at once, each naming its setting.
 	var problems []string
+	for _, err := range f.errs {
+		problems = append(problems, err.Error())
+	}
 	if err := cfg.Validate(); err != nil {
 		problems = append(problems, strings.Split(err.Error(), "\n")...)
 	}

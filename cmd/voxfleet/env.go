@@ -18,6 +18,9 @@ import (
 type envFlags struct {
 	fs   *flag.FlagSet
 	errs []error
+	// deferEnvErrs leaves errs for the caller to report with its own
+	// validation, so every bad setting is named in one message.
+	deferEnvErrs bool
 }
 
 func newEnvFlags(name string, stderr io.Writer) *envFlags {
@@ -70,8 +73,8 @@ func (e *envFlags) parse(args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if len(e.errs) > 0 {
-		fmt.Fprintf(stderr, "voxfleet %s: invalid configuration:\n", e.fs.Name())
+	if len(e.errs) > 0 && !e.deferEnvErrs {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n", e.fs.Name())
 		for _, err := range e.errs {
 			fmt.Fprintf(stderr, "  %v\n", err)
 		}
