@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,7 +62,7 @@ func spawn(binary string, extra []string, index int, ln *net.UnixListener, path 
 
 	args := append([]string{"worker", "--index", strconv.Itoa(index), "--socket", path}, extra...)
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(workerEnv(),
 		EnvListenFD+"=3",
 		lifeline.EnvFD+"=4",
 		EnvIndex+"="+strconv.Itoa(index),
@@ -83,6 +84,21 @@ func spawn(binary string, extra []string, index int, ln *net.UnixListener, path 
 		life:    parent,
 		started: time.Now(),
 	}, nil
+}
+
+// workerEnv is the daemon's environment minus what systemd meant for the
+// daemon alone: a worker must never answer for it on the notify socket.
+func workerEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // signal sends sig to the worker process itself.

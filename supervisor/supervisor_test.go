@@ -16,7 +16,12 @@ import (
 
 func TestStartServeAndStop(t *testing.T) {
 	dir := t.TempDir()
-	h := startDaemon(t, testConfig(t, dir, 3))
+	cfg := testConfig(t, dir, 3)
+	asRoot := os.Geteuid() == 0
+	if asRoot {
+		cfg.SocketGroup = "nogroup" // nginx's group in production; any group but root's shows the chown
+	}
+	h := startDaemon(t, cfg)
 	f := h.waitReady(3)
 	if f.Status != control.StatusOK || f.Desired != 3 || f.Free != 3 || f.Busy != 0 {
 		t.Fatalf("fleet = %+v", f)
@@ -25,10 +30,16 @@ func TestStartServeAndStop(t *testing.T) {
 	if got := h.up.last(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("upstream set = %v, want %v", got, want)
 	}
-	for _, p := range want {
+	for _, p := range append(want, dir) {
 		st, err := os.Stat(p)
-		if err != nil || st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
-			t.Fatalf("%s: %v %v", p, st.Mode(), err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != dir && (st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660) {
+			t.Fatalf("%s: mode %v", p, st.Mode())
+		}
+		if gid := st.Sys().(*syscall.Stat_t).Gid; asRoot && gid != 65534 {
+			t.Fatalf("%s: group %d, want nogroup (65534)", p, gid)
 		}
 	}
 	st, err := os.Stat(filepath.Join(dir, control.SocketName))
@@ -270,6 +281,11 @@ func TestHungWorkerIsReplaced(t *testing.T) {
 	h := startDaemon(t, testConfig(t, t.TempDir(), 1))
 	f := h.waitReady(1)
 	first := f.Workers[0].PID
+	// While it hangs, /health/fleet still answers and says so.
+	waitFor(t, 10*time.Second, "hung worker reported", func() bool {
+		f, code := h.fleet()
+		return code != 0 && len(f.Workers) == 1 && f.Workers[0].Reason == "not answering /health"
+	})
 	waitFor(t, 10*time.Second, "hung worker replaced", func() bool {
 		f, _ := h.fleet()
 		return len(f.Workers) == 1 && f.Workers[0].PID != first && f.Workers[0].PID != 0
