@@ -105,7 +105,7 @@ func (s *Server) invalidateAgent(ctx context.Context, id string) {
 	}
 	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
 		s.logger.Warn("invalidate agent cache; entries expire by themselves", "agent_id", id, "err", err,
-			"ttl", s.cfg.AgentCacheTTL)
+			"ttl", s.cfg.AgentCacheTTL.String())
 	}
 }
 

@@ -45,8 +45,8 @@ type Server struct {
 
 // New builds the server and its clients. It does not wait for MongoDB or
 // Redis: Run serves /health (503) until they answer.
-func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
-	logger = logger.With("component", "voxbridge")
+func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
+	logger := base.With("component", "api")
 	st, err := store.Open(cfg.MongoURI, cfg.MongoDatabase)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("minio client for %s: %w", m.Endpoint, err)
 		}
 	}
-	s.poller = fleetpoll.New(st, rdb, cfg.FleetPollInterval, cfg.FleetPollTimeout, s.publish, logger)
+	s.poller = fleetpoll.New(st, rdb, cfg.FleetPollInterval, cfg.FleetPollTimeout, s.publish, base)
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "voxbridge",
 		ErrorHandler:            s.errorHandler,
@@ -124,7 +124,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.logger.Info("stopping: draining requests", "timeout", s.cfg.ShutdownTimeout)
+	s.logger.Info("stopping: draining requests", "timeout", s.cfg.ShutdownTimeout.String())
 	s.stopOnce.Do(func() { close(s.stopping) })
 	if err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); err != nil {
 		return fmt.Errorf("drain: %w", err)
@@ -157,7 +157,7 @@ func (s *Server) ensureIndexes(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.logger.Warn("create indexes; retrying", "err", err, "in", delay)
+		s.logger.Warn("create indexes; retrying", "err", err, "in", delay.String())
 		select {
 		case <-ctx.Done():
 			return

@@ -93,7 +93,7 @@ func (p *Poller) TTL() time.Duration { return max(3*p.interval, 5*time.Second) }
 
 // Run polls until ctx ends.
 func (p *Poller) Run(ctx context.Context) error {
-	p.logger.Info("polling fleets", "interval", p.interval)
+	p.logger.Info("polling fleets", "interval", p.interval.String())
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {

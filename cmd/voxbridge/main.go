@@ -72,10 +72,13 @@ func configError(stderr io.Writer, err error) int {
 	return 2
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger returns the base logger (components add their own
+// "component") and main's own logger.
+func newLogger(w io.Writer, level string) (base, main *slog.Logger) {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("component", "voxbridge")
+	base = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return base, base.With("component", "voxbridge")
 }
 
 func serve(args []string, getenv func(string) string, stderr io.Writer) int {
@@ -83,8 +86,8 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
-	srv, err := api.New(cfg, logger)
+	base, logger := newLogger(stderr, cfg.LogLevel)
+	srv, err := api.New(cfg, base)
 	if err != nil {
 		logger.Error("start", "err", err)
 		return 1
@@ -155,7 +158,7 @@ func bootstrap(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if len(problems) > 0 {
 		return configError(stderr, &config.Error{Problems: problems})
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
+	_, logger := newLogger(stderr, cfg.LogLevel)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	st, err := store.Open(cfg.MongoURI, cfg.MongoDatabase)
