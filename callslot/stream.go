@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -63,6 +64,10 @@ type stream struct {
 	started   bool
 	rec       CallRecord
 
+	lastMedia atomic.Int64           // unix nanoseconds of the last inbound media frame; 0 before start
+	callID    atomic.Pointer[string] // set on start, for the stall watcher
+	stalled   bool                   // reported stalled; touched only by the stall watcher
+
 	wmu    sync.Mutex // guards writes to conn and closed
 	closed bool       // the close frame has been sent: no more writes
 }
@@ -88,12 +93,24 @@ func (s *stream) run() {
 	watchDone := make(chan struct{})
 	// Unblock the read loop when the call is ended from elsewhere (agent
 	// hang-up, max duration). It must be gone before the connection is.
+	// It also flags a call whose media stopped advancing for StallAfter.
 	go func() {
 		defer close(watchDone)
-		select {
-		case <-s.ctx.Done():
-			_ = s.conn.SetReadDeadline(time.Now())
-		case <-loopDone:
+		tick := time.NewTicker(max(s.w.cfg.StallAfter/4, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				_ = s.conn.SetReadDeadline(time.Now())
+				return
+			case <-loopDone:
+				if s.stalled {
+					s.w.callStalled(*s.callID.Load(), false)
+				}
+				return
+			case <-tick.C:
+				s.watchStall()
+			}
 		}
 	}()
 	defer func() {
@@ -111,10 +128,29 @@ func (s *stream) run() {
 	end = s.loop()
 }
 
+// watchStall reports the call stalled once its media has not advanced for
+// StallAfter, and flowing again once it has. Only the watcher goroutine calls it.
+func (s *stream) watchStall() {
+	last := s.lastMedia.Load()
+	if last == 0 {
+		return // not started
+	}
+	id := *s.callID.Load()
+	idle := time.Since(time.Unix(0, last))
+	switch stalled := idle >= s.w.cfg.StallAfter; {
+	case stalled && !s.stalled:
+		s.stalled = true
+		s.w.callStalled(id, true)
+	case !stalled && s.stalled:
+		s.stalled = false
+		s.w.callStalled(id, false)
+	}
+}
+
 // loop reads messages until the stream ends and says why.
 func (s *stream) loop() endReason {
 	for {
-		deadline := time.Now().Add(mediaTimeout)
+		deadline := time.Now().Add(s.w.cfg.StallEnd)
 		if !s.started {
 			deadline = s.rec.Started.Add(startTimeout)
 		}
@@ -185,6 +221,7 @@ func (s *stream) handle(m twilio.Message) (end endReason, done bool) {
 		if m.Media.Track != "" && m.Media.Track != "inbound" {
 			return end, false
 		}
+		s.lastMedia.Store(time.Now().UnixNano())
 		err = s.sess.OnAudio(s.ctx, twilio.DecodeMulaw(nil, m.Media.Audio))
 	case twilio.EventDTMF:
 		err = s.sess.OnDTMF(s.ctx, m.DTMF.Digit)
@@ -221,6 +258,9 @@ func (s *stream) begin(st *twilio.Start) error {
 	s.log = s.w.log.With("call_id", s.rec.CallID)
 	s.w.slot.setCallID(s.gen, s.rec.CallID)
 	s.w.callStarted(s.rec.CallID)
+	id := s.rec.CallID
+	s.callID.Store(&id)
+	s.lastMedia.Store(time.Now().UnixNano())
 	sess, err := s.w.cfg.Agent.NewSession(agent.Call{ID: s.rec.CallID, AgentID: s.rec.AgentID,
 		Parameters: st.CustomParameters}, s)
 	if err != nil {

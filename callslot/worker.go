@@ -32,9 +32,12 @@ const (
 	handshakeTimeout = 10 * time.Second
 	// startTimeout is how long a stream may take to send its start message.
 	startTimeout = 10 * time.Second
-	// mediaTimeout ends a started stream from which nothing has arrived for
-	// this long (a carrier sends media every 20 ms).
-	mediaTimeout = 30 * time.Second
+	// DefaultStallAfter flags a call whose inbound media has not advanced
+	// for this long (a carrier sends a frame every 20 ms).
+	DefaultStallAfter = 5 * time.Second
+	// DefaultStallEnd ends a started stream from which nothing has arrived
+	// for this long.
+	DefaultStallEnd = 30 * time.Second
 	// writeTimeout bounds one write to a stream.
 	writeTimeout = 5 * time.Second
 	// shutdownTimeout bounds closing idle HTTP connections once drained.
@@ -50,6 +53,9 @@ type Config struct {
 	Version         string
 	MaxCallDuration time.Duration // 0 → DefaultMaxCallDuration
 	LiveKitURL      string        // "" → livekit routes answer 503
+	// StallAfter flags a call whose media stopped advancing (lifeline
+	// KindStalled); StallEnd ends it. 0 → the defaults.
+	StallAfter, StallEnd time.Duration
 	Agent           agent.Factory // nil → agent.Scripted default
 
 	// Rooms carries /attach calls through LiveKit; nil → /attach answers 503
@@ -88,11 +94,23 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 	if cfg.MaxCallDuration < 0 {
 		errs = append(errs, fmt.Errorf("max call duration %v: must not be negative", cfg.MaxCallDuration))
 	}
+	if cfg.StallAfter < 0 || cfg.StallEnd < 0 {
+		errs = append(errs, errors.New("stall limits: must not be negative"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("callslot config: %w", err)
 	}
 	if cfg.MaxCallDuration == 0 {
 		cfg.MaxCallDuration = DefaultMaxCallDuration
+	}
+	if cfg.StallAfter == 0 {
+		cfg.StallAfter = DefaultStallAfter
+	}
+	if cfg.StallEnd == 0 {
+		cfg.StallEnd = DefaultStallEnd
+	}
+	if cfg.StallEnd <= cfg.StallAfter {
+		return nil, fmt.Errorf("callslot config: stall end %s must be longer than stall after %s", cfg.StallEnd, cfg.StallAfter)
 	}
 	if cfg.Agent == nil {
 		cfg.Agent = agent.Scripted{}
@@ -272,6 +290,18 @@ func (w *Worker) callEnded(rec CallRecord) {
 	if err := w.events.Send(lifeline.Event{Kind: lifeline.KindCallEnd, CallID: rec.CallID, Outcome: rec.Outcome,
 		Seconds: rec.Seconds(), Calls: int(n), PID: w.pid}); err != nil {
 		w.log.Warn("lifeline send failed", "err", err)
+	}
+}
+
+// callStalled reports a call whose media stopped (or started again).
+func (w *Worker) callStalled(callID string, stalled bool) {
+	if stalled {
+		w.log.Warn("call media stalled", "call_id", callID, "after", w.cfg.StallAfter.String())
+	} else {
+		w.log.Info("call media flowing again", "call_id", callID)
+	}
+	if err := w.events.Send(lifeline.Event{Kind: lifeline.KindStalled, CallID: callID, Stalled: stalled, PID: w.pid}); err != nil {
+		w.log.Debug("lifeline send failed", "err", err)
 	}
 }
 

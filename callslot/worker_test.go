@@ -538,3 +538,42 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("config error is an HTTP error")
 	}
 }
+
+func TestStalledMediaFlaggedThenEnded(t *testing.T) {
+	h := startWorker(t, func(c *Config) { c.StallAfter, c.StallEnd = 200*time.Millisecond, 1500*time.Millisecond })
+	ctx := ctxFor(t, 30*time.Second)
+	c := h.call(ctx)
+	if _, err := c.Wait(ctx, heard(agent.MarkGreeting)); err != nil {
+		t.Fatal(err)
+	}
+	stalled := func(want bool) func() bool {
+		return func() bool {
+			for _, e := range h.eventsCopy() {
+				if e.Kind == lifeline.KindStalled && e.CallID == c.CallSID() && e.Stalled == want {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	// The caller goes quiet on the wire: no media at all.
+	waitFor(t, 5*time.Second, "stalled event", stalled(true))
+	if s, _ := h.w.State(); s != StateBusy {
+		t.Fatalf("a stalled call must keep its slot until the end limit; state %s", s)
+	}
+	// Media flows again: the flag clears.
+	if err := c.SendAudio(ctx, twilio.Silence(100*time.Millisecond), 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "flowing-again event", stalled(false))
+	// Quiet for good: the worker ends the call.
+	end := h.waitEvent(lifeline.KindCallEnd, c.CallSID())
+	if end.Outcome != lifeline.OutcomeFailed {
+		t.Fatalf("outcome %q; want failed", end.Outcome)
+	}
+	s, err := c.Wait(ctx, closed)
+	if err != nil || s.CloseCode != websocket.ClosePolicyViolation {
+		t.Fatalf("close %d %q, %v; want policy violation", s.CloseCode, s.CloseText, err)
+	}
+	h.waitState(StateIdle)
+}

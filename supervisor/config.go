@@ -38,10 +38,25 @@ type Config struct {
 	HungAfter    int           // consecutive failed probes after which a worker is hung
 	HungGrace    time.Duration // how long a hung worker in a call is given before it is replaced
 	DrainTimeout time.Duration // longest a draining worker may take before it is killed
+	StopMode     string        // on SIGTERM: StopDrain or StopHandoff
+	RecycleCalls int           // replace an idle worker after this many calls; 0 never
+	RecycleRSS   int64         // replace an idle worker whose RSS exceeds this many bytes; 0 never
+	CanaryPeriod time.Duration // how long the first upgraded worker must stay up before the roll goes on
 	WorkerBinary string        // binary run as `BINARY worker …`; default: this executable
 	WorkerArgs   []string      // extra arguments passed to every worker
 	Restart      restart.Policy
 }
+
+// Stop modes: what SIGTERM does with calls in progress.
+const (
+	// StopDrain waits up to StopTimeout for calls to end, then stops every
+	// worker: nothing is left running when the daemon exits.
+	StopDrain = "drain"
+	// StopHandoff lets idle workers exit, leaves busy ones to finish their
+	// calls on their own, and exits at once; the next daemon takes each index
+	// back as its call ends. For `systemctl restart`.
+	StopHandoff = "handoff"
+)
 
 // Defaults applied by WithDefaults.
 const (
@@ -70,6 +85,10 @@ func (c Config) WithDefaults() Config {
 	set(&c.ProbeTimeout, 500*time.Millisecond)
 	set(&c.HungGrace, 30*time.Second)
 	set(&c.DrainTimeout, 2*time.Hour)
+	set(&c.CanaryPeriod, 3*time.Second)
+	if c.StopMode == "" {
+		c.StopMode = StopDrain
+	}
 	if c.HungAfter == 0 {
 		c.HungAfter = 3
 	}
@@ -109,6 +128,15 @@ func (c Config) Validate() error {
 	}
 	if c.NginxReload != "" && c.NginxTest == "" {
 		bad("nginx-test", "is required when --nginx-reload is set (a config is tested before nginx loads it)")
+	}
+	if c.StopMode != StopDrain && c.StopMode != StopHandoff {
+		bad("stop-mode", "must be %q or %q, got %q", StopDrain, StopHandoff, c.StopMode)
+	}
+	if c.RecycleCalls < 0 {
+		bad("recycle-after-calls", "must not be negative, got %d", c.RecycleCalls)
+	}
+	if c.RecycleRSS < 0 {
+		bad("recycle-above-rss", "must not be negative")
 	}
 	if c.StopTimeout < 0 {
 		bad("stop-timeout", "must not be negative, got %s", c.StopTimeout)

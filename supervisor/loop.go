@@ -33,7 +33,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 			killC = nil
 			s.killAll()
 		}
-		if s.stopping && s.liveProcs() == 0 {
+		if s.stopping && s.stopDone() {
 			s.closeSockets()
 			return
 		}
@@ -287,11 +287,16 @@ func (s *Supervisor) promote(sl *slot) {
 	nx.path = sl.path
 	sl.cur, sl.next = nx, nil
 	sl.held, sl.respawn = false, false
+	reason := "replaced"
+	if sl.recycling != "" {
+		reason = "recycled (" + sl.recycling + ")"
+		sl.recycling = ""
+	}
 	if old != nil {
 		sl.retired = append(sl.retired, old)
-		s.stopProc(old, "replaced")
+		s.stopProc(old, reason)
 	}
-	s.log.Info("worker replaced", "index", sl.index, "pid", nx.pid, "version", nx.version)
+	s.log.Info("worker "+reason, "index", sl.index, "pid", nx.pid, "version", nx.version)
 }
 
 // stopProc tells p to drain: no new call, finish the current one, exit.
@@ -329,6 +334,9 @@ func (s *Supervisor) onEvent(p *proc, e lifeline.Event) {
 		}
 		s.m.callsEnded.WithLabelValues(outcome).Inc()
 		s.m.callSeconds.Observe(e.Seconds)
+		if sl, role := s.slotOf(p); role == "cur" && s.cfg.RecycleCalls > 0 && e.Calls >= s.cfg.RecycleCalls {
+			s.recycle(sl, recycleCalls)
+		}
 	case lifeline.KindDraining:
 		p.draining = true
 	case lifeline.KindStalled:
@@ -358,6 +366,7 @@ func (s *Supervisor) onExit(p *proc, waitErr error) {
 	switch role {
 	case "next":
 		sl.next = nil
+		sl.recycling = ""
 		p.ln.Close()
 		os.Remove(nextPath(s.cfg.SocketDir, sl.index))
 		if sl.nextFailed == "" {
@@ -487,8 +496,9 @@ func (s *Supervisor) indices() []int {
 	return idx
 }
 
-// beginStop starts the daemon's shutdown: every worker drains; the returned
-// channel fires when StopTimeout has passed.
+// beginStop starts the daemon's shutdown: every worker drains (idle ones
+// exit at once). The returned channel fires when the wait is over: after
+// StopTimeout in drain mode, after KillGrace in handoff mode.
 func (s *Supervisor) beginStop() <-chan time.Time {
 	s.stopping = true
 	_, _ = sdnotify.Notify(sdnotify.Stopping)
@@ -497,6 +507,10 @@ func (s *Supervisor) beginStop() <-chan time.Time {
 		if sl.timer != nil {
 			sl.timer.Stop()
 		}
+		if sl.next != nil {
+			sl.next.stopReason = "daemon stopping"
+			sl.next.killGroup()
+		}
 		for _, p := range sl.procs() {
 			if p.callID != "" {
 				busy++
@@ -504,12 +518,44 @@ func (s *Supervisor) beginStop() <-chan time.Time {
 			s.stopProc(p, "daemon stopping")
 		}
 	}
+	if s.cfg.StopMode == StopHandoff {
+		s.log.Info("stopping: idle workers exit; workers in a call finish it on their own and the next daemon takes their index back",
+			"calls", busy)
+		return time.After(s.cfg.KillGrace)
+	}
 	s.log.Info("stopping: workers drain, calls in progress may finish", "calls", busy, "stop_timeout", s.cfg.StopTimeout.String())
 	return time.After(s.cfg.StopTimeout)
 }
 
-// killAll ends every worker still running after StopTimeout.
+// stopDone reports whether the loop may end: no worker left in drain mode;
+// in handoff mode, none left that is not in a call.
+func (s *Supervisor) stopDone() bool {
+	for _, sl := range s.slots {
+		for _, p := range sl.procs() {
+			if p.exited || (s.cfg.StopMode == StopHandoff && (p.callID != "" || s.handoffOver)) {
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// killAll ends the wait of beginStop: in drain mode every worker still
+// running is killed; in handoff mode the busy ones are left to finish.
 func (s *Supervisor) killAll() {
+	if s.cfg.StopMode == StopHandoff {
+		s.handoffOver = true
+		for _, sl := range s.slots {
+			for _, p := range sl.procs() {
+				if !p.exited && p.callID == "" {
+					s.log.Warn("idle worker did not exit in time; killing it", "index", p.index, "pid", p.pid)
+					p.killGroup()
+				}
+			}
+		}
+		return
+	}
 	for _, sl := range s.slots {
 		for _, p := range sl.procs() {
 			if !p.exited {
@@ -532,11 +578,21 @@ func (s *Supervisor) liveProcs() int {
 	return n
 }
 
-// closeSockets removes every socket the daemon bound.
+// closeSockets removes every socket the daemon bound, except those of
+// workers left to finish a call (handoff): their paths tell the next daemon
+// the index is held, and each worker removes its own when done.
 func (s *Supervisor) closeSockets() {
 	for _, sl := range s.slots {
-		s.unbind(sl)
 		os.Remove(nextPath(s.cfg.SocketDir, sl.index))
+		if sl.cur != nil && !sl.cur.exited {
+			if sl.ln != nil {
+				sl.ln.Close()
+				sl.ln = nil
+			}
+			s.log.Info("leaving worker to finish its call", "index", sl.index, "pid", sl.cur.pid, "call_id", sl.cur.callID)
+			continue
+		}
+		s.unbind(sl)
 	}
 }
 

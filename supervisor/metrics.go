@@ -16,6 +16,12 @@ const (
 	stateStopped  = control.StateStopped
 )
 
+// Reasons a worker is recycled.
+const (
+	recycleCalls  = "calls"
+	recycleMemory = "memory"
+)
+
 var allStates = []string{stateStarting, stateReady, stateBusy, stateDraining, stateBackoff, stateFailed, stateHeld, stateStopped}
 
 // metrics are the daemon's own series; the upstream manager registers the
@@ -30,6 +36,7 @@ type metrics struct {
 	probeSeconds prometheus.Histogram
 	hung         prometheus.Counter
 	stalled      prometheus.Gauge
+	recycles     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, version string) *metrics {
@@ -60,6 +67,9 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		hung: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voxfleet_worker_hung_total", Help: "Workers replaced because they stopped answering /health.",
 		}),
+		recycles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxfleet_worker_recycles_total", Help: "Idle workers replaced for hygiene, by reason (calls, memory).",
+		}, []string{"reason"}),
 		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "voxfleet_calls_stalled", Help: "Calls whose media stopped advancing.",
 		}),
@@ -69,9 +79,12 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 	})
 	info.Set(1)
 	reg.MustRegister(m.workers, m.desired, m.restarts, m.callsStarted, m.callsEnded, m.callSeconds,
-		m.probeSeconds, m.hung, m.stalled, info)
+		m.probeSeconds, m.hung, m.stalled, m.recycles, info)
 	for _, o := range []string{"completed", "failed", "cut"} {
 		m.callsEnded.WithLabelValues(o)
+	}
+	for _, r := range []string{recycleCalls, recycleMemory} {
+		m.recycles.WithLabelValues(r)
 	}
 	return m
 }

@@ -88,6 +88,15 @@ type rollout struct {
 	started time.Time
 	failed  []string
 	total   int
+	binary  string // what replacements run; the configured worker binary when ""
+}
+
+// binaryFor is the binary r's replacements run.
+func (s *Supervisor) binaryFor(r *rollout) string {
+	if r.binary != "" {
+		return r.binary
+	}
+	return s.cfg.WorkerBinary
 }
 
 func (r *rollout) emit(p control.Progress) {
@@ -232,22 +241,55 @@ func (s *Supervisor) beginReplace(r *rollout, i int) {
 		s.publish()
 		return
 	}
-	path := nextPath(s.cfg.SocketDir, i)
+	if sl.next != nil {
+		// A recycle is already replacing it; the rollout waits for that one.
+		r.active[i] = sl.cur.pid
+		return
+	}
+	p, err := s.startReplacement(sl, s.binaryFor(r))
+	if err != nil {
+		msg := fmt.Sprintf("worker %d: cannot start replacement: %v", i, err)
+		r.failed = append(r.failed, msg)
+		r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
+		return
+	}
+	r.active[i] = sl.cur.pid
+	r.emit(control.Progress{Index: i, Step: "start",
+		Message: fmt.Sprintf("worker %d: replacement pid %d starting beside pid %d", i, p.pid, sl.cur.pid)})
+}
+
+// startReplacement starts binary beside sl's worker on the side socket; it
+// takes over sl's path once ready (see promote).
+func (s *Supervisor) startReplacement(sl *slot, binary string) (*proc, error) {
+	path := nextPath(s.cfg.SocketDir, sl.index)
 	ln, err := listenUnix(path, s.gid)
-	if err == nil {
-		var p *proc
-		if p, err = spawn(s.cfg.WorkerBinary, s.cfg.WorkerArgs, i, ln, path); err == nil {
-			sl.next = p
-			r.active[i] = sl.cur.pid
-			r.emit(control.Progress{Index: i, Step: "start",
-				Message: fmt.Sprintf("worker %d: replacement pid %d starting beside pid %d", i, p.pid, sl.cur.pid)})
-			s.watch(p)
-			return
-		}
+	if err != nil {
+		return nil, err
+	}
+	p, err := spawn(binary, s.cfg.WorkerArgs, sl.index, ln, path)
+	if err != nil {
 		ln.Close()
 		_ = removeIfExists(path)
+		return nil, err
 	}
-	msg := fmt.Sprintf("worker %d: cannot start replacement: %v", i, err)
-	r.failed = append(r.failed, msg)
-	r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
+	sl.next = p
+	sl.nextFailed = ""
+	s.watch(p)
+	return p, nil
+}
+
+// recycle replaces sl's idle worker for hygiene (call count or memory),
+// keeping capacity: the replacement starts first, as in a restart.
+func (s *Supervisor) recycle(sl *slot, reason string) {
+	p := sl.cur
+	if s.stopping || sl.retiring || sl.stopped || sl.next != nil || p == nil || !p.ready || p.draining || p.callID != "" {
+		return
+	}
+	s.log.Info("recycling worker", "index", sl.index, "pid", p.pid, "reason", reason)
+	if _, err := s.startReplacement(sl, s.cfg.WorkerBinary); err != nil {
+		s.log.Error("cannot start recycled worker's replacement; keeping the old one", "index", sl.index, "err", err)
+		return
+	}
+	sl.recycling = reason
+	s.m.recycles.WithLabelValues(reason).Inc()
 }

@@ -45,9 +45,11 @@ type Supervisor struct {
 	slots    map[int]*slot
 	desired  int
 	stopping bool
-	roll     *rollout
-	notified bool // READY=1 sent
-	lastSet  []string
+	// handoffOver: the handoff grace has passed; busy workers are left behind.
+	handoffOver bool
+	roll        *rollout
+	notified    bool // READY=1 sent
+	lastSet     []string
 }
 
 // slot is one index of the fleet and the processes on it.
@@ -72,6 +74,7 @@ type slot struct {
 	heldCall     string
 	respawn      bool // cur was started on the kept listener after a crash
 	nextFailed   string
+	recycling    string // why sl.next was started by the daemon itself ("" for a restart)
 }
 
 // New builds a daemon from cfg (after WithDefaults and Validate). reg

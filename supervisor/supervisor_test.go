@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -335,4 +336,66 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestHandoffStopLeavesCallsToFinish(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, 2)
+	cfg.StopMode = StopHandoff
+	h := startDaemon(t, cfg)
+	f := h.waitReady(2)
+	busy := h.worker(f, 1)
+	call := placeCall(workerPath(dir, 1), "c-handoff", 2*time.Second)
+	waitFor(t, 5*time.Second, "call on 1", func() bool { f, _ := h.fleet(); return f.Busy == 1 })
+	idle := h.worker(f, 2)
+
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon is gone before the call ends; the idle worker went with it.
+	select {
+	case r := <-call:
+		t.Fatalf("call ended before the daemon's handoff finished: %+v", r)
+	default:
+	}
+	waitFor(t, 5*time.Second, "idle worker gone", func() bool { return syscall.Kill(idle.PID, 0) != nil })
+	if syscall.Kill(busy.PID, 0) != nil {
+		t.Fatal("busy worker died with the daemon")
+	}
+
+	// The next daemon holds index 1 until the call ends, then takes it back.
+	cfg.Listen = freeAddr(t)
+	h2 := startDaemon(t, cfg)
+	waitFor(t, 5*time.Second, "index 1 held", func() bool {
+		f, _ := h2.fleet()
+		return len(f.Workers) == 2 && h2.worker(f, 1).State == control.StateHeld
+	})
+	if r := <-call; r.err != nil || r.status != 200 || !strings.Contains(r.body, "completed c-handoff") {
+		t.Fatalf("call across the daemon's restart: %+v", r)
+	}
+	f = h2.waitReady(2)
+	if w := h2.worker(f, 1); w.PID == busy.PID {
+		t.Fatalf("index 1 still on the old worker: %+v", w)
+	}
+}
+
+func TestRecycleAfterCalls(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, 1)
+	cfg.RecycleCalls = 2
+	h := startDaemon(t, cfg)
+	first := h.waitReady(1).Workers[0].PID
+	for i := range 2 {
+		if r := <-placeCall(workerPath(dir, 1), fmt.Sprintf("c%d", i), 10*time.Millisecond); r.status != 200 {
+			t.Fatalf("call %d: %+v", i, r)
+		}
+	}
+	waitFor(t, 5*time.Second, "worker recycled", func() bool {
+		f, _ := h.fleet()
+		return len(f.Workers) == 1 && f.Workers[0].PID != first && f.Workers[0].State == control.StateReady &&
+			f.Workers[0].Restarts == 0
+	})
+	if !strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="calls"} 1`) {
+		t.Fatal("recycle not counted")
+	}
 }

@@ -2,6 +2,10 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -210,6 +214,14 @@ func (s *Supervisor) onProbe(p *proc, h workerHealth, err error) {
 		if h.State == "busy" && p.callID == "" {
 			p.callID = h.CallID
 		}
+		if s.cfg.RecycleRSS > 0 && p.callID == "" {
+			if rss, err := procRSS(p.pid); err == nil && rss > s.cfg.RecycleRSS {
+				if sl, role := s.slotOf(p); role == "cur" {
+					s.log.Info("worker above memory limit", "index", p.index, "pid", p.pid, "rss_bytes", rss, "limit_bytes", s.cfg.RecycleRSS)
+					s.recycle(sl, recycleMemory)
+				}
+			}
+		}
 		s.afterChange()
 		return
 	}
@@ -233,4 +245,21 @@ func (s *Supervisor) onProbe(p *proc, h workerHealth, err error) {
 		p.killGroup()
 	}
 	s.afterChange()
+}
+
+// procRSS reads a process's resident set size in bytes.
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("statm of %d: %q", pid, b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("statm of %d: %w", pid, err)
+	}
+	return pages * int64(os.Getpagesize()), nil
 }

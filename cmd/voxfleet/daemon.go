@@ -28,6 +28,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		maxCall        time.Duration
 		hint           bool
 		workerLogLevel string
+		recycleMB      int
+		stallAfter     time.Duration
+		stallEnd       time.Duration
 	)
 	f := newEnvFlags("run", stderr)
 	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
@@ -41,6 +44,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&cfg.StopTimeout, "stop-timeout", supervisor.DefaultStopTimeout, "on SIGTERM, how long calls may finish before workers are stopped")
 	f.Duration(&cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "how long a new worker may take to answer /health")
 	f.Duration(&maxCall, "max-call-duration", time.Hour, "longest call a worker allows")
+	f.String(&cfg.StopMode, "stop-mode", supervisor.StopDrain, "on SIGTERM: drain (wait up to --stop-timeout for calls, then stop every worker) or handoff (exit at once; workers in a call finish it and the next daemon takes their index back)")
+	f.Int(&cfg.RecycleCalls, "recycle-after-calls", 0, "replace an idle worker after this many calls (0: never)")
+	f.Int(&recycleMB, "recycle-above-rss", 0, "replace an idle worker whose RSS exceeds this many MB (0: never)")
+	f.Duration(&stallAfter, "call-stall-after", 5*time.Second, "flag a call whose media has not advanced for this long")
+	f.Duration(&stallEnd, "call-stall-end", 30*time.Second, "end a call whose media has not advanced for this long")
+	f.Duration(&cfg.CanaryPeriod, "canary-period", 3*time.Second, "on upgrade, how long the first new worker must stay up before the others follow")
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
@@ -54,7 +63,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg = cfg.WithDefaults()
-	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel}
+	cfg.RecycleRSS = int64(recycleMB) << 20
+	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel,
+		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String()}
 
 	// Every problem is reported at once, each naming its setting.
 	var problems []string
@@ -69,6 +80,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	if maxCall <= 0 {
 		problems = append(problems, "--max-call-duration: must be positive")
+	}
+	if stallAfter <= 0 || stallEnd <= stallAfter {
+		problems = append(problems, "--call-stall-after, --call-stall-end: both positive, the end longer than the flag")
 	}
 	logger, err := newLogger(stderr, logLevel)
 	if err != nil {

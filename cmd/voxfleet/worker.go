@@ -26,16 +26,19 @@ import (
 // SIGTERM drains: no new call, the current one finishes, then it exits.
 func runWorker(args []string, stderr io.Writer) int {
 	var (
-		index    int
-		socket   string
-		maxCall  time.Duration
-		logLevel string
+		index                int
+		socket               string
+		maxCall              time.Duration
+		logLevel             string
+		stallAfter, stallEnd time.Duration
 	)
 	f := newEnvFlags("worker", stderr)
 	f.fs.IntVar(&index, "index", 0, "slot index (from 1)")
 	f.fs.StringVar(&socket, "socket", "", "socket path this worker serves")
 	f.fs.DurationVar(&maxCall, "max-call-duration", time.Hour, "longest call allowed")
 	f.fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.fs.DurationVar(&stallAfter, "stall-after", 0, "flag a call whose media has not advanced for this long")
+	f.fs.DurationVar(&stallEnd, "stall-end", 0, "end a call whose media has not advanced for this long")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
@@ -65,6 +68,19 @@ func runWorker(args []string, stderr io.Writer) int {
 		logger.Error("cannot listen", "err", err)
 		return exitFail
 	}
+	parent := os.Getppid()
+	own, _ := socketIdentity(ln)
+	defer func() {
+		// A worker whose daemon went away (handoff, crash) removes its own
+		// socket when its last call is over, if the path is still its own:
+		// nothing stale is left, and the next daemon can take the index.
+		if os.Getppid() != parent && own != nil {
+			if st, err := os.Stat(socket); err == nil && os.SameFile(st, own) {
+				os.Remove(socket)
+				logger.Info("removed own socket after the daemon went away", "socket", socket)
+			}
+		}
+	}()
 	life, err := lifeline.FromEnv()
 	if err != nil {
 		logger.Error("lifeline", "err", err)
@@ -76,6 +92,8 @@ func runWorker(args []string, stderr io.Writer) int {
 		Secret:          []byte(secret),
 		Version:         version.Version,
 		MaxCallDuration: maxCall,
+		StallAfter:      stallAfter,
+		StallEnd:        stallEnd,
 		LiveKitURL:      os.Getenv("LIVEKIT_URL"),
 	}
 	if life != nil {
@@ -127,4 +145,19 @@ func workerListener(path string) (net.Listener, error) {
 		return ln, nil
 	}
 	return net.Listen("unix", path)
+}
+
+// socketIdentity returns the file info of the socket ln serves, so it can be
+// compared with what its path names later.
+func socketIdentity(ln net.Listener) (os.FileInfo, error) {
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		return nil, fmt.Errorf("not a unix listener")
+	}
+	f, err := ul.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
 }
