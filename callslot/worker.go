@@ -56,7 +56,7 @@ type Config struct {
 	// StallAfter flags a call whose media stopped advancing (lifeline
 	// KindStalled); StallEnd ends it. 0 → the defaults.
 	StallAfter, StallEnd time.Duration
-	Agent           agent.Factory // nil → agent.Scripted default
+	Agent                agent.Factory // nil → agent.Scripted default
 
 	// Rooms carries /attach calls through LiveKit; nil → /attach answers 503
 	// even with LiveKitURL set.
