@@ -29,7 +29,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q.Desc = true
+	q.Desc, q.Field = true, "seq"
 	f := bson.M{"org_id": principal(c).OrgID}
 	for _, fl := range []filter{
 		oneOfFilter("status", "status", store.CallQueued, store.CallRinging, store.CallInProgress, store.CallCompleted,
@@ -58,7 +58,7 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 		return errNotFound
 	}
 	ctx := c.UserContext()
-	call, err := store.FindOne[store.Call](ctx, s.store, store.CollCalls, bson.M{"call_id": id, "org_id": principal(c).OrgID})
+	call, err := store.FindOne[store.Call](ctx, s.store, store.CollCalls, bson.M{"_id": id, "org_id": principal(c).OrgID})
 	if err != nil {
 		return err
 	}

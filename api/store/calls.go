@@ -42,8 +42,9 @@ func StatusRank(status string) int {
 
 // Call is a call record, written by the fleet through /runtime.
 type Call struct {
-	OID             string     `bson:"_id" json:"-"`
-	CallID          string     `bson:"call_id" json:"id"`
+	CallID string `bson:"_id" json:"id"`
+	Seq    string `bson:"seq" json:"-"` // NewID at creation: orders lists
+
 	OrgID           string     `bson:"org_id" json:"org_id"`
 	AgentID         string     `bson:"agent_id" json:"agent_id"`
 	CampaignID      string     `bson:"campaign_id,omitempty" json:"campaign_id,omitempty"`
@@ -65,7 +66,7 @@ type Call struct {
 }
 
 // CursorID implements Document.
-func (c Call) CursorID() string { return c.OID }
+func (c Call) CursorID() string { return c.Seq }
 
 // CallUpdate is one write of a call record: Status plus the fields to set
 // (absent fields keep their stored value).
@@ -84,12 +85,16 @@ type UpsertResult struct {
 	Applied bool // false: the update was older than the stored status and was ignored
 }
 
-// UpsertCall creates or updates a call record in one conditional write, with
-// no transaction: the update applies only while the stored status ranks below
-// the new one or equals it, so a retried write changes nothing new and a late
-// one never moves the call backwards. When the condition fails the upsert
-// collides with the unique call_id index, which is how a stale write is
-// recognised.
+// UpsertCall creates or updates a call record without a transaction, so
+// that a retried write changes nothing new and a late one never moves the
+// call backwards:
+//
+//   - a record that does not exist is inserted (its _id is the call id, so a
+//     concurrent creation collides on the primary key and becomes an update);
+//   - an update applies only while the stored status ranks below the new one
+//     or equals it, in one conditional update: {_id, $or: [{status_rank:
+//     {$lt: rank}}, {status: status}]}. No match means the write is stale and
+//     is ignored.
 //
 // On MongoDB the conditional update is atomic per document, which is what
 // makes this safe between several voxbridge processes. The MongoDB-wire
@@ -103,48 +108,50 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	mu := &s.callLocks[stripe(u.CallID)]
 	mu.Lock()
 	defer mu.Unlock()
+
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	set := bson.M{"status": u.Status, "status_rank": rank, "updated_at": now}
 	for k, v := range u.Set {
 		set[k] = v
 	}
+	coll := s.C(CollCalls)
+	cur, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": u.CallID})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		doc := bson.M{"_id": u.CallID, "seq": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now}
+		for k, v := range set {
+			doc[k] = v
+		}
+		_, err := coll.InsertOne(ctx, doc)
+		if err == nil {
+			c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": u.CallID})
+			return UpsertResult{Call: c, Created: true, Applied: true}, err
+		}
+		if err = classify("insert call "+u.CallID, err); !errors.Is(err, ErrConflict) {
+			return UpsertResult{}, err
+		}
+		// Created meanwhile by another process: update it below.
+	case err != nil:
+		return UpsertResult{}, err
+	case cur.StatusRank > rank || (cur.StatusRank == rank && cur.Status != u.Status):
+		return UpsertResult{Call: cur}, nil // stale: nothing to write
+	}
 	filter := bson.M{
-		"call_id": u.CallID,
+		"_id": u.CallID,
 		"$or": bson.A{
 			bson.M{"status_rank": bson.M{"$lt": rank}},
 			bson.M{"status": u.Status},
 		},
 	}
-	update := bson.M{
-		"$set": set,
-		"$setOnInsert": bson.M{
-			"_id": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now,
-		},
-	}
-	coll := s.C(CollCalls)
-	res, err := coll.UpdateOne(ctx, filter, update, options.Update().SetUpsert(true))
-	stale := false
+	res, err := coll.UpdateOne(ctx, filter, bson.M{"$set": set})
 	if err != nil {
-		if err = classify("upsert call "+u.CallID, err); !errors.Is(err, ErrConflict) {
-			return UpsertResult{}, err
-		}
-		// The record exists: either its status ranks higher (stale write) or
-		// another writer created it between our match and our insert. Apply
-		// the same conditional update without upsert to tell them apart.
-		res, err = coll.UpdateOne(ctx, filter, bson.M{"$set": set})
-		if err != nil {
-			return UpsertResult{}, classify("update call "+u.CallID, err)
-		}
-		stale = res.MatchedCount == 0
+		return UpsertResult{}, classify("update call "+u.CallID, err)
 	}
-	c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": u.CallID})
+	c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": u.CallID})
 	if err != nil {
 		return UpsertResult{}, fmt.Errorf("read back call %s: %w", u.CallID, err)
 	}
-	if stale {
-		return UpsertResult{Call: c}, nil
-	}
-	return UpsertResult{Call: c, Created: res.UpsertedCount > 0, Applied: true}, nil
+	return UpsertResult{Call: c, Applied: res.MatchedCount > 0}, nil
 }
 
 // stripe maps a call id to one of the call locks.
@@ -160,7 +167,7 @@ func (s *Store) CallOrg(ctx context.Context, callID string) (orgID, agentID stri
 		OrgID   string `bson:"org_id"`
 		AgentID string `bson:"agent_id"`
 	}
-	err = s.C(CollCalls).FindOne(ctx, bson.M{"call_id": callID},
+	err = s.C(CollCalls).FindOne(ctx, bson.M{"_id": callID},
 		options.FindOne().SetProjection(bson.M{"org_id": 1, "agent_id": 1})).Decode(&c)
 	return c.OrgID, c.AgentID, classify("find call "+callID, err)
 }

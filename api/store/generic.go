@@ -22,6 +22,7 @@ type PageQuery struct {
 	Cursor string // _id of the last item of the previous page; "" for the first page
 	Limit  int    // 1..MaxPageSize
 	Desc   bool   // newest first
+	Field  string // the field that orders the list and that CursorID returns; "" is _id
 }
 
 // Page is one page of a list. NextCursor is empty on the last page.
@@ -40,10 +41,14 @@ func List[T Document](ctx context.Context, s *Store, coll string, filter bson.M,
 	if q.Desc {
 		dir, op = -1, "$lt"
 	}
-	if q.Cursor != "" {
-		filter["_id"] = bson.M{op: q.Cursor}
+	field := q.Field
+	if field == "" {
+		field = "_id"
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: dir}}).SetLimit(int64(q.Limit) + 1)
+	if q.Cursor != "" {
+		filter[field] = bson.M{op: q.Cursor}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: field, Value: dir}}).SetLimit(int64(q.Limit) + 1)
 	cur, err := s.C(coll).Find(ctx, filter, opts)
 	if err != nil {
 		return Page[T]{}, classify("list "+coll, err)

@@ -95,7 +95,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		CollCampaigns:    {idx(false, "org_id", "_id"), idx(false, "status")},
 		CollContacts:     {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id")},
 		CollDNC:          {idx(true, "org_id", "phone")},
-		CollCalls:        {idx(true, "call_id"), idx(false, "org_id", "_id"), idx(false, "org_id", "status")},
+		CollCalls:        {idx(false, "org_id", "seq"), idx(false, "org_id", "status")},
 		CollFleets:       {idx(true, "org_id", "url"), idx(false, "enabled")},
 	}
 	for coll, models := range want {

@@ -81,7 +81,7 @@ func TestStore(t *testing.T) {
 		if r := up(CallCompleted, bson.M{"recording_key": "k"}); !r.Applied || r.Call.RecordingKey != "k" || r.Call.OrgID != "o1" {
 			t.Fatalf("same terminal with more fields: %+v", r)
 		}
-		n, _ := Count(ctx, s, CollCalls, bson.M{"call_id": "c1"})
+		n, _ := Count(ctx, s, CollCalls, bson.M{"_id": "c1"})
 		if n != 1 {
 			t.Fatalf("records = %d", n)
 		}
@@ -102,7 +102,7 @@ func TestStore(t *testing.T) {
 		}
 		wg.Wait()
 		for i := 0; i < 5; i++ {
-			c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"call_id": fmt.Sprintf("c2-%d", i)})
+			c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": fmt.Sprintf("c2-%d", i)})
 			if err != nil || c.Status != CallCompleted {
 				t.Fatalf("final = %+v, %v", c, err)
 			}
