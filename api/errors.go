@@ -25,6 +25,7 @@ type HTTPError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the error for logs, detail included.
 func (e *HTTPError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%d %s: %v", e.Status, e.Msg, e.Err)
@@ -32,6 +33,7 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%d %s", e.Status, e.Msg)
 }
 
+// Unwrap returns the logged detail.
 func (e *HTTPError) Unwrap() error { return e.Err }
 
 func httpErr(status int, format string, a ...any) *HTTPError {

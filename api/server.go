@@ -75,7 +75,10 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	}
 	s.poller = fleetpoll.New(st, rdb, cfg.FleetPollInterval, cfg.FleetPollTimeout, s.publish, base)
 	s.app = fiber.New(fiber.Config{
-		AppName:                 "voxbridge",
+		AppName: "voxbridge",
+		// Values from the context are copied, never views of fasthttp's
+		// reused buffers: they outlive requests (metric labels, events).
+		Immutable:               true,
 		ErrorHandler:            s.errorHandler,
 		BodyLimit:               cfg.BodyLimit,
 		DisableStartupMessage:   true,

@@ -75,6 +75,7 @@ type Error struct {
 	Problems []string // one "NAME: what is wrong" per bad setting
 }
 
+// Error lists the problems on one line.
 func (e *Error) Error() string {
 	return "invalid configuration: " + strings.Join(e.Problems, "; ")
 }

@@ -40,6 +40,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error is "field: reason", the message the client is told.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 func bad(field, format string, a ...any) error {
