@@ -39,15 +39,29 @@ type Worker struct {
 // Fleet is the answer of GET /health/fleet and of `voxfleet status`.
 // Free is what fleet selection reads: ready workers that may take a call now.
 type Fleet struct {
-	Status   string   `json:"status"`
-	Desired  int      `json:"desired"`
-	Ready    int      `json:"ready"`
-	Busy     int      `json:"busy"`
-	Free     int      `json:"free"`
-	Draining int      `json:"draining"`
-	Failed   int      `json:"failed"`
-	Version  string   `json:"version"`
-	Workers  []Worker `json:"workers"`
+	Status    string   `json:"status"`
+	DaemonPID int      `json:"daemon_pid"`
+	Desired   int      `json:"desired"`
+	Ready     int      `json:"ready"`
+	Busy      int      `json:"busy"`
+	Free      int      `json:"free"`
+	Draining  int      `json:"draining"`
+	Failed    int      `json:"failed"`
+	Version   string   `json:"version"`
+	Workers   []Worker `json:"workers"`
+	// Rollout is the restart or upgrade under way, or else the last one.
+	Rollout *Rollout `json:"rollout,omitempty"`
+}
+
+// Rollout reports a restart or an upgrade of the workers.
+type Rollout struct {
+	Kind     string `json:"kind"` // "restart" or "upgrade"
+	Version  string `json:"version,omitempty"`
+	Total    int    `json:"total"`
+	Replaced int    `json:"replaced"`
+	Done     bool   `json:"done"`
+	Error    string `json:"error,omitempty"`
+	Message  string `json:"message,omitempty"`
 }
 
 // ScaleRequest asks for a new desired worker count.
@@ -78,6 +92,7 @@ type DrainRequest struct {
 // and Error set when the operation failed.
 type Progress struct {
 	Index   int    `json:"index,omitempty"`
+	Version string `json:"version,omitempty"` // an upgrade's target version
 	Step    string `json:"step"`
 	Message string `json:"message"`
 	Done    bool   `json:"done,omitempty"`

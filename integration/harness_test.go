@@ -50,6 +50,7 @@ type fleet struct {
 	nginx    *testnginx.Nginx
 	upstream string
 	listen   string
+	bin      string // the daemon's binary
 	args     []string
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the daemon has exited; then exitErr is set
@@ -101,10 +102,16 @@ func site(t *testing.T, upstreamFile, daemonAddr string) string {
 // startFleet starts nginx (4 worker processes) and `voxfleet run` with n
 // workers. crashIndex, when > 0, makes that worker index crash at start.
 func startFleet(t *testing.T, n, crashIndex int) *fleet {
+	return startFleetWith(t, n, crashIndex, voxfleetBin)
+}
+
+// startFleetWith runs the daemon from bin. With crashIndex 0 the workers run
+// the daemon's own binary, as in production.
+func startFleetWith(t *testing.T, n, crashIndex int, bin string) *fleet {
 	t.Helper()
 	testenv.Require(t, "nginx", "apt-get install -y nginx")
 	dir := testnginx.ShortTempDir(t)
-	f := &fleet{t: t, dir: dir, upstream: filepath.Join(dir, "upstream.conf"), listen: freeAddr(t),
+	f := &fleet{t: t, dir: dir, bin: bin, upstream: filepath.Join(dir, "upstream.conf"), listen: freeAddr(t),
 		ctl: control.NewClient(filepath.Join(dir, "s"))}
 	// nginx needs the include to exist before the daemon renders it.
 	if err := os.WriteFile(f.upstream, upstream.Render(upstream.Params{}), 0o644); err != nil {
@@ -132,8 +139,10 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 		"--upstream-file", f.upstream,
 		"--nginx-test", f.nginx.TestCmd(),
 		"--nginx-reload", f.nginx.ReloadCmd(),
-		"--worker-binary", wrapper,
 		"--stop-timeout", "20s",
+	}
+	if crashIndex > 0 {
+		f.args = append(f.args, "--worker-binary", wrapper)
 	}
 	f.startDaemon()
 	t.Cleanup(func() {
@@ -149,7 +158,7 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 // cleanup stops it if it still runs.
 func (f *fleet) startDaemon() {
 	f.t.Helper()
-	cmd := exec.Command(voxfleetBin, f.args...)
+	cmd := exec.Command(f.bin, f.args...)
 	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
 	cmd.Stdout, cmd.Stderr = f.logFile, f.logFile
 	if err := cmd.Start(); err != nil {
@@ -247,3 +256,5 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func killPID(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }

@@ -80,6 +80,14 @@ func (s *Supervisor) controlHandler() http.Handler {
 		}
 		stream(w, progress)
 	})
+	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) {
+		progress, err := s.Upgrade(r.Context())
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		stream(w, progress)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no control operation %s %s", r.Method, r.URL.Path))
 	})

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
@@ -160,7 +161,7 @@ func (s *Supervisor) ensureRunning(sl *slot) {
 		sl.held, sl.heldPID, sl.heldCall = false, 0, ""
 		sl.ln = ln
 	}
-	p, err := spawn(s.cfg.WorkerBinary, s.cfg.WorkerArgs, sl.index, sl.ln, sl.path)
+	p, err := spawn(s.binary, s.cfg.WorkerArgs, sl.index, sl.ln, sl.path)
 	if err != nil {
 		s.log.Error("cannot start worker", "index", sl.index, "err", err)
 		sl.reason = err.Error()
@@ -205,12 +206,15 @@ func (s *Supervisor) backoff(sl *slot, d time.Duration) {
 // watch starts the goroutines that report p's exit, lifeline events and readiness.
 func (s *Supervisor) watch(p *proc) {
 	go func() {
-		err := p.cmd.Wait()
+		err := p.wait()
 		s.post(func() { s.onExit(p, err) })
 	}()
 	go func() {
 		_ = lifeline.Read(p.life, func(e lifeline.Event) { s.post(func() { s.onEvent(p, e) }) })
 	}()
+	if p.ready || p.path == "" {
+		return // adopted across a re-exec: already known ready, or replaced
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadyTimeout)
 		defer cancel()
@@ -378,6 +382,15 @@ func (s *Supervisor) onExit(p *proc, waitErr error) {
 		s.log.Info("replaced worker exited", "index", sl.index, "pid", p.pid, "exit", status)
 	case "cur":
 		sl.cur = nil
+		if r := s.roll; r != nil && r.canaryPID == p.pid && time.Now().Before(r.canaryUntil) {
+			msg := fmt.Sprintf("canary worker %d (pid %d, version %s) died during its probation: %s", sl.index, p.pid, p.version, status)
+			r.failed = append(r.failed, msg)
+			r.emit(control.Progress{Index: sl.index, Step: "failed", Message: msg})
+			r.queue = nil
+			if r.prev != "" {
+				s.binary = r.prev // its replacement, and every later worker, runs the previous release
+			}
+		}
 		switch {
 		case s.stopping:
 		case sl.retiring:

@@ -89,6 +89,40 @@ type rollout struct {
 	failed  []string
 	total   int
 	binary  string // what replacements run; the configured worker binary when ""
+
+	kind     string // "restart" or "upgrade"
+	version  string // for an upgrade: the version rolled out
+	replaced int
+	// An upgrade's canary: the first replacement must stay up for
+	// CanaryPeriod before the others follow. prev is the previous release,
+	// which new workers run again if the canary fails.
+	canary      bool
+	canaryPID   int
+	canaryIndex int
+	canaryUntil time.Time
+	prev        string
+}
+
+// rolloutStatus reports the rollout under way, or the last one. Loop only.
+func (s *Supervisor) rolloutStatus() *control.Rollout {
+	r := s.roll
+	if r == nil {
+		return s.lastRoll
+	}
+	st := &control.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced}
+	if len(r.failed) > 0 {
+		st.Error = r.failed[0]
+	}
+	if r.canaryPID != 0 && time.Now().Before(r.canaryUntil) {
+		st.Message = fmt.Sprintf("canary worker %d (pid %d) on probation until %s", r.canaryIndex, r.canaryPID,
+			r.canaryUntil.Format(time.TimeOnly))
+	}
+	return st
+}
+
+func newRollout(idx []int, rolling bool) *rollout {
+	return &rollout{queue: idx, active: map[int]int{}, rolling: rolling, total: len(idx), kind: "restart",
+		out: make(chan control.Progress, 8*len(idx)+8), started: time.Now()}
 }
 
 // binaryFor is the binary r's replacements run.
@@ -96,7 +130,7 @@ func (s *Supervisor) binaryFor(r *rollout) string {
 	if r.binary != "" {
 		return r.binary
 	}
-	return s.cfg.WorkerBinary
+	return s.binary
 }
 
 func (r *rollout) emit(p control.Progress) {
@@ -138,8 +172,7 @@ func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<
 				return
 			}
 		}
-		r = &rollout{queue: idx, active: map[int]int{}, rolling: req.Rolling, total: len(idx),
-			out: make(chan control.Progress, 8*len(idx)+8), started: time.Now()}
+		r = newRollout(idx, req.Rolling)
 		mode := "all at once"
 		if req.Rolling {
 			mode = "rolling, one at a time"
@@ -178,9 +211,24 @@ func (s *Supervisor) advanceRollout() {
 			r.emit(control.Progress{Index: i, Step: "failed", Message: msg})
 		case sl.next == nil && sl.cur != nil && sl.cur.ready && sl.cur.pid != oldPID:
 			delete(r.active, i)
+			r.replaced++
 			r.emit(control.Progress{Index: i, Step: "replaced",
 				Message: fmt.Sprintf("worker %d: pid %d ready (version %s)", i, sl.cur.pid, sl.cur.version)})
+			if r.canary && r.canaryPID == 0 {
+				r.canaryPID, r.canaryIndex = sl.cur.pid, i
+				r.canaryUntil = time.Now().Add(s.cfg.CanaryPeriod)
+				r.emit(control.Progress{Index: i, Step: "canary",
+					Message: fmt.Sprintf("worker %d is the canary: watching it for %s before the others follow", i, s.cfg.CanaryPeriod)})
+				time.AfterFunc(s.cfg.CanaryPeriod, func() { s.post(s.advanceRollout) })
+			}
 		}
+	}
+	if r.canaryPID != 0 && len(r.failed) == 0 && time.Now().Before(r.canaryUntil) {
+		return // the canary is on probation
+	}
+	if r.canary && r.canaryPID != 0 && len(r.failed) == 0 && r.binary != "" && s.binary != r.binary {
+		s.binary = r.binary // the canary held: new workers run the new release from now on
+		r.emit(control.Progress{Index: r.canaryIndex, Step: "canary", Message: "canary held: rolling the other workers"})
 	}
 	if s.stopping {
 		r.failed = append(r.failed, "voxfleet is stopping")
@@ -203,9 +251,18 @@ func (s *Supervisor) advanceRollout() {
 			final.Error += fmt.Sprintf("; stopped with %d worker(s) not replaced, the old ones keep serving", len(r.queue))
 		}
 	}
+	if len(r.failed) > 0 && r.prev != "" {
+		// A failed upgrade: every worker started from now on runs the
+		// previous release, so the old version keeps serving.
+		s.binary = r.prev
+		final.Error += fmt.Sprintf("; workers keep running the previous release (%s)", r.prev)
+		s.log.Error("upgrade stopped; the previous release keeps serving", "err", final.Error)
+	}
 	r.emit(final)
 	close(r.out)
 	s.roll = nil
+	s.lastRoll = &control.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced,
+		Done: true, Error: final.Error, Message: final.Message}
 }
 
 // beginReplace starts replacing worker i for r.
@@ -286,7 +343,7 @@ func (s *Supervisor) recycle(sl *slot, reason string) {
 		return
 	}
 	s.log.Info("recycling worker", "index", sl.index, "pid", p.pid, "reason", reason)
-	if _, err := s.startReplacement(sl, s.cfg.WorkerBinary); err != nil {
+	if _, err := s.startReplacement(sl, s.binary); err != nil {
 		s.log.Error("cannot start recycled worker's replacement; keeping the old one", "index", sl.index, "err", err)
 		return
 	}

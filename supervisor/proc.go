@@ -26,8 +26,9 @@ const (
 type proc struct {
 	index   int
 	pid     int
-	cmd     *exec.Cmd
-	path    string // socket path it serves: the slot's path, or nextPath while it is a pending replacement
+	cmd     *exec.Cmd   // nil for a worker adopted across an upgrade's re-exec
+	process *os.Process // set for an adopted worker
+	path    string      // socket path it serves: the slot's path, or nextPath while it is a pending replacement
 	ln      *net.UnixListener
 	life    net.Conn
 	started time.Time
@@ -99,6 +100,21 @@ func workerEnv() []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// wait blocks until the worker exits.
+func (p *proc) wait() error {
+	if p.cmd != nil {
+		return p.cmd.Wait()
+	}
+	st, err := p.process.Wait()
+	if err != nil {
+		return err
+	}
+	if !st.Success() {
+		return &exec.ExitError{ProcessState: st}
+	}
+	return nil
 }
 
 // signal sends sig to the worker process itself.

@@ -42,9 +42,16 @@ type Supervisor struct {
 	ops      chan func()   // closures run by the loop, which owns every field below
 	loopDone chan struct{} // closed when the loop has returned
 
-	slots    map[int]*slot
-	desired  int
-	stopping bool
+	slots   map[int]*slot
+	desired int
+	binary  string // what new workers run: cfg.WorkerBinary, or the previous release after a failed upgrade
+	exePath string // the daemon's own binary on disk, re-executed by an upgrade
+	// workerDefault: no worker binary was configured; workers run exePath.
+	workerDefault bool
+	ctlLn         net.Listener
+	httpLn        net.Listener
+	lastRoll      *control.Rollout // the last rollout that finished
+	stopping      bool
 	// handoffOver: the handoff grace has passed; busy workers are left behind.
 	handoffOver bool
 	roll        *rollout
@@ -83,11 +90,12 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.WorkerBinary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find own executable: %w", err)
-		}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	workerDefault := cfg.WorkerBinary == ""
+	if workerDefault {
 		cfg.WorkerBinary = exe
 	}
 	if reg == nil {
@@ -98,17 +106,20 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 		return nil, err
 	}
 	return &Supervisor{
-		cfg:      cfg,
-		log:      logger,
-		version:  version,
-		gid:      gid,
-		reg:      reg,
-		m:        newMetrics(reg, version),
-		up:       up,
-		health:   newHealthClient(),
-		ops:      make(chan func(), 1024),
-		loopDone: make(chan struct{}),
-		slots:    map[int]*slot{},
+		cfg:           cfg,
+		log:           logger,
+		version:       version,
+		gid:           gid,
+		reg:           reg,
+		m:             newMetrics(reg, version),
+		up:            up,
+		health:        newHealthClient(),
+		ops:           make(chan func(), 1024),
+		loopDone:      make(chan struct{}),
+		slots:         map[int]*slot{},
+		binary:        cfg.WorkerBinary,
+		exePath:       exe,
+		workerDefault: workerDefault,
 	}, nil
 }
 
@@ -145,23 +156,11 @@ func (s *Supervisor) call(ctx context.Context, fn func()) error {
 // removes its sockets. It returns an error only when the daemon could not
 // start.
 func (s *Supervisor) Run(ctx context.Context) error {
-	if err := prepareDir(s.cfg.SocketDir, s.gid); err != nil {
-		return err
-	}
-	ctlLn, err := s.listenControl()
+	ctlLn, httpLn, upgrade, err := s.start()
 	if err != nil {
 		return err
 	}
-	httpLn, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		ctlLn.Close()
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
-	}
-	if err := s.loadDesired(); err != nil {
-		ctlLn.Close()
-		httpLn.Close()
-		return err
-	}
+	s.ctlLn, s.httpLn = ctlLn, httpLn
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -185,6 +184,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	s.log.Info("voxfleet started", "workers", s.desired, "socket_dir", s.cfg.SocketDir,
 		"listen", httpLn.Addr().String(), "upstream_file", s.cfg.UpstreamFile, "version", s.version)
+	if upgrade != nil {
+		s.post(func() { s.beginUpgradeRoll(upgrade) })
+	}
 	s.loop(ctx)
 
 	// Shutdown order: the loop has stopped every worker; now stop probing,
@@ -198,6 +200,40 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	os.Remove(filepath.Join(s.cfg.SocketDir, control.SocketName))
 	s.log.Info("voxfleet stopped")
 	return nil
+}
+
+// start binds the daemon's sockets and loads its state, or adopts them
+// from the daemon this process was before an upgrade re-executed it.
+func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgrade, err error) {
+	if ho, err := takeHandover(); err != nil || ho != nil {
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ctlLn, httpLn, err := s.adopt(ho)
+		if err != nil {
+			s.fallBack(ho, err) // returns only when falling back is impossible
+			return nil, nil, nil, fmt.Errorf("adopt the previous daemon's state: %w", err)
+		}
+		return ctlLn, httpLn, ho.Upgrade, nil
+	}
+	if err := prepareDir(s.cfg.SocketDir, s.gid); err != nil {
+		return nil, nil, nil, err
+	}
+	ctlLn, err = s.listenControl()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	httpLn, err = net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		ctlLn.Close()
+		return nil, nil, nil, fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	if err := s.loadDesired(); err != nil {
+		ctlLn.Close()
+		httpLn.Close()
+		return nil, nil, nil, err
+	}
+	return ctlLn, httpLn, nil, nil
 }
 
 // listenControl binds control.sock (mode 0600), refusing to start when

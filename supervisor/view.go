@@ -50,9 +50,13 @@ func (s *Supervisor) workers() []control.Worker {
 		}
 		ws = append(ws, w)
 		for _, p := range sl.retired {
+			reason := p.stopReason
+			if reason == "replaced" {
+				reason = "" // Retired says it
+			}
 			ws = append(ws, control.Worker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
 				Calls: p.calls, Version: p.version, UptimeS: now.Sub(p.started).Seconds(), Retired: true,
-				Stalled: p.stalled, Reason: p.stopReason})
+				Stalled: p.stalled, Reason: reason})
 		}
 	}
 	return ws
@@ -100,10 +104,12 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 		ws      []control.Worker
 		paths   = map[int]string{} // position in ws → socket to ask
 		desired int
+		roll    *control.Rollout
 	)
 	err := s.call(ctx, func() {
 		ws = s.workers()
 		desired = s.desired
+		roll = s.rolloutStatus()
 		for n, w := range ws {
 			sl := s.slots[w.Index]
 			if !w.Retired && sl != nil && sl.cur != nil && sl.cur.ready && sl.cur.pid == w.PID {
@@ -152,7 +158,9 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 		}()
 	}
 	wg.Wait()
-	return fleetFrom(ws, desired, s.version), nil
+	f := fleetFrom(ws, desired, s.version)
+	f.DaemonPID, f.Rollout = os.Getpid(), roll
+	return f, nil
 }
 
 // probeLoop checks every ready worker's liveness each ProbeEvery.

@@ -5,6 +5,7 @@
 //	voxfleet scale N              resize the host
 //	voxfleet restart [--rolling] [I…]   replace workers without cutting a call
 //	voxfleet drain I              take one worker out of service after its call
+//	voxfleet upgrade              re-exec from the binary on disk, then roll the workers, canary first
 //	voxfleet call                 place a test call and report what was heard
 //	voxfleet worker …             one call slot (started by the daemon)
 //	voxfleet version
@@ -39,6 +40,7 @@ commands:
   scale N                     set the number of workers
   restart [--rolling] [I...]  replace workers (all when none named) without cutting calls
   drain I                     take worker I out of service once its call ends
+  upgrade                     re-execute the daemon from the binary on disk, then roll the workers onto it
   call                        place a test call on a free worker
   worker                      run one call slot (started by the daemon)
   version                     print the version
@@ -67,6 +69,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runDrain(rest, stdout, stderr)
 	case "call":
 		return runCall(rest, stdout, stderr)
+	case "upgrade":
+		return runUpgrade(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "voxfleet", version.Version)
 		return exitOK

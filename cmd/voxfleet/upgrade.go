@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/voxplatform/vox/control"
+)
+
+// runUpgrade asks the daemon to re-execute itself from the binary now on
+// disk and follows the workers' roll onto it until it ends.
+func runUpgrade(args []string, stdout, stderr io.Writer) int {
+	c := newCLI("upgrade", stderr)
+	var timeout time.Duration
+	c.fs.DurationVar(&timeout, "timeout", 30*time.Minute, "give up following the roll after this long (it goes on)")
+	pos, code := c.parseArgs(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(stderr, c.fs, "takes no arguments: put the new binary in place, then run it")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cl := control.NewClient(c.socketDir)
+	enc := json.NewEncoder(stdout)
+	say := func(p control.Progress) {
+		if c.json {
+			_ = enc.Encode(p)
+		} else {
+			fmt.Fprintf(stdout, "%-9s %s\n", p.Step, p.Message)
+		}
+	}
+
+	before, err := cl.Status(ctx)
+	if err != nil {
+		return fail(stderr, "upgrade", err)
+	}
+	var to string
+	reexec := false
+	err = cl.Upgrade(ctx, func(p control.Progress) {
+		if p.Version != "" {
+			to = p.Version
+		}
+		reexec = reexec || p.Step == "reexec"
+		say(p)
+	})
+	if err != nil && !reexec {
+		return fail(stderr, "upgrade", err)
+	}
+
+	// The daemon is re-executing: wait for it to answer as the new version,
+	// then follow the roll.
+	var f control.Fleet
+	for {
+		f, err = cl.Status(ctx)
+		if err == nil && f.Version == to && f.Rollout != nil && f.Rollout.Kind == "upgrade" && f.Rollout.Version == to {
+			break
+		}
+		if ctx.Err() != nil {
+			return fail(stderr, "upgrade", fmt.Errorf("daemon did not come back as %s: %v", to, err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	same := "same pid"
+	if f.DaemonPID != before.DaemonPID {
+		same = fmt.Sprintf("pid changed from %d", before.DaemonPID)
+	}
+	say(control.Progress{Step: "daemon", Message: fmt.Sprintf("running %s as pid %d (%s)", f.Version, f.DaemonPID, same)})
+	last := ""
+	for {
+		r := f.Rollout
+		line := fmt.Sprintf("%d of %d worker(s) on %s", r.Replaced, r.Total, to)
+		if r.Message != "" {
+			line += "; " + r.Message
+		}
+		if line != last {
+			say(control.Progress{Step: "roll", Message: line})
+			last = line
+		}
+		if r.Done {
+			if r.Error != "" {
+				say(control.Progress{Step: "done", Done: true, Error: r.Error, Message: "upgrade stopped"})
+				if !c.json {
+					fmt.Fprintf(stderr, "voxfleet upgrade: %s\n", r.Error)
+				}
+				return exitFail
+			}
+			say(control.Progress{Step: "done", Done: true, Message: fmt.Sprintf("every worker runs %s", to)})
+			return exitOK
+		}
+		time.Sleep(200 * time.Millisecond)
+		if f, err = cl.Status(ctx); err != nil {
+			return fail(stderr, "upgrade", err)
+		}
+		if f.Rollout == nil {
+			return fail(stderr, "upgrade", fmt.Errorf("the roll is no longer reported"))
+		}
+	}
+}
