@@ -264,7 +264,7 @@ func (s *Server) sameOrg(ctx context.Context, coll, orgID, id, field string) err
 		return err
 	}
 	if n == 0 {
-		return badRequest("%s: no such %s", field, str("%s", collNoun(coll)))
+		return badRequest("%s: no such %s", field, collNoun(coll))
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ import (
 var shared struct {
 	once  sync.Once
 	err   error
+	dir   string
 	mongo *testmongo.Server
 	redis *testredis.Server
 }
@@ -43,6 +44,9 @@ func TestMain(m *testing.M) {
 	}
 	if shared.redis != nil {
 		shared.redis.Stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
 	}
 	os.Exit(code)
 }
@@ -57,6 +61,7 @@ func sharedServers(t *testing.T) (mongoURI, redisURL string) {
 			shared.err = err
 			return
 		}
+		shared.dir = dir
 		bin, err := testmongo.Binary()
 		if err != nil {
 			shared.err = err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -210,6 +209,3 @@ func queryBool(c *fiber.Ctx, name string) (*bool, error) {
 	}
 	return &b, nil
 }
-
-// str returns a fmt-formatted string; short alias used by handlers.
-func str(format string, a ...any) string { return fmt.Sprintf(format, a...) }

@@ -206,6 +206,7 @@ func TestFleetSelection(t *testing.T) {
 	tok, orgID := h.org("Select Org")
 	svc := h.service()
 	f1, f2 := newFakeFleet(t, 1), newFakeFleet(t, 3)
+	events := openEvents(t, h, tok)
 
 	if r := h.req("GET", "/runtime/fleets/select?org_id="+orgID, svc, nil); r.Status != 503 || r.ErrorMsg(t) != "no fleet has a free slot" {
 		t.Fatalf("no fleets: %d %s", r.Status, r.Body)
@@ -224,6 +225,10 @@ func TestFleetSelection(t *testing.T) {
 		}
 		return nil
 	})
+	// The Console hears of the new fleet's capacity.
+	if e, ok := events.next(t, 5*time.Second); !ok || !strings.HasPrefix(e, "event: fleet\n") || !strings.Contains(e, f1.srv.URL) {
+		t.Fatalf("fleet event = %q", e)
+	}
 	// A URL added while running is polled and, having more free slots, chosen.
 	h.must(201, "POST", "/api/v1/fleets", tok, map[string]any{"name": "two", "url": f2.srv.URL})
 	eventually(t, 5*time.Second, func() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/voxplatform/vox/svcauth"
 )
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
 
 // MinJWTSecretLen is the shortest JWT_SECRET accepted, in bytes.
 const MinJWTSecretLen = 32
@@ -159,6 +162,9 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 	p := &parser{getenv: getenv}
 	c := &Config{}
 	c.Host = p.str("VOXBRIDGE_HOST", "0.0.0.0")
+	if net.ParseIP(c.Host) == nil && !hostRE.MatchString(c.Host) {
+		p.bad("VOXBRIDGE_HOST", "must be an IP address or host name, got %q", c.Host)
+	}
 	c.Port = p.integer("VOXBRIDGE_PORT", 8080, 1, 65535)
 	c.LogLevel = p.str("LOG_LEVEL", "info")
 

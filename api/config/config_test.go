@@ -49,6 +49,7 @@ func TestLoadBad(t *testing.T) {
 			m["FLEET_POLL_INTERVAL"] = "forever"
 			m["ACCESS_TOKEN_TTL"] = "1s"
 		}, []string{"FLEET_POLL_INTERVAL", "ACCESS_TOKEN_TTL"}},
+		{"bad host", func(m map[string]string) { m["VOXBRIDGE_HOST"] = "0.0.0.0:8080" }, []string{"VOXBRIDGE_HOST"}},
 		{"bad proxies and level", func(m map[string]string) {
 			m["VOXBRIDGE_TRUSTED_PROXIES"] = "127.0.0.1,not-an-ip"
 			m["LOG_LEVEL"] = "loud"
