@@ -54,14 +54,25 @@ func envExample(t *testing.T) map[string]string {
 	return env
 }
 
+// TestEnvExampleHasEverySetting checks the env example against the
+// settings `voxfleet run -h` documents, so a new flag cannot go unlisted.
 func TestEnvExampleHasEverySetting(t *testing.T) {
 	env := envExample(t)
-	for _, k := range []string{
-		"VOX_SERVICE_SECRET", "VOXFLEET_WORKERS", "VOXFLEET_SOCKET_DIR", "VOXFLEET_SOCKET_GROUP",
-		"VOXFLEET_LISTEN", "VOXFLEET_UPSTREAM_FILE", "VOXFLEET_NGINX_TEST", "VOXFLEET_NGINX_RELOAD",
-		"VOXFLEET_STOP_TIMEOUT", "VOXFLEET_STATE_FILE",
-	} {
-		if env[k] == "" {
+	out, err := exec.Command("go", "run", "github.com/voxplatform/vox/cmd/voxfleet", "run", "-h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("voxfleet run -h: %v\n%s", err, out)
+	}
+	names := regexp.MustCompile(`\$(VOXFLEET_[A-Z_]+)`).FindAllStringSubmatch(string(out), -1)
+	if len(names) < 10 {
+		t.Fatalf("voxfleet run -h names only %d settings:\n%s", len(names), out)
+	}
+	for _, k := range append([]string{"VOX_SERVICE_SECRET"}, func() (ks []string) {
+		for _, m := range names {
+			ks = append(ks, m[1])
+		}
+		return ks
+	}()...) {
+		if _, ok := env[k]; !ok {
 			t.Errorf("deploy/env/voxfleet.env.example lacks %s", k)
 		}
 	}

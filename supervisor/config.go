@@ -39,6 +39,9 @@ type Config struct {
 	HungGrace    time.Duration // how long a hung worker in a call is given before it is replaced
 	DrainTimeout time.Duration // longest a draining worker may take before it is killed
 	StopMode     string        // on SIGTERM: StopDrain or StopHandoff
+	// HostStopping reports whether the whole host is shutting down; a
+	// handoff then becomes a drain, since no next daemon will come. nil: never.
+	HostStopping func() bool
 	RecycleCalls int           // replace an idle worker after this many calls; 0 never
 	RecycleRSS   int64         // replace an idle worker whose RSS exceeds this many bytes; 0 never
 	CanaryPeriod time.Duration // how long the first upgraded worker must stay up before the roll goes on

@@ -514,6 +514,10 @@ func (s *Supervisor) indices() []int {
 // StopTimeout in drain mode, after KillGrace in handoff mode.
 func (s *Supervisor) beginStop() <-chan time.Time {
 	s.stopping = true
+	if s.cfg.StopMode == StopHandoff && s.cfg.HostStopping != nil && s.cfg.HostStopping() {
+		s.log.Info("the host is shutting down: draining the workers instead of handing them off")
+		s.cfg.StopMode = StopDrain
+	}
 	_, _ = sdnotify.Notify(sdnotify.Stopping)
 	busy := 0
 	for _, sl := range s.slots {

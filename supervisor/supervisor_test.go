@@ -399,3 +399,23 @@ func TestRecycleAfterCalls(t *testing.T) {
 		t.Fatal("recycle not counted")
 	}
 }
+
+func TestHandoffBecomesDrainWhenHostStops(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, 1)
+	cfg.StopMode = StopHandoff
+	cfg.HostStopping = func() bool { return true }
+	h := startDaemon(t, cfg)
+	w := h.waitReady(1).Workers[0]
+	call := placeCall(workerPath(dir, 1), "c-shutdown", 700*time.Millisecond)
+	waitFor(t, 5*time.Second, "call", func() bool { f, _ := h.fleet(); return f.Busy == 1 })
+	h.stop()
+	// Draining, the daemon returns only once its last worker has exited,
+	// which the busy one does after its call.
+	if syscall.Kill(w.PID, 0) == nil {
+		t.Fatal("daemon exited before its busy worker although the host is shutting down")
+	}
+	if r := <-call; r.status != 200 || !strings.Contains(r.body, "completed c-shutdown") {
+		t.Fatalf("call: %+v", r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg = cfg.WithDefaults()
+	cfg.HostStopping = hostStopping
 	cfg.RecycleRSS = int64(recycleMB) << 20
 	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel,
 		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String()}
@@ -144,3 +146,11 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 }
 
 var errSignal = errors.New("signal received")
+
+// hostStopping asks systemd whether the machine is shutting down.
+func hostStopping() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "systemctl", "is-system-running").Output()
+	return strings.TrimSpace(string(out)) == "stopping"
+}
