@@ -54,6 +54,10 @@ check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
 bench: build ## Run the benchmarks and print figures (see docs/BENCHMARKS.md).
 	./bench/fleet.sh
 
+.PHONY: soak
+soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).
+	VOX_SOAK_SECONDS=$${VOX_SOAK_SECONDS:-30} $(GO) test -count=1 -v -timeout 60m -run 'TestSoak$$' ./integration/ | grep -v '^\s*{'
+
 .PHONY: clean
 clean: ## Remove build output and ./run.
 	rm -rf $(BIN) $(RUN_DIR)

@@ -107,7 +107,7 @@ func startFleet(t *testing.T, n, crashIndex int) *fleet {
 
 // startFleetWith runs the daemon from bin. With crashIndex 0 the workers run
 // the daemon's own binary, as in production.
-func startFleetWith(t *testing.T, n, crashIndex int, bin string) *fleet {
+func startFleetWith(t *testing.T, n, crashIndex int, bin string, extra ...string) *fleet {
 	t.Helper()
 	testenv.Require(t, "nginx", "apt-get install -y nginx")
 	dir := testnginx.ShortTempDir(t)
@@ -144,6 +144,7 @@ func startFleetWith(t *testing.T, n, crashIndex int, bin string) *fleet {
 	if crashIndex > 0 {
 		f.args = append(f.args, "--worker-binary", wrapper)
 	}
+	f.args = append(f.args, extra...)
 	f.startDaemon()
 	t.Cleanup(func() {
 		if t.Failed() {
