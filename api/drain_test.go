@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +21,12 @@ import (
 func TestShutdownDrains(t *testing.T) {
 	m, r := sharedServers(t)
 	cfg := testConfig(t, m, r)
+	http.DefaultClient.CloseIdleConnections()
+	baseline := goroutines()
 	srv, err := api.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -91,4 +94,31 @@ func TestShutdownDrains(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after draining")
 	}
+	// Nothing the server started outlives it.
+	events.resp.Body.Close()
+	srv.Close()
+	http.DefaultClient.CloseIdleConnections()
+	eventually(t, 10*time.Second, func() error {
+		if n := goroutines(); n > baseline {
+			buf := make([]byte, 1<<16)
+			return fmt.Errorf("%d goroutines, %d before the server started:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		return nil
+	})
+}
+
+// goroutines counts the running goroutines, less two of fasthttp's: its
+// process-wide clock, which the first server starts and nothing stops, and a
+// stopped server's idle-worker cleaner, which notices the stop at its next
+// 10 s tick.
+func goroutines() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.TrimSpace(g) != "" && !strings.Contains(g, "fasthttp.updateServerDate") &&
+			!strings.Contains(g, "fasthttp.(*workerPool).Start") {
+			n++
+		}
+	}
+	return n
 }

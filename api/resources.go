@@ -175,6 +175,20 @@ func (s *Server) resourceRoutes() {
 			set(&d.Reason, in.Reason)
 			return nil
 		},
+		changed: func(ctx context.Context, old, cur *store.DNCEntry) {
+			if cur == nil {
+				return
+			}
+			// Contacts uploaded before the number was listed are not called.
+			n, err := s.store.MarkDoNotCall(ctx, cur.OrgID, cur.Phone)
+			if err != nil {
+				s.logger.Error("mark contacts do-not-call", "org_id", cur.OrgID, "err", err)
+				return
+			}
+			if n > 0 {
+				s.logger.Info("contacts marked do-not-call", "org_id", cur.OrgID, "contacts", n)
+			}
+		},
 	})
 }
 

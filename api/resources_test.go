@@ -217,6 +217,12 @@ func TestContacts(t *testing.T) {
 		t.Fatalf("phone filter: %v", l)
 	}
 	h.must(204, "DELETE", "/api/v1/campaigns/"+camp+"/contacts/"+cid, tok, nil)
+	// A number listed after its upload is not called either.
+	h.must(201, "POST", "/api/v1/do-not-call", tok, map[string]any{"phone": "+442079460004"})
+	l = h.must(200, "GET", "/api/v1/campaigns/"+camp+"/contacts?phone=%2B442079460004", tok, nil)
+	if st := l["items"].([]any)[0].(map[string]any)["status"]; st != "do_not_call" {
+		t.Fatalf("listed contact status = %v", st)
+	}
 	// Whole-upload errors.
 	for name, c := range map[string]struct{ body, ct string }{
 		"no phone column": {"name\nx\n", "text/csv"},

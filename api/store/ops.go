@@ -97,7 +97,7 @@ func (s *Store) InsertContacts(ctx context.Context, orgID, campaignID string, ro
 		docs := make([]any, 0, end-start)
 		for _, r := range rows[start:end] {
 			docs = append(docs, Contact{Meta: Meta{ID: NewID(), OrgID: orgID, CreatedAt: now, UpdatedAt: now},
-				CampaignID: campaignID, Phone: r.Phone, Name: r.Name, Metadata: r.Metadata, Status: "pending"})
+				CampaignID: campaignID, Phone: r.Phone, Name: r.Name, Metadata: r.Metadata, Status: ContactPending})
 		}
 		res, ierr := s.C(CollContacts).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		if res != nil {
@@ -157,4 +157,22 @@ func (s *Store) NumbersOfAgent(ctx context.Context, agentID string) ([]string, e
 		out[i] = r.E164
 	}
 	return out, nil
+}
+
+// Contact statuses set by voxbridge; the Dialler sets the others.
+const (
+	ContactPending   = "pending"
+	ContactDoNotCall = "do_not_call"
+)
+
+// MarkDoNotCall sets every pending contact of orgID with phone to
+// do_not_call, so a number listed after its upload is not dialled.
+func (s *Store) MarkDoNotCall(ctx context.Context, orgID, phone string) (int64, error) {
+	res, err := s.C(CollContacts).UpdateMany(ctx,
+		bson.M{"org_id": orgID, "phone": phone, "status": ContactPending},
+		bson.M{"$set": bson.M{"status": ContactDoNotCall, "updated_at": time.Now().UTC().Truncate(time.Millisecond)}})
+	if err != nil {
+		return 0, classify("mark do-not-call", err)
+	}
+	return res.ModifiedCount, nil
 }
