@@ -19,9 +19,10 @@ type callDetail struct {
 func (s *Server) callRoutes() {
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls", Summary: "List calls, newest first", Tag: "calls",
 		Access: accessUser, Role: store.RoleViewer,
-		Query: []string{"status", "agent_id", "campaign_id", "direction", "limit", "cursor"}}, s.listCalls)
+		Query: []string{"status", "agent_id", "campaign_id", "direction", "limit", "cursor"},
+		Out:   store.Page[store.Call]{}}, s.listCalls)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its recording link",
-		Tag: "calls", Access: accessUser, Role: store.RoleViewer}, s.getCall)
+		Tag: "calls", Access: accessUser, Role: store.RoleViewer, Out: callDetail{}}, s.getCall)
 }
 
 func (s *Server) listCalls(c *fiber.Ctx) error {

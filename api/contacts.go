@@ -30,11 +30,11 @@ func (s *Server) contactRoutes() {
 	const base = "/api/v1/campaigns/:id/contacts"
 	s.add(routeInfo{Method: http.MethodPost, Path: base, Summary: "Upload contacts (CSV or JSON array)",
 		Tag: "contacts", Access: accessUser, Role: store.RoleOperator, Query: []string{"country_code"},
-		Body: []string{"text/csv", fiber.MIMEApplicationJSON}}, s.uploadContacts)
+		Body: []string{"text/csv", fiber.MIMEApplicationJSON}, Out: uploadResult{}}, s.uploadContacts)
 	s.add(routeInfo{Method: http.MethodGet, Path: base, Summary: "List contacts of a campaign", Tag: "contacts",
-		Access: accessUser, Role: store.RoleViewer, Query: []string{"status", "phone", "limit", "cursor"}}, s.listContacts)
+		Access: accessUser, Role: store.RoleViewer, Query: []string{"status", "phone", "limit", "cursor"}, Out: store.Page[store.Contact]{}}, s.listContacts)
 	s.add(routeInfo{Method: http.MethodGet, Path: base + "/:contact_id", Summary: "Get a contact", Tag: "contacts",
-		Access: accessUser, Role: store.RoleViewer}, s.getContact)
+		Access: accessUser, Role: store.RoleViewer, Out: store.Contact{}}, s.getContact)
 	s.add(routeInfo{Method: http.MethodDelete, Path: base + "/:contact_id", Summary: "Delete a contact", Tag: "contacts",
 		Access: accessUser, Role: store.RoleOperator}, s.deleteContact)
 }

@@ -46,8 +46,10 @@ type crud[T store.Document, P docPtr[T], In any] struct {
 	changed func(ctx context.Context, old, cur P)
 	// beforeDelete, when set, may refuse a delete.
 	beforeDelete func(c *fiber.Ctx, p *auth.Principal, d P) error
-	// createdView, when set, is what create returns instead of the document.
+	// createdView, when set, is what create returns instead of the document;
+	// createdOut is a value of its type, for the OpenAPI document.
 	createdView func(c *fiber.Ctx, d P) any
+	createdOut  any
 	// present, when set, turns documents into what list and get return.
 	present func(ctx context.Context, items []T) ([]any, error)
 }
@@ -60,7 +62,7 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 	}
 	query = append(query, "limit", "cursor")
 	s.add(routeInfo{Method: http.MethodGet, Path: base, Summary: "List " + r.tag, Tag: r.tag,
-		Access: accessUser, Role: r.readRole, Query: query}, func(c *fiber.Ctx) error {
+		Access: accessUser, Role: r.readRole, Query: query, Out: store.Page[T]{}}, func(c *fiber.Ctx) error {
 		q, err := pageQuery(c)
 		if err != nil {
 			return err
@@ -89,7 +91,7 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 		return c.JSON(page)
 	})
 	s.add(routeInfo{Method: http.MethodGet, Path: base + "/:id", Summary: "Get one of " + r.tag, Tag: r.tag,
-		Access: accessUser, Role: r.readRole}, func(c *fiber.Ctx) error {
+		Access: accessUser, Role: r.readRole, Out: *new(T)}, func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
@@ -107,8 +109,12 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 		}
 		return c.JSON(d)
 	})
+	var created any = *new(T)
+	if r.createdOut != nil {
+		created = r.createdOut
+	}
 	s.add(routeInfo{Method: http.MethodPost, Path: base, Summary: "Create one of " + r.tag, Tag: r.tag,
-		Access: accessUser, Role: r.writeRole, Body: []string{fiber.MIMEApplicationJSON}}, func(c *fiber.Ctx) error {
+		Access: accessUser, Role: r.writeRole, Body: []string{fiber.MIMEApplicationJSON}, In: *new(In), Out: created}, func(c *fiber.Ctx) error {
 		var in In
 		if err := s.decode(c, &in); err != nil {
 			return err
@@ -142,7 +148,7 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 	})
 	if !r.noUpdate {
 		s.add(routeInfo{Method: http.MethodPatch, Path: base + "/:id", Summary: "Update one of " + r.tag, Tag: r.tag,
-			Access: accessUser, Role: r.writeRole, Body: []string{fiber.MIMEApplicationJSON}}, func(c *fiber.Ctx) error {
+			Access: accessUser, Role: r.writeRole, Body: []string{fiber.MIMEApplicationJSON}, In: *new(In), Out: *new(T)}, func(c *fiber.Ctx) error {
 			id, err := pathID(c, "id")
 			if err != nil {
 				return err

@@ -32,6 +32,8 @@ type routeInfo struct {
 	Role    string   // least role for accessUser routes
 	Body    []string // accepted request content types
 	Query   []string // query parameters
+	In      any      // a value of the JSON request body's type, for its schema
+	Out     any      // a value of the success response's type, for its schema
 }
 
 // add registers a route and records it for the OpenAPI document.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"regexp"
 	"strings"
 
@@ -38,8 +39,8 @@ func (s *Server) OpenAPI() map[string]any {
 			"tags":        []string{r.Tag},
 			"operationId": strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "-", "_").Replace(r.Path),
 			"responses": map[string]any{
-				"200":     map[string]any{"description": "success"},
-				"default": errResp,
+				okStatus(r): success(r),
+				"default":   errResp,
 			},
 		}
 		if len(params) > 0 {
@@ -57,7 +58,11 @@ func (s *Server) OpenAPI() map[string]any {
 		if len(r.Body) > 0 {
 			content := map[string]any{}
 			for _, ct := range r.Body {
-				content[ct] = map[string]any{"schema": map[string]any{}}
+				sch := map[string]any{"type": "string"}
+				if ct == fiber.MIMEApplicationJSON {
+					sch = schemaOf(r.In)
+				}
+				content[ct] = map[string]any{"schema": sch}
 			}
 			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
@@ -80,3 +85,28 @@ func (s *Server) OpenAPI() map[string]any {
 }
 
 func (s *Server) openapi(c *fiber.Ctx) error { return c.JSON(s.OpenAPI()) }
+
+// okStatus is the status of a route's success.
+func okStatus(r routeInfo) string {
+	switch {
+	case r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/api/v1/"+r.Tag):
+		return "201"
+	case r.Method == http.MethodDelete, r.Path == "/api/v1/auth/logout":
+		return "204"
+	}
+	return "200"
+}
+
+// success describes a route's success response.
+func success(r routeInfo) map[string]any {
+	out := map[string]any{"description": "success"}
+	switch {
+	case r.Path == "/api/v1/events":
+		out["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case r.Path == "/metrics":
+		out["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case r.Out != nil:
+		out["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(r.Out)}}
+	}
+	return out
+}

@@ -73,6 +73,33 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Fatalf("served but not documented: %v\ndocumented but not served: %v", missing, extra)
 	}
+	// Bodies and answers carry the schemas of their Go types.
+	var full map[string]any
+	_ = json.Unmarshal(r.Body, &full)
+	dig := func(v any, path ...string) any {
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		return v
+	}
+	paths := full["paths"]
+	for _, c := range []struct {
+		path []string
+		want string
+	}{
+		{[]string{"/api/v1/agents", "post", "requestBody", "content", "application/json", "schema", "properties", "max_call_seconds", "type"}, "integer"},
+		{[]string{"/api/v1/agents", "post", "responses", "201", "content", "application/json", "schema", "properties", "org_id", "type"}, "string"},
+		{[]string{"/api/v1/api-keys", "post", "responses", "201", "content", "application/json", "schema", "properties", "key", "type"}, "string"},
+		{[]string{"/api/v1/calls/{call_id}", "get", "responses", "200", "content", "application/json", "schema", "properties", "recording_url", "type"}, "string"},
+		{[]string{"/runtime/calls/{call_id}", "put", "requestBody", "content", "application/json", "schema", "properties", "ended_at", "format"}, "date-time"},
+		{[]string{"/api/v1/agents", "get", "responses", "200", "content", "application/json", "schema", "properties", "items", "type"}, "array"},
+		{[]string{"/api/v1/agents/{id}", "delete", "responses", "204", "description"}, "success"},
+	} {
+		if got := dig(paths, c.path...); got != c.want {
+			t.Errorf("%v = %v, want %s", c.path, got, c.want)
+		}
+	}
 	if len(served) < 40 {
 		t.Fatalf("only %d routes served; the walk is broken", len(served))
 	}

@@ -226,7 +226,8 @@ func (s *Server) presentFleets(ctx context.Context, fleets []store.Fleet) ([]any
 func (s *Server) campaignActions() {
 	action := func(name, to string, from ...string) {
 		s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/campaigns/:id/" + name,
-			Summary: name + " a campaign", Tag: "campaigns", Access: accessUser, Role: store.RoleOperator},
+			Summary: name + " a campaign", Tag: "campaigns", Access: accessUser, Role: store.RoleOperator,
+			Out: store.Campaign{}},
 			func(c *fiber.Ctx) error {
 				id, err := pathID(c, "id")
 				if err != nil {

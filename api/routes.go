@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/store"
 )
 
@@ -12,18 +13,18 @@ import (
 // it needs; /runtime routes need a service token.
 func (s *Server) routesAll() {
 	s.add(routeInfo{Method: http.MethodGet, Path: "/health", Summary: "MongoDB and Redis status (503 when either is down)",
-		Tag: "system", Access: accessPublic}, s.health)
+		Tag: "system", Access: accessPublic, Out: healthBody{}}, s.health)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/metrics", Summary: "Prometheus metrics", Tag: "system",
 		Access: accessPublic}, s.metrics.handler())
 	s.add(routeInfo{Method: http.MethodGet, Path: "/openapi.json", Summary: "This document", Tag: "system",
 		Access: accessPublic}, s.openapi)
 
 	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/auth/login", Summary: "Log in with e-mail and password",
-		Tag: "auth", Access: accessPublic, Body: []string{fiber.MIMEApplicationJSON}}, s.login)
+		Tag: "auth", Access: accessPublic, Body: []string{fiber.MIMEApplicationJSON}, In: loginRequest{}, Out: auth.Pair{}}, s.login)
 	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Summary: "Exchange a refresh token for new tokens",
-		Tag: "auth", Access: accessPublic, Body: []string{fiber.MIMEApplicationJSON}}, s.refresh)
+		Tag: "auth", Access: accessPublic, Body: []string{fiber.MIMEApplicationJSON}, In: refreshRequest{}, Out: auth.Pair{}}, s.refresh)
 	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/auth/logout", Summary: "Revoke the access token (and a refresh token)",
-		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Body: []string{fiber.MIMEApplicationJSON}}, s.logout)
+		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Body: []string{fiber.MIMEApplicationJSON}, In: refreshRequest{}}, s.logout)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/auth/me", Summary: "Who the caller is",
 		Tag: "auth", Access: accessUser, Role: store.RoleViewer}, s.me)
 
@@ -35,11 +36,11 @@ func (s *Server) routesAll() {
 		Tag: "events", Access: accessUser, Role: store.RoleViewer}, s.events)
 
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/agents/by-number/:e164", Summary: "Runtime config of the agent answering a number",
-		Tag: "runtime", Access: accessService}, s.getRuntimeAgentByNumber)
+		Tag: "runtime", Access: accessService, Out: store.Agent{}}, s.getRuntimeAgentByNumber)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/agents/:id", Summary: "Runtime config of an agent",
-		Tag: "runtime", Access: accessService}, s.getRuntimeAgent)
+		Tag: "runtime", Access: accessService, Out: store.Agent{}}, s.getRuntimeAgent)
 	s.add(routeInfo{Method: http.MethodPut, Path: "/runtime/calls/:call_id", Summary: "Create or update a call record (idempotent, monotonic)",
-		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}}, s.putCall)
+		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: callInput{}, Out: callResponse{}}, s.putCall)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/fleets/select", Summary: "A fleet host with a free slot",
-		Tag: "runtime", Access: accessService, Query: []string{"org_id"}}, s.selectFleet)
+		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: fleetChoice{}}, s.selectFleet)
 }

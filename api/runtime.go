@@ -306,5 +306,12 @@ func (s *Server) selectFleet(c *fiber.Ctx) error {
 	if !ok {
 		return httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
 	}
-	return c.JSON(fiber.Map{"fleet_id": f.ID, "url": f.URL, "free": cp.Free})
+	return c.JSON(fleetChoice{FleetID: f.ID, URL: f.URL, Free: cp.Free})
+}
+
+// fleetChoice is the answer of GET /runtime/fleets/select.
+type fleetChoice struct {
+	FleetID string `json:"fleet_id"`
+	URL     string `json:"url"`
+	Free    int    `json:"free"` // free slots left after this selection, as last polled
 }

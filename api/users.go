@@ -90,6 +90,7 @@ func (s *Server) peopleRoutes() {
 			key, _ := c.Locals(localNewKey).(string)
 			return apiKeyCreated{APIKey: *k, Key: key}
 		},
+		createdOut: apiKeyCreated{},
 	})
 }
 
