@@ -37,6 +37,7 @@ type config struct {
 	workers   int
 	calls     int
 	extra     int
+	fills     int
 	readyRuns int
 	kills     int
 	bin       string
@@ -53,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.workers, "workers", 16, "workers per system (N)")
 	fs.IntVar(&cfg.calls, "calls", 8, "long calls in flight during each restart")
 	fs.IntVar(&cfg.extra, "extra", 8, "calls offered once every worker is in a call")
+	fs.IntVar(&cfg.fills, "fills", 3, "times every worker is filled with a call for the capacity figures")
 	fs.IntVar(&cfg.readyRuns, "ready-runs", 3, "starts timed for the all-ready figure")
 	fs.IntVar(&cfg.kills, "kills", 8, "workers killed with kill -9 for the kill-to-serving figure")
 	fs.StringVar(&cfg.bin, "bin", "bin/voxfleet", "voxfleet binary (make build)")
@@ -63,8 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if cfg.workers < 1 || cfg.calls < 1 || cfg.calls > cfg.workers || cfg.readyRuns < 1 || cfg.kills < 1 || cfg.extra < 0 {
-		fmt.Fprintln(stderr, "baseline: need workers ≥ 1, 1 ≤ calls ≤ workers, ready-runs ≥ 1, kills ≥ 1, extra ≥ 0")
+	if cfg.workers < 1 || cfg.calls < 1 || cfg.calls > cfg.workers || cfg.readyRuns < 1 || cfg.kills < 1 || cfg.extra < 0 || cfg.fills < 1 {
+		fmt.Fprintln(stderr, "baseline: need workers ≥ 1, 1 ≤ calls ≤ workers, ready-runs ≥ 1, kills ≥ 1, extra ≥ 0, fills ≥ 1")
 		return 2
 	}
 	for _, p := range []*string{&cfg.bin, &cfg.site, &cfg.app} {
@@ -171,9 +173,17 @@ func measure(ctx context.Context, sys system, cfg config, logf func(string, ...a
 		logf("%s: full restart with %d calls in flight (%s)", sys.name(), cfg.calls, full)
 		r.full, r.fulErr = restartUnderLoad(ctx, sys, cfg.calls, sys.fullRestart)
 	}
-	if r.capErr = waitIdle(ctx, sys, 60*time.Second); r.capErr == nil {
-		logf("%s: %d calls, then %d more", sys.name(), cfg.workers, cfg.extra)
-		r.capacity, r.capErr = atCapacity(ctx, sys, cfg.extra)
+	r.capacity = capacityResult{busy: cfg.workers, refusedSet: map[string]int{}, refused: map[string]int{}}
+	for i := range cfg.fills {
+		if r.capErr = waitIdle(ctx, sys, 60*time.Second); r.capErr != nil {
+			break
+		}
+		logf("%s: %d calls, then %d more (%d of %d)", sys.name(), cfg.workers, cfg.extra, i+1, cfg.fills)
+		c, err := atCapacity(ctx, sys, cfg.extra)
+		r.capacity.add(c)
+		if r.capErr = err; err != nil {
+			break
+		}
 	}
 	logf("%s: done, stopping", sys.name())
 	return r

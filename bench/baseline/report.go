@@ -71,39 +71,39 @@ func writeReport(w io.Writer, cfg config, systems []system, rs []*results, comma
 	})
 	restartRows(row, "rolling restart", cfg.calls, cfg.workers, func(r *results) (restartResult, error) { return r.rolling, r.rollErr })
 	restartRows(row, "full restart", cfg.calls, cfg.workers, func(r *results) (restartResult, error) { return r.full, r.fulErr })
-	row(fmt.Sprintf("filling all %d free workers one call after another: attempts refused (retried)", cfg.workers),
+	row(fmt.Sprintf("filling all %d free workers one call after another, %d times: attempts refused (then retried)", cfg.workers, cfg.fills),
 		func(r *results) string {
 			c := r.capacity
-			if r.capErr != nil && c.n == 0 && len(c.refusedSet) == 0 {
+			if r.capErr != nil && c.fills == 0 {
 				return notMeasured(r.capErr)
 			}
 			s := fmt.Sprintf("**%d** attempts refused", total(c.refusedSet))
 			if len(c.refusedSet) > 0 {
 				s += ": " + refusals(c.refusedSet)
 			}
-			if r.capErr != nil && c.n == 0 {
-				s += "; then " + notMeasured(r.capErr)
+			if r.capErr != nil {
+				s += fmt.Sprintf("; fill %d: %s", c.fills, notMeasured(r.capErr))
 			}
 			return s
 		})
-	row(fmt.Sprintf("%d more calls with all %d in calls: refused, and how", cfg.extra, cfg.workers),
+	row(fmt.Sprintf("%d more calls with all %d workers in calls, after each fill: refused, and how", cfg.extra, cfg.workers),
 		func(r *results) string {
 			c := r.capacity
-			if r.capErr != nil {
+			if r.capErr != nil && c.extra == 0 {
 				return notMeasured(r.capErr)
 			}
 			s := fmt.Sprintf("**%d of %d** refused", c.extra-c.admitted, c.extra)
 			if len(c.refused) > 0 {
 				s += ": " + refusals(c.refused)
 			}
-			if c.busy != c.n {
-				s += fmt.Sprintf(" (only %d of %d workers said busy)", c.busy, c.n)
+			if c.busy != cfg.workers {
+				s += fmt.Sprintf(" (in one fill only %d of %d workers said busy)", c.busy, cfg.workers)
 			}
 			return s
 		})
 	row("…of which reached a busy worker (refused by the worker: 429 or a close after the upgrade, not by nginx); admitted beyond capacity",
 		func(r *results) string {
-			if r.capErr != nil {
+			if r.capErr != nil && r.capacity.extra == 0 {
 				return notMeasured(r.capErr)
 			}
 			return fmt.Sprintf("%d reached a busy worker; %d admitted", r.capacity.byWorker, r.capacity.admitted)
@@ -115,7 +115,7 @@ func writeReport(w io.Writer, cfg config, systems []system, rs []*results, comma
 		rolling, full := s.operations()
 		fmt.Fprintf(w, "- %s: rolling restart = %s; full restart = %s; kill -9 = `kill -9` of the pid a worker's `/health` reports.\n", s.name(), rolling, full)
 	}
-	fmt.Fprintf(w, "- A call is cut when its WebSocket closes before the caller presses '#', or when no echo arrives within %s of the caller's pause; calls are ended with '#' 5 s after the restart command returned. Calls talk throughout: 1 s of speech, a pause, the echo, 1 s of listening.\n", echoTimeout)
+	fmt.Fprintf(w, "- A call is cut when its WebSocket closes before the caller presses '#', or when no echo arrives within %s of the caller's pause; calls are ended with '#' 5 s after the restart command returned, and one that completed no exchange in those 5 s counts as cut too. Calls talk throughout: 1 s of speech, a pause, the echo, 1 s of listening.\n", echoTimeout)
 	fmt.Fprintf(w, "- New calls during a restart: one short call (greeting, then '#') every %s from the command's start until %s after it returned.\n", probeEvery, probeAfter)
 }
 

@@ -116,6 +116,10 @@ func restartUnderLoad(ctx context.Context, sys system, k int, op func(context.Co
 	start := time.Now()
 	r.opErr = op(opCtx)
 	r.took = time.Since(start)
+	atEnd := make([]int, len(talkers))
+	for i, t := range talkers {
+		atEnd[i], _ = t.state()
+	}
 	// Carry on talking: a call whose worker went away stops hearing echoes.
 	// New calls are still offered for the first seconds of this: old
 	// workers may still be on their way out.
@@ -136,11 +140,17 @@ func restartUnderLoad(ctx context.Context, sys system, k int, op func(context.Co
 			r.replaced++
 		}
 	}
-	for _, t := range talkers {
+	for i, t := range talkers {
 		t.end()
-		if _, cut := t.state(); cut != nil {
+		n, cut := t.state()
+		switch {
+		case cut != nil:
 			r.cut++
 			r.cutWhy[cut.why]++
+		case n <= atEnd[i]:
+			// Alive, but not talking: as good as cut.
+			r.cut++
+			r.cutWhy["no exchange completed after the restart"]++
 		}
 	}
 	return r, nil
@@ -168,13 +178,30 @@ func probe(ctx context.Context, sys system) (int, map[string]int) {
 
 // capacityResult is what happened to calls offered to a full fleet.
 type capacityResult struct {
-	n          int            // calls held, one per worker
+	fills      int            // times the workers were filled
+	n          int            // calls held, one per worker, over all fills
 	refusedSet map[string]int // attempts refused while filling the free workers
-	busy       int            // workers answering "busy" on /health once full
+	busy       int            // workers answering "busy" on /health once full (the fewest over all fills)
 	extra      int            // further calls offered
 	refused    map[string]int // how the further calls were refused
 	byWorker   int            // refusals made by a busy worker (429, or a close after the upgrade)
 	admitted   int            // further calls that were set up: over capacity
+}
+
+// add accumulates another fill's figures; busy keeps the lowest.
+func (c *capacityResult) add(o capacityResult) {
+	c.fills++
+	c.n += o.n
+	c.busy = min(c.busy, o.busy)
+	c.extra += o.extra
+	c.byWorker += o.byWorker
+	c.admitted += o.admitted
+	for k, v := range o.refusedSet {
+		c.refusedSet[k] += v
+	}
+	for k, v := range o.refused {
+		c.refused[k] += v
+	}
 }
 
 // atCapacity fills every worker with a call, checks each worker says busy,
