@@ -22,4 +22,7 @@ if ((${#need_apt[@]})); then
 fi
 
 go mod download
+here=$(dirname "$0")
+"$here/deps-ferretdb.sh"   # the MongoDB-wire server the Backend's tests run (its own Go module)
+"$here/deps-minio.sh"      # the MinIO server for recordings (slow the first time)
 echo "deps: ok"

@@ -236,6 +236,9 @@ func (s *Supervisor) advanceRollout() {
 	}
 	for len(r.queue) > 0 && (!r.rolling || (len(r.active) == 0 && len(r.failed) == 0)) {
 		i := r.queue[0]
+		if sl := s.slots[i]; sl != nil && sl.next != nil {
+			break // a recycle started before the rollout is finishing; this index comes after it
+		}
 		r.queue = r.queue[1:]
 		s.beginReplace(r, i)
 	}
@@ -298,11 +301,6 @@ func (s *Supervisor) beginReplace(r *rollout, i int) {
 		s.publish()
 		return
 	}
-	if sl.next != nil {
-		// A recycle is already replacing it; the rollout waits for that one.
-		r.active[i] = sl.cur.pid
-		return
-	}
 	p, err := s.startReplacement(sl, s.binaryFor(r))
 	if err != nil {
 		msg := fmt.Sprintf("worker %d: cannot start replacement: %v", i, err)
@@ -339,6 +337,9 @@ func (s *Supervisor) startReplacement(sl *slot, binary string) (*proc, error) {
 // keeping capacity: the replacement starts first, as in a restart.
 func (s *Supervisor) recycle(sl *slot, reason string) {
 	p := sl.cur
+	if s.roll != nil {
+		return // a rollout replaces workers already; recycling waits for the next call's end
+	}
 	if s.stopping || sl.retiring || sl.stopped || sl.next != nil || p == nil || !p.ready || p.draining || p.callID != "" {
 		return
 	}
