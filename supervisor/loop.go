@@ -583,18 +583,6 @@ func (s *Supervisor) killAll() {
 	}
 }
 
-func (s *Supervisor) liveProcs() int {
-	n := 0
-	for _, sl := range s.slots {
-		for _, p := range sl.procs() {
-			if !p.exited {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // closeSockets removes every socket the daemon bound, except those of
 // workers left to finish a call (handoff): their paths tell the next daemon
 // the index is held, and each worker removes its own when done.
