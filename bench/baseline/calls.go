@@ -62,7 +62,15 @@ func dial(ctx context.Context, sys system) attempt {
 		return attempt{err: err}
 	}
 	if err := cl.Start(); err != nil {
+		// A busy worker may have closed the stream already: say with what.
+		select {
+		case <-cl.Done():
+		case <-time.After(time.Second):
+		}
 		cl.Close()
+		if st := cl.Stats(); st.CloseCode != 0 {
+			return attempt{closeCode: st.CloseCode}
+		}
 		return attempt{err: fmt.Errorf("start: %w", err)}
 	}
 	st, err := cl.Wait(ctx, func(s twilio.Stats) bool { return s.Closed || slices.Contains(s.Marks, "greeting") })
