@@ -67,7 +67,13 @@ func TestShutdownDrains(t *testing.T) {
 	if _, err := pw.Write([]byte("phone\n+442079460001\n")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the server start reading the request
+	// The event stream and the upload are both open on the server.
+	eventually(t, 5*time.Second, func() error {
+		if n := srv.App().Server().GetOpenConnectionsCount(); n < 2 {
+			return fmt.Errorf("%d open connections", n)
+		}
+		return nil
+	})
 	cancel()
 	e, _ := events.next(t, 5*time.Second)
 	if !strings.HasPrefix(e, "event: shutdown") {
