@@ -99,8 +99,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var all []*results
 	for _, sys := range systems {
+		if ctx.Err() != nil {
+			break
+		}
 		all = append(all, measure(ctx, sys, cfg, logf))
 	}
+	systems = systems[:len(all)]
 	writeReport(stdout, cfg, systems, all, strings.Join(append([]string{"go run ./bench/baseline"}, args...), " "))
 	if ctx.Err() != nil {
 		fmt.Fprintf(stderr, "baseline: stopped early: %v\n", context.Cause(ctx))
