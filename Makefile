@@ -54,6 +54,12 @@ check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
 bench: build ## Run the benchmarks and print figures (see docs/BENCHMARKS.md).
 	./bench/fleet.sh
 
+.PHONY: bench-baseline
+bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream) and voxfleet, same scenarios, side by side.
+	./scripts/deps-baseline.sh
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
+	$(GO) run ./bench/baseline -bin $(BIN)/voxfleet
+
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).
 	VOX_SOAK_SECONDS=$${VOX_SOAK_SECONDS:-30} $(GO) test -count=1 -v -timeout 60m -run 'TestSoak$$' ./integration/ | grep -v '^\s*{'
