@@ -55,7 +55,10 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	// Fail fast when Redis is down: one retry, short timeouts, so requests
+	// get a 503 in about a second instead of hanging.
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
+	opt.MaxRetries, opt.PoolTimeout = 1, 2*time.Second
 	rdb := redis.NewClient(opt)
 	s := &Server{
 		cfg: cfg, logger: logger, store: st, rdb: rdb,

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -67,9 +68,20 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	fmt.Printf("ready %s\n", f.MongoDBURI())
-	if err := f.Run(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
-		return 1
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	<-ctx.Done()
+	// FerretDB waits for its clients to disconnect; a test that stops the
+	// server wants it gone, as a stopped MongoDB would be. SQLite in WAL
+	// mode keeps every committed write across an abrupt exit.
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+			return 1
+		}
+	case <-time.After(500 * time.Millisecond):
+		fmt.Fprintln(os.Stderr, "ferretdb: clients still connected; exiting anyway")
 	}
 	return 0
 }
