@@ -59,6 +59,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	// get a 503 in about a second instead of hanging.
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = time.Second, time.Second, time.Second
 	opt.MaxRetries, opt.PoolTimeout = 1, 2*time.Second
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{base.With("component", "redis")}) })
 	rdb := redis.NewClient(opt)
 	s := &Server{
 		cfg: cfg, logger: logger, store: st, rdb: rdb,
@@ -177,3 +178,15 @@ func (s *Server) EnsureIndexes(ctx context.Context) error { return s.store.Ensur
 
 // Store is the server's MongoDB store.
 func (s *Server) Store() *store.Store { return s.store }
+
+// redisLogOnce sets go-redis's process-wide logger once.
+var redisLogOnce sync.Once
+
+// redisLog sends go-redis's own messages (reconnection attempts) to slog
+// instead of stderr.
+type redisLog struct{ logger *slog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.logger.WarnContext(ctx, fmt.Sprintf(format, v...))
+}
