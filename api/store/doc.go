@@ -6,6 +6,6 @@
 // Nothing here uses multi-document transactions (the MongoDB-wire server of
 // the tests has none): multi-step changes are single conditional updates.
 //
-// store imports nothing from this module but api/importer's types; it must
+// store imports nothing from this module but api/phone and api/importer; it must
 // never import supervisor, callslot or upstream.
 package store
