@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,47 @@ func TestLoadMongoOnly(t *testing.T) {
 	}
 	if _, err := LoadMongoOnly(env(nil), nil); err == nil || !strings.Contains(err.Error(), "MONGODB_URI") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestEnvExample keeps deploy/env/voxbridge.env.example true: it loads
+// without error, and it lists every variable voxbridge reads.
+func TestEnvExample(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/env/voxbridge.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("not KEY=VALUE: %q", line)
+		}
+		if _, dup := example[k]; dup {
+			t.Fatalf("%s set twice", k)
+		}
+		example[k] = v
+	}
+	asked := map[string]bool{}
+	cfg, err := Load(func(k string) string { asked[k] = true; return example[k] }, nil)
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	for k := range asked {
+		if _, ok := example[k]; !ok {
+			t.Errorf("voxbridge reads %s; the example does not list it", k)
+		}
+	}
+	for k := range example {
+		if !asked[k] {
+			t.Errorf("the example lists %s, which voxbridge does not read", k)
+		}
+	}
+	if cfg.Addr() != "0.0.0.0:8080" || cfg.MinIO.Enabled() {
+		t.Errorf("example config: %s, minio %v", cfg.Addr(), cfg.MinIO.Enabled())
 	}
 }
