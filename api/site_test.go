@@ -51,7 +51,7 @@ func siteForTest(t *testing.T, apiAddr, root string) string {
 func TestNginxSite(t *testing.T) {
 	m, _ := sharedServers(t)
 	cfg := testConfig(t, m, testredis.Start(t)) // own Redis: address counters
-	cfg.LoginMaxPerAddress = 4 // the owner's login below, then three failures
+	cfg.LoginMaxPerAddress = 4                  // the owner's login below, then three failures
 	h := start(t, cfg, false)
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "assets"), 0o755); err != nil {
