@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,9 +56,26 @@ func TestLoginRefreshLogout(t *testing.T) {
 	}
 	// Refresh rotates: the old refresh token works once.
 	p2 := h.must(200, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh})
+	h.must(200, "GET", "/api/v1/agents", p2["access_token"].(string), nil)
+	// Using it again means it was copied: every token of the user is void.
 	if r := h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}); r.Status != 401 {
 		t.Fatalf("refresh token reused: %d", r.Status)
 	}
+	for _, tok := range []string{p2["access_token"].(string), access} {
+		if r := h.req("GET", "/api/v1/agents", tok, nil); r.Status != 401 {
+			t.Fatalf("token survived refresh reuse: %d", r.Status)
+		}
+	}
+	if r := h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": p2["refresh_token"].(string)}); r.Status != 401 {
+		t.Fatalf("rotated refresh token survived reuse: %d", r.Status)
+	}
+	// A new login works again.
+	r = login(h, "ann@auth.test", "user-password-1")
+	if r.Status != 200 {
+		t.Fatalf("login after reuse: %d %s", r.Status, r.Body)
+	}
+	access = r.JSON(t)["access_token"].(string)
+	p2 = h.must(200, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": r.JSON(t)["refresh_token"].(string)})
 	access2, refresh2 := p2["access_token"].(string), p2["refresh_token"].(string)
 	h.must(200, "GET", "/api/v1/agents", access2, nil)
 	// Logout revokes the access token and the given refresh token.
@@ -260,5 +278,36 @@ func TestAPIKeys(t *testing.T) {
 	h.must(204, "DELETE", "/api/v1/api-keys/"+id, owner, nil)
 	if r := h.req("GET", "/api/v1/agents", key, nil); r.Status != 401 {
 		t.Fatalf("deleted key: %d", r.Status)
+	}
+}
+
+// TestConcurrentRefresh exchanges one refresh token from many clients at
+// once: exactly one gets new tokens.
+func TestConcurrentRefresh(t *testing.T) {
+	h := newHarness(t)
+	owner, _ := h.org("Race Org")
+	addUser(h, owner, "race@auth.test", "viewer")
+	refresh := login(h, "race@auth.test", "user-password-1").JSON(t)["refresh_token"].(string)
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}).Status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	won := 0
+	for c := range codes {
+		if c == 200 {
+			won++
+		} else if c != 401 {
+			t.Errorf("status %d", c)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d exchanges of one refresh token succeeded, want 1", won)
 	}
 }

@@ -76,11 +76,26 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	ok, err := s.revoker.Valid(ctx, cl.ID, cl.Subject, cl.IssuedMs)
+	ok, why, err := s.revoker.Valid(ctx, cl.ID, cl.Subject, cl.IssuedMs)
 	if err != nil {
 		return redisErr("check refresh token", err)
 	}
+	if !ok && why != auth.ReasonRotated {
+		return auth.ErrUnauthorized
+	}
+	if ok {
+		// Claim the token: of two concurrent exchanges only one wins.
+		if ok, err = s.revoker.Rotate(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
+			return redisErr("rotate refresh token", err)
+		}
+	}
 	if !ok {
+		// A refresh token used twice was copied: void every token of the
+		// user, the thief's and the owner's alike (rotation reuse detection).
+		if err := s.revoker.RevokeUser(ctx, cl.Subject); err != nil {
+			return redisErr("revoke user tokens", err)
+		}
+		s.logger.Warn("refresh token reused; all tokens of the user revoked", "user_id", cl.Subject)
 		return auth.ErrUnauthorized
 	}
 	// Role and organisation come from the stored user, not the old token.
@@ -89,9 +104,6 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		return auth.ErrUnauthorized
 	} else if err != nil {
 		return err
-	}
-	if err := s.revoker.Revoke(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
-		return redisErr("rotate refresh token", err)
 	}
 	pair, err := s.issuer.Issue(u.ID, u.OrgID, u.Role)
 	if err != nil {
@@ -119,11 +131,11 @@ func (s *Server) logout(c *fiber.Ctx) error {
 		if err != nil || cl.Subject != p.UserID {
 			return badRequest("refresh_token: not a refresh token of this user")
 		}
-		if err := s.revoker.Revoke(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
+		if err := s.revoker.Revoke(ctx, cl.ID, cl.ExpiresAt.Time, auth.ReasonLogout); err != nil {
 			return redisErr("revoke refresh token", err)
 		}
 	}
-	if err := s.revoker.Revoke(ctx, p.TokenID, p.Expires); err != nil {
+	if err := s.revoker.Revoke(ctx, p.TokenID, p.Expires, auth.ReasonLogout); err != nil {
 		return redisErr("revoke access token", err)
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -175,7 +187,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, tok string) (*auth.Principa
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.revoker.Valid(ctx, cl.ID, cl.Subject, cl.IssuedMs)
+	ok, _, err := s.revoker.Valid(ctx, cl.ID, cl.Subject, cl.IssuedMs)
 	if err != nil {
 		return nil, redisErr("check access token", err)
 	}

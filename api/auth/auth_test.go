@@ -84,19 +84,19 @@ func TestRedisParts(t *testing.T) {
 
 	r := &Revoker{RDB: rdb, TTL: time.Hour}
 	now := time.Now().UnixMilli()
-	if ok, err := r.Valid(ctx, "j1", "u1", now); !ok || err != nil {
+	if ok, _, err := r.Valid(ctx, "j1", "u1", now); !ok || err != nil {
 		t.Fatalf("fresh token invalid: %v", err)
 	}
-	_ = r.Revoke(ctx, "j1", time.Now().Add(time.Minute))
-	if ok, _ := r.Valid(ctx, "j1", "u1", now); ok {
-		t.Fatal("revoked token valid")
+	_ = r.Revoke(ctx, "j1", time.Now().Add(time.Minute), ReasonRotated)
+	if ok, why, _ := r.Valid(ctx, "j1", "u1", now); ok || why != ReasonRotated {
+		t.Fatalf("revoked token: %v %q", ok, why)
 	}
 	time.Sleep(2 * time.Millisecond)
 	_ = r.RevokeUser(ctx, "u1")
-	if ok, _ := r.Valid(ctx, "j2", "u1", now); ok {
-		t.Fatal("token issued before cut-off valid")
+	if ok, why, _ := r.Valid(ctx, "j2", "u1", now); ok || why != ReasonCutOff {
+		t.Fatalf("token issued before cut-off: %v %q", ok, why)
 	}
-	if ok, _ := r.Valid(ctx, "j3", "u1", time.Now().Add(time.Second).UnixMilli()); !ok {
+	if ok, _, _ := r.Valid(ctx, "j3", "u1", time.Now().Add(time.Second).UnixMilli()); !ok {
 		t.Fatal("token issued after cut-off invalid")
 	}
 

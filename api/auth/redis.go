@@ -19,16 +19,36 @@ type Revoker struct {
 func revokedKey(jti string) string   { return "vox:auth:revoked:" + jti }
 func cutoffKey(userID string) string { return "vox:auth:cutoff:" + userID }
 
-// Revoke voids the token jti until it would have expired anyway.
-func (r *Revoker) Revoke(ctx context.Context, jti string, expires time.Time) error {
+// Reasons a token is revoked, as Valid reports them.
+const (
+	ReasonLogout  = "logout"
+	ReasonRotated = "rotated" // a refresh token exchanged for a new pair
+	ReasonCutOff  = "cut-off" // every token of the user was voided
+)
+
+// Revoke voids the token jti, for reason, until it would have expired
+// anyway.
+func (r *Revoker) Revoke(ctx context.Context, jti string, expires time.Time, reason string) error {
 	ttl := time.Until(expires) + 10*time.Second
 	if ttl <= 0 {
 		return nil
 	}
-	if err := r.RDB.Set(ctx, revokedKey(jti), "1", ttl).Err(); err != nil {
+	if err := r.RDB.Set(ctx, revokedKey(jti), reason, ttl).Err(); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
+}
+
+// Rotate revokes the refresh token jti as exchanged, atomically: it
+// reports false when the token had already been revoked, so that of two
+// concurrent exchanges of one token only one succeeds.
+func (r *Revoker) Rotate(ctx context.Context, jti string, expires time.Time) (bool, error) {
+	ttl := max(time.Until(expires)+10*time.Second, time.Second)
+	ok, err := r.RDB.SetNX(ctx, revokedKey(jti), ReasonRotated, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return ok, nil
 }
 
 // RevokeUser voids every token the user holds now (password or role change,
@@ -42,22 +62,23 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID string) error {
 }
 
 // Valid reports whether a token of userID with id jti issued at issuedMs
-// has been neither revoked nor cut off, in one round trip.
-func (r *Revoker) Valid(ctx context.Context, jti, userID string, issuedMs int64) (bool, error) {
+// has been neither revoked nor cut off, in one round trip; when it has, it
+// says why (one of the Reason constants).
+func (r *Revoker) Valid(ctx context.Context, jti, userID string, issuedMs int64) (ok bool, reason string, err error) {
 	vals, err := r.RDB.MGet(ctx, revokedKey(jti), cutoffKey(userID)).Result()
 	if err != nil {
-		return false, fmt.Errorf("check revocation: %w", err)
+		return false, "", fmt.Errorf("check revocation: %w", err)
 	}
-	if vals[0] != nil {
-		return false, nil
+	if s, revoked := vals[0].(string); revoked {
+		return false, s, nil
 	}
-	if s, ok := vals[1].(string); ok {
+	if s, set := vals[1].(string); set {
 		cut, _ := strconv.ParseInt(s, 10, 64)
 		if issuedMs <= cut {
-			return false, nil
+			return false, ReasonCutOff, nil
 		}
 	}
-	return true, nil
+	return true, "", nil
 }
 
 // Limiter limits login attempts per account (failed attempts) and per
