@@ -419,3 +419,16 @@ func TestHandoffBecomesDrainWhenHostStops(t *testing.T) {
 		t.Fatalf("call: %+v", r)
 	}
 }
+
+func TestRecycleAboveMemory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir(), 1)
+	cfg.RecycleRSS = 1 // every worker is above it: the first probe recycles it
+	h := startDaemon(t, cfg)
+	first := h.waitReady(1).Workers[0].PID
+	waitFor(t, 10*time.Second, "worker recycled for memory", func() bool {
+		f, _ := h.fleet()
+		return len(f.Workers) >= 1 && f.Workers[0].PID != first && f.Workers[0].Restarts == 0 &&
+			strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"}`) &&
+			!strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"} 0`)
+	})
+}
