@@ -51,8 +51,9 @@ check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
 	./scripts/check-imports.sh
 
 .PHONY: bench
-bench: build ## Run the benchmarks and print figures (see docs/BENCHMARKS.md).
+bench: build deps ## Run the benchmarks and print figures (see docs/BENCHMARKS.md).
 	./bench/fleet.sh
+	$(GO) run ./bench/bridge -get-rate 1000 -put-rate 100 -duration 10s
 
 .PHONY: bench-baseline
 bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream) and voxfleet, same scenarios, side by side.
