@@ -13,20 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/control"
 )
-
-// Health is the JSON of a fleet host's GET /health/fleet.
-type Health struct {
-	Status   string          `json:"status"`
-	Desired  int             `json:"desired"`
-	Ready    int             `json:"ready"`
-	Busy     int             `json:"busy"`
-	Free     int             `json:"free"`
-	Draining int             `json:"draining"`
-	Failed   int             `json:"failed"`
-	Version  string          `json:"version"`
-	Workers  json.RawMessage `json:"workers,omitempty"`
-}
 
 // Capacity is what the poller last learnt of one fleet host.
 type Capacity struct {
@@ -180,7 +168,7 @@ func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
 		return c
 	}
 	defer resp.Body.Close()
-	var h Health
+	var h control.Fleet // the JSON of a fleet host's GET /health/fleet
 	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h)
 	c.Status, c.Desired, c.Ready, c.Busy, c.Free = h.Status, h.Desired, h.Ready, h.Busy, h.Free
 	c.Draining, c.Failed, c.Version = h.Draining, h.Failed, h.Version
