@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -136,6 +137,14 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 // reexec replaces the process image with the binary at exePath. Loop only.
 // It returns only on failure, with the daemon unchanged.
 func (s *Supervisor) reexec(to string) error {
+	if s.stopping || s.roll != nil {
+		return errors.New("the daemon started stopping or a restart began meanwhile")
+	}
+	for _, sl := range s.slots {
+		if sl.next != nil {
+			return fmt.Errorf("worker %d began being replaced meanwhile; try again", sl.index)
+		}
+	}
 	prev := s.binary
 	if prev == s.cfg.WorkerBinary {
 		// The release on disk is the new one now; keep what is running.
