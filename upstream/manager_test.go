@@ -147,6 +147,8 @@ func TestManagerAppliesAtStartEvenIfFileExists(t *testing.T) {
 	h.m.Update(socks("a"))
 	h.start(t)
 	waitFor(t, "initial apply", 5*time.Second, func() bool { return count(h.reloads) == 1 })
+	// The reload command has run; the manager records the apply once it returned.
+	waitFor(t, "initial apply recorded", 5*time.Second, func() bool { return value(h.m.m.reloads) == 1 })
 	if got := h.m.Applied(); !slices.Equal(got, socks("a")) {
 		t.Fatalf("Applied = %q", got)
 	}
@@ -394,6 +396,10 @@ func TestMetricsExposed(t *testing.T) {
 	h.m.Update(socks("a", "b", "c"))
 	h.start(t)
 	waitFor(t, "apply", 5*time.Second, func() bool { return count(h.reloads) == 1 })
+	// The reload command has run; the metrics follow once it has returned.
+	waitFor(t, "metrics of the apply", 5*time.Second, func() bool {
+		return gathered(t, h.reg)["voxfleet_nginx_reload_duration_seconds_count"] == 1
+	})
 	want := map[string]float64{
 		"voxfleet_nginx_last_reload_success":                     1,
 		`voxfleet_nginx_reload_failures_total{stage="validate"}`: 0,
