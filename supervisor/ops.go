@@ -246,7 +246,7 @@ func (s *Supervisor) advanceRollout() {
 		return
 	}
 	final := control.Progress{Step: "done", Done: true,
-		Message: fmt.Sprintf("%d of %d worker(s) replaced in %s", r.total-len(r.failed)-len(r.queue), r.total,
+		Message: fmt.Sprintf("%d of %d worker(s) replaced in %s", r.replaced, r.total,
 			time.Since(r.started).Round(time.Millisecond))}
 	if len(r.failed) > 0 {
 		final.Error = r.failed[0]
