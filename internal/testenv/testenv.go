@@ -9,7 +9,9 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run under CI, where nothing may be skipped.
@@ -29,4 +31,20 @@ func Require(t testing.TB, name, install string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// StopGroup ends a server started in its own process group: SIGTERM to the
+// group, then SIGKILL if it has not exited after grace. It waits for the
+// process either way.
+func StopGroup(cmd *exec.Cmd, grace time.Duration) {
+	pid := cmd.Process.Pid
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	}
 }
