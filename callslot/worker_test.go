@@ -141,7 +141,6 @@ func TestCallEnds(t *testing.T) {
 			h := startWorker(t, func(c *Config) { c.MaxCallDuration = tt.maxDur })
 			ctx := ctxFor(t, 30*time.Second)
 			c := h.call(ctx)
-			start := time.Now()
 			if err := tt.end(ctx, c); err != nil {
 				t.Fatal(err)
 			}
@@ -149,9 +148,6 @@ func TestCallEnds(t *testing.T) {
 			end := h.waitEvent(lifeline.KindCallEnd, c.CallSID())
 			if end.Outcome != tt.outcome {
 				t.Fatalf("outcome = %q; want %q", end.Outcome, tt.outcome)
-			}
-			if tt.maxDur > 0 && time.Since(start) > tt.maxDur+3*time.Second {
-				t.Fatalf("call outlived max duration %v by far: %v", tt.maxDur, time.Since(start))
 			}
 			if tt.closeCode != 0 {
 				s, err := c.Wait(ctx, closed)

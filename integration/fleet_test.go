@@ -243,7 +243,10 @@ func TestFleetBehindNginx(t *testing.T) {
 		cl := f.call(t)
 		fl, _ := f.health()
 		f.cmd.Process.Signal(syscall.SIGTERM)
-		time.Sleep(300 * time.Millisecond) // the daemon is draining now
+		f.waitFor(5*time.Second, "the daemon draining the busy worker", func() bool {
+			fl, _ := f.health()
+			return fl.Draining == 1 && fl.Ready == 0
+		})
 		before := cl.Stats().VoicedBytes
 		cl.SendAudio(ctxT(t, 5*time.Second), append(twilio.Tone(400*time.Millisecond, 440, 8000), twilio.Silence(800*time.Millisecond)...), 0)
 		if _, err := cl.Wait(ctxT(t, 10*time.Second), func(s twilio.Stats) bool { return s.VoicedBytes > before }); err != nil {

@@ -115,12 +115,8 @@ func TestCrashLoopBacksOffThenFails(t *testing.T) {
 	cfg.Restart.Initial = 20 * time.Millisecond
 	cfg.Restart.MaxDeaths = 4
 	h := startDaemon(t, cfg)
-	sawBackoff := false
 	waitFor(t, 10*time.Second, "worker 1 failed", func() bool {
 		f, _ := h.fleet()
-		if len(f.Workers) == 1 && f.Workers[0].State == control.StateBackoff {
-			sawBackoff = true
-		}
 		return f.Failed == 1
 	})
 	f, code := h.fleet()
@@ -130,7 +126,6 @@ func TestCrashLoopBacksOffThenFails(t *testing.T) {
 	if w := f.Workers[0]; w.Restarts != 4 || !strings.Contains(w.Reason, "quick deaths") {
 		t.Fatalf("failed worker = %+v", w)
 	}
-	_ = sawBackoff // backoff is brief with these settings; the policy's own tests pin its delays
 	if _, err := os.Stat(workerPath(cfg.SocketDir, 1)); !os.IsNotExist(err) {
 		t.Fatalf("failed slot's socket still present: %v", err)
 	}
