@@ -19,6 +19,7 @@ import (
 	"github.com/voxplatform/vox/api/config"
 	"github.com/voxplatform/vox/api/fleetpoll"
 	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/plainbody"
 )
 
 // Server is voxbridge: the HTTP API and the clients it needs.
@@ -93,6 +94,8 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		ProxyHeader:             "X-Real-IP",
 	})
 	s.app.Use(s.observe)
+	// Before any handler can inflate a compressed body (see plainbody).
+	s.app.Use(plainbody.New())
 	s.routesAll()
 	return s, nil
 }

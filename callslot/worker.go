@@ -18,6 +18,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/plainbody"
 	"github.com/voxplatform/vox/svcauth"
 )
 
@@ -151,6 +152,8 @@ func (w *Worker) newApp() *fiber.App {
 			w.log.Error("handler panic", "path", c.Path(), "panic", fmt.Sprint(e))
 		},
 	}))
+	// Before any handler can inflate a compressed body (see plainbody).
+	app.Use(plainbody.New())
 	app.Get("/health", w.health)
 	app.Get("/ws/twilio", w.authenticate(true), w.admitStream, websocket.New(w.serveStream, websocket.Config{
 		HandshakeTimeout: handshakeTimeout,

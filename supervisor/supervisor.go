@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/plainbody"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
 )
@@ -173,9 +174,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Error("upstream manager stopped", "err", err)
 		}
 	})
-	httpSrv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	// net/http never inflates a body; plainbody still refuses coded ones so
+	// that every server of the fleet answers them alike.
+	httpSrv := &http.Server{Handler: plainbody.Wrap(s.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
 	goFn("http", func() { _ = httpSrv.Serve(httpLn) })
-	ctlSrv := &http.Server{Handler: s.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	ctlSrv := &http.Server{Handler: plainbody.Wrap(s.controlHandler()), ReadHeaderTimeout: 5 * time.Second}
 	goFn("control", func() { _ = ctlSrv.Serve(ctlLn) })
 	goFn("prober", func() { s.probeLoop(bg) })
 	if iv := sdnotify.WatchdogInterval(); iv > 0 {
