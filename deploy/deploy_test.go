@@ -20,6 +20,7 @@ import (
 
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/internal/testnginx"
+	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/upstream"
 )
 
@@ -75,6 +76,18 @@ func TestEnvExampleHasEverySetting(t *testing.T) {
 		if _, ok := env[k]; !ok {
 			t.Errorf("deploy/env/voxfleet.env.example lacks %s", k)
 		}
+	}
+}
+
+// TestEnvExampleFleetID checks that the example's fleet id is one voxfleet
+// accepts, so that an operator editing it sees what a valid one looks like.
+func TestEnvExampleFleetID(t *testing.T) {
+	id, ok := envExample(t)["VOXFLEET_FLEET_ID"]
+	if !ok {
+		t.Fatal("deploy/env/voxfleet.env.example lacks VOXFLEET_FLEET_ID")
+	}
+	if err := svcauth.ValidateFleetID(id); err != nil {
+		t.Fatalf("VOXFLEET_FLEET_ID=%s in the env example: %v", id, err)
 	}
 }
 

@@ -24,6 +24,9 @@ import (
 
 const secret = "integration-test-service-secret"
 
+// fleetID is the fleet identity of every test voxfleet (VOXFLEET_FLEET_ID).
+const fleetID = "integration-fleet"
+
 // voxfleetBin is the binary built once for every test.
 var voxfleetBin string
 
@@ -160,7 +163,7 @@ func startFleetWith(t *testing.T, n, crashIndex int, bin string, extra ...string
 func (f *fleet) startDaemon() {
 	f.t.Helper()
 	cmd := exec.Command(f.bin, f.args...)
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
 	cmd.Stdout, cmd.Stderr = f.logFile, f.logFile
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)

@@ -80,7 +80,7 @@ func (l *load) stop() counts {
 func (l *load) caller(ctx context.Context) {
 	ws := strings.Replace(l.f.nginx.URL("/ws/twilio"), "http://", "ws://", 1)
 	for ctx.Err() == nil {
-		tok, _ := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "soak", time.Minute)
+		tok, _ := svcauth.Sign([]byte(secret), svcauth.FleetAudience(fleetID), "soak", time.Minute)
 		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		cl, resp, err := twilio.Dial(dctx, twilio.ClientConfig{URL: ws, Token: tok})
 		cancel()
@@ -151,7 +151,7 @@ func (l *load) converse(stop context.Context, cl *twilio.Client) string {
 }
 
 func (l *load) attacher(ctx context.Context) {
-	tok, _ := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "soak", 10*time.Minute)
+	tok, _ := svcauth.Sign([]byte(secret), svcauth.FleetAudience(fleetID), "soak", 10*time.Minute)
 	n := 0
 	for ctx.Err() == nil {
 		n++

@@ -32,6 +32,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		recycleMB      int
 		stallAfter     time.Duration
 		stallEnd       time.Duration
+		fleetID        string
 	)
 	f := newEnvFlags("run", stderr)
 	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
@@ -52,6 +53,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&stallEnd, "call-stall-end", 30*time.Second, "end a call whose media has not advanced for this long")
 	f.Duration(&cfg.CanaryPeriod, "canary-period", 3*time.Second, "on upgrade, how long the first new worker must stay up before the others follow")
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
+	f.String(&fleetID, "fleet-id", "", "this host's fleet id in the Backend's registry: workers accept only service tokens scoped to it (required)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
@@ -67,7 +69,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	cfg.HostStopping = hostStopping
 	cfg.RecycleRSS = int64(recycleMB) << 20
 	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel,
-		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String()}
+		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String(), "--fleet-id", fleetID}
 
 	// Every problem is reported at once, each naming its setting.
 	var problems []string
@@ -79,6 +81,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := svcauth.ValidateSecret(os.Getenv("VOX_SERVICE_SECRET")); err != nil {
 		problems = append(problems, "$VOX_SERVICE_SECRET: "+err.Error()+" (shared with the Backend and the Dialler)")
+	}
+	if err := svcauth.ValidateFleetID(fleetID); err != nil {
+		problems = append(problems, "--fleet-id ($VOXFLEET_FLEET_ID): "+err.Error())
 	}
 	if maxCall <= 0 {
 		problems = append(problems, "--max-call-duration: must be positive")
