@@ -153,9 +153,10 @@ func (s *Server) resourceRoutes() {
 			set(&f.Name, in.Name)
 			set(&f.URL, in.URL)
 			set(&f.Enabled, in.Enabled)
-			return nil
+			return s.checkFleetURL(f.URL)
 		},
-		present: s.presentFleets,
+		beforeCreate: s.beforeFleetCreate,
+		present:      s.presentFleets,
 	})
 
 	registerCRUD(s, crud[store.DNCEntry, *store.DNCEntry, dncInput]{

@@ -78,7 +78,11 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("minio client for %s: %w", m.Endpoint, err)
 		}
 	}
-	s.poller = fleetpoll.New(st, rdb, cfg.FleetPollInterval, cfg.FleetPollTimeout, s.publish, base)
+	s.poller = fleetpoll.New(st, rdb, fleetpoll.Options{
+		Interval: cfg.FleetPollInterval, Timeout: cfg.FleetPollTimeout,
+		Platform: platformFleets(cfg.Fleets.Platform),
+		Policy:   fleetpoll.AddressPolicy{Allowed: cfg.Fleets.AllowedNets},
+	}, s.publish, base)
 	s.app = fiber.New(fiber.Config{
 		AppName: "voxbridge",
 		// Values from the context are copied, never views of fasthttp's
