@@ -14,7 +14,9 @@ import (
 	"github.com/voxplatform/vox/api/config"
 )
 
-func platformFleetCfg(id, url string) config.PlatformFleet { return config.PlatformFleet{ID: id, URL: url} }
+func platformFleetCfg(id, url string) config.PlatformFleet {
+	return config.PlatformFleet{ID: id, URL: url}
+}
 
 func allowOnly(t *testing.T, cidrs ...string) []netip.Prefix {
 	t.Helper()
