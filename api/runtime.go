@@ -76,7 +76,8 @@ func (s *Server) getRuntimeAgentByNumber(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	b, err := s.runtimeAgent(ctx, numberKey(e), func() (store.Agent, error) {
-		n, err := store.FindOne[store.PhoneNumber](ctx, s.store, store.CollPhoneNumbers, bson.M{"e164": e})
+		// Only the verified registration of a number takes its calls.
+		n, err := s.store.VerifiedNumber(ctx, e)
 		if err != nil {
 			return store.Agent{}, err
 		}
