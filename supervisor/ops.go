@@ -185,7 +185,10 @@ func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<
 	if err != nil {
 		return nil, err
 	}
-	return r.out, opErr
+	if opErr != nil {
+		return nil, opErr // refused: no rollout was started
+	}
+	return r.out, nil
 }
 
 // advanceRollout notes finished replacements and starts the next ones.

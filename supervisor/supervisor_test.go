@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -426,4 +427,25 @@ func TestRecycleAboveMemory(t *testing.T) {
 			strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"}`) &&
 			!strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"} 0`)
 	})
+}
+
+func TestRefusedRestartSaysWhy(t *testing.T) {
+	h := startDaemon(t, testConfig(t, t.TempDir(), 1))
+	h.waitReady(1)
+	var re *control.RemoteError
+	err := h.ctl.Restart(context.Background(), control.RestartRequest{Indices: []int{42}}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusNotFound || re.Message != "no worker 42" {
+		t.Fatalf("restart 42: %v", err)
+	}
+	// A rollout under way (a restart or an upgrade's roll) refuses another.
+	if err := h.s.call(context.Background(), func() { h.s.roll = newRollout(nil, false) }); err != nil {
+		t.Fatal(err)
+	}
+	err = h.ctl.Restart(context.Background(), control.RestartRequest{}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusConflict || !strings.Contains(re.Message, "in progress") {
+		t.Fatalf("restart during a rollout: %v", err)
+	}
+	if err := h.s.call(context.Background(), func() { h.s.roll = nil }); err != nil {
+		t.Fatal(err)
+	}
 }
