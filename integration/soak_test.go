@@ -178,7 +178,7 @@ func TestSoak(t *testing.T) {
 			rows = append(rows, row{sc.name, c, delta(reloads, f.metric("voxfleet_nginx_reloads_total")),
 				delta(recycled, f.metric(recycles)), took, note})
 			if c.Cut != 0 {
-				t.Errorf("%s: %d call(s) cut", sc.name, c.Cut)
+				t.Errorf("%s: %d call(s) cut: %v", sc.name, c.Cut, l.unexplainedCuts())
 			}
 			if !sc.allowRefused && (c.Refused != 0 || c.AttachRefused != 0) {
 				t.Errorf("%s: refused %d call(s) and %d attach(es) with free capacity", sc.name, c.Refused, c.AttachRefused)
