@@ -257,6 +257,9 @@ func (s *Supervisor) advanceRollout() {
 			final.Error += fmt.Sprintf("; stopped with %d worker(s) not replaced, the old ones keep serving", len(r.queue))
 		}
 	}
+	if len(r.failed) == 0 && r.kind == "upgrade" {
+		s.upgradeHeld(r.version)
+	}
 	if len(r.failed) > 0 && r.prev != "" {
 		// A failed upgrade: every worker started from now on runs the
 		// previous release, so the old version keeps serving.

@@ -105,6 +105,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 	if err != nil {
 		return nil, err
 	}
+	exePath := exe
+	if cfg.InstallPath != "" {
+		exePath = cfg.InstallPath
+	}
 	return &Supervisor{
 		cfg:           cfg,
 		log:           logger,
@@ -118,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 		loopDone:      make(chan struct{}),
 		slots:         map[int]*slot{},
 		binary:        cfg.WorkerBinary,
-		exePath:       exe,
+		exePath:       exePath,
 		workerDefault: workerDefault,
 	}, nil
 }
@@ -219,6 +223,7 @@ func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgra
 	if err := prepareDir(s.cfg.SocketDir, s.gid); err != nil {
 		return nil, nil, nil, err
 	}
+	s.ensureLastGood()
 	ctlLn, err = s.listenControl()
 	if err != nil {
 		return nil, nil, nil, err
