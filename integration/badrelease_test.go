@@ -46,9 +46,7 @@ func (f *fleet) watchStrength(stop <-chan struct{}) func() (int, map[int]bool) {
 		for {
 			fl, code := f.health()
 			mu.Lock()
-			if code == 0 {
-				least = 0
-			} else {
+			if code != 0 { // the daemon answered (it does not while it re-executes)
 				least = min(least, fl.Ready)
 			}
 			for _, w := range fl.Workers {

@@ -211,6 +211,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgrade, err error) {
 	if ho, err := takeHandover(); err != nil || ho != nil {
 		if err != nil {
+			s.fallBack(ho, err) // returns only when falling back is impossible
 			return nil, nil, nil, err
 		}
 		ctlLn, httpLn, err := s.adopt(ho)
