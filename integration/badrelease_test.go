@@ -15,13 +15,14 @@ import (
 	"github.com/voxplatform/vox/control"
 )
 
-// badRelease writes a release that answers `version` (as version) but cannot
+// badRelease writes a release that answers `version` (v3.0.0-bad) but cannot
 // start: it needs a setting this host's configuration lacks, as a release
 // that adds a required setting does.
 func badRelease(t *testing.T, dir, good string) string {
 	t.Helper()
 	bad := filepath.Join(dir, "voxfleet-bad")
 	script := `#!/bin/sh
+if [ "$1" = version ]; then echo voxfleet v3.0.0-bad; exit 0; fi
 if [ "$1" = run ] && [ -z "$VOXFLEET_NEW_SETTING" ]; then
 	echo 'voxfleet run: invalid configuration:' >&2
 	echo '  $VOXFLEET_NEW_SETTING: required by this release' >&2

@@ -15,6 +15,7 @@ import (
 type storm struct {
 	kills   int
 	pids    map[int]bool // every pid the storm killed
+	calls   []string     // the calls those workers were in, as /health/fleet said
 	stopped time.Time    // when the last kill was sent
 }
 
@@ -41,6 +42,9 @@ func (f *fleet) killStorm(t *testing.T, d, every time.Duration) storm {
 		if syscall.Kill(w.PID, syscall.SIGKILL) == nil {
 			s.kills++
 			s.pids[w.PID] = true
+			if w.CallID != "" {
+				s.calls = append(s.calls, w.CallID)
+			}
 		}
 	}
 	s.stopped = time.Now()
@@ -50,6 +54,9 @@ func (f *fleet) killStorm(t *testing.T, d, every time.Duration) storm {
 // markStormCuts tells l which calls were on a worker the storm killed: the
 // daemon logs every death in a call with its pid and call id.
 func (f *fleet) markStormCuts(l *load, s storm) {
+	for _, id := range s.calls {
+		l.markKilled(id)
+	}
 	for _, line := range strings.Split(f.logText(), "\n") {
 		if !strings.Contains(line, `"worker died in a call"`) {
 			continue
