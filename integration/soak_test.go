@@ -228,7 +228,7 @@ func TestSoak(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "\n¹ the daemon re-executed or restarted during the scenario, and its counters with it.\n")
 	fmt.Fprintf(&b, "Workers are recycled after 3 calls throughout (--recycle-after-calls 3).\n")
-	if recycledAll == 0 && soak >= 2*time.Second {
+	if recycledAll == 0 && soak >= 2*time.Second && len(rows) == len(scenarios) {
 		t.Errorf("no worker was recycled after 3 calls during the soak")
 	}
 	t.Log(b.String())
