@@ -171,6 +171,9 @@ func TestBadRelease(t *testing.T) {
 	if !strings.HasPrefix(current(), "voxfleet-v1.0.0-") {
 		t.Fatalf("after the refused upgrade the last good release is %q", current())
 	}
+	if kept, _ := filepath.Glob(filepath.Join(rel, "voxfleet-v3*")); len(kept) > 0 {
+		t.Errorf("the refused release is kept: %v", kept)
+	}
 
 	restartUnit := func() {
 		t.Helper()
@@ -193,6 +196,9 @@ func TestBadRelease(t *testing.T) {
 		t.Fatalf("upgrade to v2: rc %d\n%s", code, out)
 	}
 	f.waitFor(5*time.Second, "v2 recorded as the last good release", func() bool { return strings.HasPrefix(current(), "voxfleet-v2.0.0-") })
+	if kept, _ := filepath.Glob(filepath.Join(rel, "voxfleet-*")); len(kept) != 2 {
+		t.Errorf("releases kept after the upgrade: %v; want v1 (the one before) and v2", kept)
+	}
 	restartUnit()
 	if fl, _ := f.health(); fl.Version != "v2.0.0" {
 		t.Fatalf("restart after the good upgrade runs %s; want v2.0.0", fl.Version)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,6 +192,9 @@ func (s *Supervisor) prepareCandidate(to string, out chan<- control.Progress) (s
 	out <- control.Progress{Step: "rehearse", Message: fmt.Sprintf("%s %s: starting it with this host's configuration first", target, RehearseFlag)}
 	start := time.Now()
 	if err := rehearse(context.Background(), target); err != nil {
+		if target != s.exePath && target != lastGood(s.cfg.ReleaseDir) {
+			os.Remove(target) // a refused release is not kept
+		}
 		return "", err
 	}
 	out <- control.Progress{Step: "rehearse", Message: fmt.Sprintf("%s starts with this host's configuration (%s)", to,
@@ -204,6 +208,7 @@ func (s *Supervisor) upgradeHeld(version string) {
 	if s.cfg.ReleaseDir == "" {
 		return
 	}
+	before := lastGood(s.cfg.ReleaseDir)
 	self, err := os.Executable()
 	if err == nil {
 		self, err = stageRelease(s.cfg.ReleaseDir, self, version)
@@ -211,10 +216,24 @@ func (s *Supervisor) upgradeHeld(version string) {
 	if err == nil {
 		err = recordGood(s.cfg.ReleaseDir, self)
 	}
+	if err == nil {
+		pruneReleases(s.cfg.ReleaseDir, self, before)
+	}
 	if err != nil {
 		s.log.Error("upgrade held but the last good release was not recorded; a restart runs the previous one",
 			"release_dir", s.cfg.ReleaseDir, "err", err)
 		return
 	}
 	s.log.Info("last good release recorded", "version", version, "release", self)
+}
+
+// pruneReleases removes every kept release but keep (a running process
+// keeps its image; only the name goes).
+func pruneReleases(dir string, keep ...string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "voxfleet-*"))
+	for _, p := range old {
+		if !slices.Contains(keep, p) {
+			os.Remove(p)
+		}
+	}
 }
