@@ -155,6 +155,9 @@ func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<
 		case s.roll != nil:
 			opErr = &requestError{http.StatusConflict, "a restart is already in progress"}
 			return
+		case s.upgrading:
+			opErr = &requestError{http.StatusConflict, "an upgrade is in progress"}
+			return
 		}
 		idx := slices.Clone(req.Indices)
 		if len(idx) == 0 {

@@ -55,6 +55,7 @@ type Supervisor struct {
 	// handoffOver: the handoff grace has passed; busy workers are left behind.
 	handoffOver bool
 	roll        *rollout
+	upgrading   bool // an upgrade is checking its candidate, before the re-exec
 	notified    bool // READY=1 sent
 	lastSet     []string
 }

@@ -445,7 +445,15 @@ func TestRefusedRestartSaysWhy(t *testing.T) {
 	if !errors.As(err, &re) || re.Status != http.StatusConflict || !strings.Contains(re.Message, "in progress") {
 		t.Fatalf("restart during a rollout: %v", err)
 	}
-	if err := h.s.call(context.Background(), func() { h.s.roll = nil }); err != nil {
+	if err := h.s.call(context.Background(), func() { h.s.roll = nil; h.s.upgrading = true }); err != nil {
+		t.Fatal(err)
+	}
+	// So does an upgrade checking its new release.
+	err = h.ctl.Restart(context.Background(), control.RestartRequest{}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusConflict || !strings.Contains(re.Message, "upgrade") {
+		t.Fatalf("restart during an upgrade: %v", err)
+	}
+	if err := h.s.call(context.Background(), func() { h.s.upgrading = false }); err != nil {
 		t.Fatal(err)
 	}
 }

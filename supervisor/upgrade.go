@@ -102,13 +102,16 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 		switch {
 		case s.stopping:
 			opErr = &requestError{503, "voxfleet is stopping"}
-		case s.roll != nil:
+		case s.roll != nil, s.upgrading:
 			opErr = &requestError{409, "a restart or upgrade is already in progress"}
 		}
 		for _, sl := range s.slots {
 			if sl.next != nil {
 				opErr = &requestError{409, fmt.Sprintf("worker %d is being replaced; try again in a moment", sl.index)}
 			}
+		}
+		if opErr == nil {
+			s.upgrading = true // until the re-exec, or until the upgrade fails
 		}
 	})
 	if err == nil {
@@ -117,8 +120,10 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 	if err != nil {
 		return nil, err
 	}
+	notUpgrading := func() { s.post(func() { s.upgrading = false }) }
 	to, err := binaryVersion(ctx, s.exePath)
 	if err != nil {
+		notUpgrading()
 		return nil, &requestError{422, "the new binary does not run: " + err.Error()}
 	}
 	out := make(chan control.Progress, 8)
@@ -131,6 +136,7 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 				"upgrade to %s refused: %v; nothing changed: the daemon and every worker keep running %s", to, err, s.version),
 				Message: "upgrade refused; " + s.version + " keeps serving"}
 			close(out)
+			notUpgrading()
 			return
 		}
 		out <- control.Progress{Step: "reexec", Message: fmt.Sprintf(
@@ -145,6 +151,7 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 			out <- control.Progress{Step: "done", Done: true, Error: "re-exec failed: " + execErr.Error()}
 		}
 		close(out)
+		notUpgrading()
 	}()
 	return out, nil
 }
@@ -269,9 +276,20 @@ func takeHandover() (*handover, error) {
 
 // adopt takes over the sockets and workers of the previous image.
 func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error) {
+	// The inherited descriptors are closed only once everything is adopted:
+	// if adopting fails, fallBack hands the same numbers to the previous
+	// release.
+	var inherited []*os.File
+	defer func() {
+		if err == nil {
+			for _, f := range inherited {
+				f.Close()
+			}
+		}
+	}()
 	fileListener := func(fd int) (net.Listener, error) {
 		f := os.NewFile(uintptr(fd), "inherited")
-		defer f.Close()
+		inherited = append(inherited, f)
 		return net.FileListener(f)
 	}
 	if ctlLn, err = fileListener(ho.ControlFD); err != nil {
@@ -281,7 +299,6 @@ func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error)
 		ul.SetUnlinkOnClose(false)
 	}
 	if httpLn, err = fileListener(ho.HTTPFD); err != nil {
-		ctlLn.Close()
 		return nil, nil, fmt.Errorf("http listener: %w", err)
 	}
 	s.desired, s.exePath = ho.Desired, ho.ExePath
@@ -297,8 +314,8 @@ func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error)
 	}
 	adoptProc := func(index int, path string, hp handoverProc) (*proc, error) {
 		f := os.NewFile(uintptr(hp.LifeFD), "lifeline")
+		inherited = append(inherited, f)
 		life, err := net.FileConn(f)
-		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("worker %d lifeline: %w", index, err)
 		}
