@@ -131,6 +131,12 @@ func TestDeployFilesAgree(t *testing.T) {
 	if unitStop <= stop {
 		t.Errorf("TimeoutStopSec (%s) must exceed VOXFLEET_STOP_TIMEOUT (%s), or systemd kills the drain", unitStop, stop)
 	}
+	// The unit starts the last good release, falling back to the installed
+	// binary on a first start.
+	if start := unitValue(t, unit, "ExecStart"); !strings.Contains(start, env["VOXFLEET_RELEASE_DIR"]+"/current") ||
+		!strings.Contains(start, env["VOXFLEET_INSTALL_PATH"]) {
+		t.Errorf("ExecStart=%s does not start VOXFLEET_RELEASE_DIR/current, else VOXFLEET_INSTALL_PATH", start)
+	}
 	for _, kv := range []string{"Type=notify", "NotifyAccess=main", "KillMode=process", "Restart=always", "RuntimeDirectoryPreserve=yes"} {
 		if !strings.Contains(unit, "\n"+kv+"\n") {
 			t.Errorf("unit lacks %s", kv)

@@ -56,6 +56,7 @@ type Supervisor struct {
 	// handoffOver: the handoff grace has passed; busy workers are left behind.
 	handoffOver bool
 	roll        *rollout
+	upgrading   bool // an upgrade is checking its candidate, before the re-exec
 	notified    bool // READY=1 sent
 	lastSet     []string
 }
@@ -106,6 +107,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 	if err != nil {
 		return nil, err
 	}
+	exePath := exe
+	if cfg.InstallPath != "" {
+		exePath = cfg.InstallPath
+	}
 	return &Supervisor{
 		cfg:           cfg,
 		log:           logger,
@@ -119,7 +124,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 		loopDone:      make(chan struct{}),
 		slots:         map[int]*slot{},
 		binary:        cfg.WorkerBinary,
-		exePath:       exe,
+		exePath:       exePath,
 		workerDefault: workerDefault,
 	}, nil
 }
@@ -210,6 +215,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgrade, err error) {
 	if ho, err := takeHandover(); err != nil || ho != nil {
 		if err != nil {
+			s.fallBack(ho, err) // returns only when falling back is impossible
 			return nil, nil, nil, err
 		}
 		ctlLn, httpLn, err := s.adopt(ho)
@@ -222,6 +228,7 @@ func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgra
 	if err := prepareDir(s.cfg.SocketDir, s.gid); err != nil {
 		return nil, nil, nil, err
 	}
+	s.ensureLastGood()
 	ctlLn, err = s.listenControl()
 	if err != nil {
 		return nil, nil, nil, err

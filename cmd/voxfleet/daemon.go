@@ -33,6 +33,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		stallAfter     time.Duration
 		stallEnd       time.Duration
 		fleetID        string
+		rehearse       bool
 	)
 	f := newEnvFlags("run", stderr)
 	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
@@ -54,10 +55,14 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&cfg.CanaryPeriod, "canary-period", 3*time.Second, "on upgrade, how long the first new worker must stay up before the others follow")
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
 	f.String(&fleetID, "fleet-id", "", "this host's fleet id in the Backend's registry: workers accept only service tokens scoped to it (required)")
+	f.String(&cfg.InstallPath, "install-path", "", "where new releases are installed; voxfleet upgrade takes the new binary from here (default: this binary)")
+	f.String(&cfg.ReleaseDir, "release-dir", "", "keep every release upgraded to here, with a 'current' link to the last good one for the unit to start (empty: keep none)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
+	f.fs.BoolVar(&rehearse, strings.TrimPrefix(supervisor.RehearseFlag, "--"), false,
+		"check that this binary starts with this configuration, then exit 0 without starting anything (voxfleet upgrade runs this first)")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
@@ -123,6 +128,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "voxfleet run: %v\n", err)
 		return exitFail
+	}
+	if rehearse {
+		fmt.Fprintf(stdout, "voxfleet %s: configuration accepted; ready to take over\n", version.Version)
+		return exitOK
 	}
 
 	// Shutdown order: a signal cancels the supervisor's context; it drains
