@@ -31,6 +31,7 @@ type Server struct {
 	issuer  *auth.Issuer
 	revoker *auth.Revoker
 	limiter *auth.Limiter
+	passwds *auth.Verifier
 	poller  *fleetpoll.Poller
 	metrics *metrics
 	app     *fiber.App
@@ -63,11 +64,15 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	rdb := redis.NewClient(opt)
 	s := &Server{
 		cfg: cfg, logger: logger, store: st, rdb: rdb,
-		issuer:   &auth.Issuer{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
-		revoker:  &auth.Revoker{RDB: rdb, TTL: cfg.RefreshTTL + time.Hour},
-		limiter:  &auth.Limiter{RDB: rdb, MaxAccount: cfg.LoginMaxPerAccount, MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
+		issuer:  &auth.Issuer{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
+		revoker: &auth.Revoker{RDB: rdb, TTL: cfg.RefreshTTL + time.Hour},
+		limiter: &auth.Limiter{RDB: rdb, MaxPair: cfg.LoginMaxPerAccountAddress, MaxAccount: cfg.LoginMaxPerAccount,
+			MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
 		metrics:  newMetrics(),
 		stopping: make(chan struct{}),
+	}
+	if s.passwds, err = auth.NewVerifier(cfg.BcryptCost); err != nil {
+		return nil, err
 	}
 	if m := cfg.MinIO; m.Enabled() {
 		s.minio, err = minio.New(m.Endpoint, &minio.Options{

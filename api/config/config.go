@@ -36,9 +36,19 @@ type Config struct {
 	RefreshTTL time.Duration // REFRESH_TOKEN_TTL, default 720h
 	BcryptCost int           // BCRYPT_COST, default 12
 
-	LoginMaxPerAccount int           // LOGIN_MAX_PER_ACCOUNT failed attempts per window, default 5
-	LoginMaxPerAddress int           // LOGIN_MAX_PER_ADDRESS attempts per window, default 30
-	LoginWindow        time.Duration // LOGIN_WINDOW, default 15m
+	LoginMaxPerAccountAddress int           // LOGIN_MAX_PER_ACCOUNT_ADDRESS failed attempts per account and address per window, default 5
+	LoginMaxPerAccount        int           // LOGIN_MAX_PER_ACCOUNT failed attempts per account from all addresses per window, default 100
+	LoginMaxPerAddress        int           // LOGIN_MAX_PER_ADDRESS attempts per window, default 30
+	LoginWindow               time.Duration // LOGIN_WINDOW, default 15m
+
+	APIKeyTTL    time.Duration // API_KEY_TTL, lifetime of a key created without expires_in_days, default 90 days
+	APIKeyMaxTTL time.Duration // API_KEY_MAX_TTL, longest lifetime a key may be given, default 365 days
+
+	RequestTimeout time.Duration // REQUEST_TIMEOUT, deadline of every request's handler, default 5s
+
+	EventsMaxPerUser int           // EVENTS_MAX_PER_USER open event streams per user or API key, default 5
+	EventsMaxPerOrg  int           // EVENTS_MAX_PER_ORG open event streams per organisation, default 100
+	EventsRecheck    time.Duration // EVENTS_RECHECK_INTERVAL, how often a stream's credentials are checked again, default 30s
 
 	TrustedProxies []string // VOXBRIDGE_TRUSTED_PROXIES, default 127.0.0.1,::1
 
@@ -212,9 +222,22 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 	}
 	c.AccessTTL = p.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour)
 	c.RefreshTTL = p.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Hour, 90*24*time.Hour)
-	c.LoginMaxPerAccount = p.integer("LOGIN_MAX_PER_ACCOUNT", 5, 1, 1000)
+	c.LoginMaxPerAccountAddress = p.integer("LOGIN_MAX_PER_ACCOUNT_ADDRESS", 5, 1, 1000)
+	c.LoginMaxPerAccount = p.integer("LOGIN_MAX_PER_ACCOUNT", 100, 1, 100000)
 	c.LoginMaxPerAddress = p.integer("LOGIN_MAX_PER_ADDRESS", 30, 1, 100000)
 	c.LoginWindow = p.duration("LOGIN_WINDOW", 15*time.Minute, time.Second, 24*time.Hour)
+	if c.LoginMaxPerAccount < c.LoginMaxPerAccountAddress {
+		p.bad("LOGIN_MAX_PER_ACCOUNT", "must be at least LOGIN_MAX_PER_ACCOUNT_ADDRESS (%d), got %d", c.LoginMaxPerAccountAddress, c.LoginMaxPerAccount)
+	}
+	c.APIKeyMaxTTL = p.duration("API_KEY_MAX_TTL", 365*24*time.Hour, 24*time.Hour, 10*365*24*time.Hour)
+	c.APIKeyTTL = p.duration("API_KEY_TTL", 90*24*time.Hour, 24*time.Hour, 10*365*24*time.Hour)
+	if c.APIKeyTTL > c.APIKeyMaxTTL {
+		p.bad("API_KEY_TTL", "must be at most API_KEY_MAX_TTL (%s), got %s", c.APIKeyMaxTTL, c.APIKeyTTL)
+	}
+	c.RequestTimeout = p.duration("REQUEST_TIMEOUT", 5*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.EventsMaxPerUser = p.integer("EVENTS_MAX_PER_USER", 5, 1, 1000)
+	c.EventsMaxPerOrg = p.integer("EVENTS_MAX_PER_ORG", 100, 1, 100000)
+	c.EventsRecheck = p.duration("EVENTS_RECHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, 30*time.Second)
 	c.TrustedProxies = splitList(p.str("VOXBRIDGE_TRUSTED_PROXIES", "127.0.0.1,::1"))
 	for _, tp := range c.TrustedProxies {
 		if net.ParseIP(tp) == nil {
