@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -227,6 +228,14 @@ func (s *Server) tokenPrincipal(ctx context.Context, tok string) (*auth.Principa
 	return &auth.Principal{UserID: cl.Subject, OrgID: cl.OrgID, Role: cl.Role, TokenID: cl.ID, Expires: cl.ExpiresAt.Time}, nil
 }
 
+// keyUseResolution is how stale last_used_at may get: a key used all the
+// time costs one write a minute, not one per request.
+const keyUseResolution = time.Minute
+
+// apiKeyPrincipal resolves an API key on every request, so that deleting
+// it, or changing or deleting its owner, takes effect at once: the key acts
+// with the lower of its own role and its owner's current role, and a key
+// whose owner is gone is refused.
 func (s *Server) apiKeyPrincipal(ctx context.Context, tok string) (*auth.Principal, error) {
 	id, secret, ok := auth.ParseAPIKey(tok)
 	if !ok || !store.ValidID(id) {
@@ -238,10 +247,39 @@ func (s *Server) apiKeyPrincipal(ctx context.Context, tok string) (*auth.Princip
 	} else if err != nil {
 		return nil, err
 	}
-	if !auth.CheckAPIKey(k.Hash, secret) || (k.ExpiresAt != nil && time.Now().After(*k.ExpiresAt)) {
+	now := time.Now()
+	expires := s.keyExpiry(&k)
+	if !auth.CheckAPIKey(k.Hash, secret) || now.After(expires) {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{APIKeyID: k.ID, OrgID: k.OrgID, Role: k.Role}, nil
+	owner, err := store.Get[store.User](ctx, s.store, store.CollUsers, k.OrgID, k.Owner())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: API key %s: its owner no longer exists", auth.ErrUnauthorized, k.ID)
+	} else if err != nil {
+		return nil, err
+	}
+	role := k.Role
+	if store.RoleRank(owner.Role) < store.RoleRank(role) {
+		role = owner.Role
+	}
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > keyUseResolution {
+		_, err := s.store.C(store.CollAPIKeys).UpdateOne(ctx, bson.M{"_id": k.ID},
+			bson.M{"$set": bson.M{"last_used_at": now.UTC().Truncate(time.Millisecond)}})
+		if err != nil {
+			s.logger.Warn("record API key use", "api_key_id", k.ID, "err", err)
+		}
+	}
+	return &auth.Principal{APIKeyID: k.ID, OrgID: k.OrgID, Role: role, Expires: expires,
+		KeyOwner: owner.ID, Scopes: k.Scopes}, nil
+}
+
+// keyExpiry is when k expires; a key made before expiries were required
+// expires API_KEY_TTL after its creation.
+func (s *Server) keyExpiry(k *store.APIKey) time.Time {
+	if k.ExpiresAt != nil {
+		return *k.ExpiresAt
+	}
+	return k.CreatedAt.Add(s.cfg.APIKeyTTL)
 }
 
 // authenticateService accepts a service token of audience runtime.

