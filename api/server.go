@@ -97,7 +97,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             "X-Real-IP",
 	})
-	s.app.Use(s.observe)
+	s.app.Use(s.observe, s.deadline)
 	s.routesAll()
 	return s, nil
 }
