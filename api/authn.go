@@ -126,6 +126,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		if err := s.revoker.RevokeUser(ctx, cl.Subject); err != nil {
 			return redisErr("revoke user tokens", err)
 		}
+		s.credentialsChanged(ctx, cl.OrgID)
 		s.logger.Warn("refresh token reused; all tokens of the user revoked", "user_id", cl.Subject)
 		return auth.ErrUnauthorized
 	}
@@ -169,6 +170,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	if err := s.revoker.Revoke(ctx, p.TokenID, p.Expires, auth.ReasonLogout); err != nil {
 		return redisErr("revoke access token", err)
 	}
+	s.credentialsChanged(ctx, p.OrgID)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -225,7 +227,8 @@ func (s *Server) tokenPrincipal(ctx context.Context, tok string) (*auth.Principa
 	if !ok {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{UserID: cl.Subject, OrgID: cl.OrgID, Role: cl.Role, TokenID: cl.ID, Expires: cl.ExpiresAt.Time}, nil
+	return &auth.Principal{UserID: cl.Subject, OrgID: cl.OrgID, Role: cl.Role, TokenID: cl.ID,
+		IssuedMs: cl.IssuedMs, Expires: cl.ExpiresAt.Time}, nil
 }
 
 // keyUseResolution is how stale last_used_at may get: a key used all the
@@ -247,9 +250,18 @@ func (s *Server) apiKeyPrincipal(ctx context.Context, tok string) (*auth.Princip
 	} else if err != nil {
 		return nil, err
 	}
+	if !auth.CheckAPIKey(k.Hash, secret) {
+		return nil, auth.ErrUnauthorized
+	}
+	return s.keyPrincipal(ctx, k)
+}
+
+// keyPrincipal is who a stored key acts as now: refused when expired or
+// when its owner is gone, else the lower of its role and its owner's.
+func (s *Server) keyPrincipal(ctx context.Context, k store.APIKey) (*auth.Principal, error) {
 	now := time.Now()
 	expires := s.keyExpiry(&k)
-	if !auth.CheckAPIKey(k.Hash, secret) || now.After(expires) {
+	if now.After(expires) {
 		return nil, auth.ErrUnauthorized
 	}
 	owner, err := store.Get[store.User](ctx, s.store, store.CollUsers, k.OrgID, k.Owner())
@@ -280,6 +292,34 @@ func (s *Server) keyExpiry(k *store.APIKey) time.Time {
 		return *k.ExpiresAt
 	}
 	return k.CreatedAt.Add(s.cfg.APIKeyTTL)
+}
+
+// stillValid checks again the credentials a request was authenticated
+// with (for event streams, which outlive their request): nil while they
+// hold, an error wrapping auth.ErrUnauthorized once they are revoked,
+// expired or narrowed below viewer, another error when it cannot tell.
+func (s *Server) stillValid(ctx context.Context, p *auth.Principal) error {
+	if time.Now().After(p.Expires) {
+		return fmt.Errorf("%w: expired", auth.ErrUnauthorized)
+	}
+	if p.APIKeyID == "" {
+		ok, why, err := s.revoker.Valid(ctx, p.TokenID, p.UserID, p.IssuedMs)
+		if err != nil {
+			return redisErr("check access token", err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: token %s", auth.ErrUnauthorized, why)
+		}
+		return nil
+	}
+	k, err := store.FindOne[store.APIKey](ctx, s.store, store.CollAPIKeys, bson.M{"_id": p.APIKeyID})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: API key deleted", auth.ErrUnauthorized)
+	} else if err != nil {
+		return err
+	}
+	_, err = s.keyPrincipal(ctx, k)
+	return err
 }
 
 // authenticateService accepts a service token of audience runtime.

@@ -33,6 +33,7 @@ type Server struct {
 	limiter *auth.Limiter
 	passwds *auth.Verifier
 	poller  *fleetpoll.Poller
+	hub     *hub
 	metrics *metrics
 	app     *fiber.App
 	routes  []routeInfo
@@ -71,6 +72,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		metrics:  newMetrics(),
 		stopping: make(chan struct{}),
 	}
+	s.hub = newHub(rdb, cfg.EventsMaxPerUser, cfg.EventsMaxPerOrg, logger)
 	if s.passwds, err = auth.NewVerifier(cfg.BcryptCost); err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(s.store.Close(ctx), s.rdb.Close())
+	return errors.Join(s.hub.close(), s.store.Close(ctx), s.rdb.Close())
 }
 
 // ensureIndexes creates the indexes, retrying until MongoDB answers.

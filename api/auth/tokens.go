@@ -39,6 +39,7 @@ type Principal struct {
 	OrgID    string
 	Role     string
 	TokenID  string    // jti of the access token
+	IssuedMs int64     // of the access token, for revocation checks
 	Expires  time.Time // of the access token or the API key
 	KeyOwner string    // for an API key: the user whose role bounds it
 	Scopes   []string  // for an API key: its scopes
