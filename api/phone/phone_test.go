@@ -41,9 +41,9 @@ func TestNormalize(t *testing.T) {
 		{"06 6982 1234", "39", "+390669821234"},
 		// A country's own international prefix, with its country code.
 		{"011 44 20 7946 0958", "1", "+442079460958"},
-		{"+1 415 555", "", ""},         // too short for its country
+		{"+1 415 555", "", ""},          // too short for its country
 		{"+44 20 7946 0958 12", "", ""}, // too long for its country
-		{"020 7946 0958", "999", ""},   // no such country code
+		{"020 7946 0958", "999", ""},    // no such country code
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
