@@ -108,6 +108,12 @@ func LoadMongoOnly(getenv func(string) string, args []string) (*Config, error) {
 type parser struct {
 	getenv   func(string) string
 	problems []string
+	seen     []Setting // every setting read, with its default
+}
+
+// note records a setting as read, with its default as the loader applies it.
+func (p *parser) note(name, def string, required bool) {
+	p.seen = append(p.seen, Setting{Name: name, Default: def, Required: required, Help: help[name]})
 }
 
 func (p *parser) bad(name, format string, a ...any) {
@@ -115,6 +121,7 @@ func (p *parser) bad(name, format string, a ...any) {
 }
 
 func (p *parser) str(name, def string) string {
+	p.note(name, def, false)
 	if v := strings.TrimSpace(p.getenv(name)); v != "" {
 		return v
 	}
@@ -122,6 +129,7 @@ func (p *parser) str(name, def string) string {
 }
 
 func (p *parser) required(name string) string {
+	p.note(name, "", true)
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
 		p.bad(name, "required but not set")
@@ -130,6 +138,7 @@ func (p *parser) required(name string) string {
 }
 
 func (p *parser) integer(name string, def, lo, hi int) int {
+	p.note(name, strconv.Itoa(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -143,6 +152,7 @@ func (p *parser) integer(name string, def, lo, hi int) int {
 }
 
 func (p *parser) duration(name string, def, lo, hi time.Duration) time.Duration {
+	p.note(name, formatDuration(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -156,6 +166,7 @@ func (p *parser) duration(name string, def, lo, hi time.Duration) time.Duration 
 }
 
 func (p *parser) boolean(name string, def bool) bool {
+	p.note(name, strconv.FormatBool(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -169,6 +180,11 @@ func (p *parser) boolean(name string, def bool) bool {
 }
 
 func load(getenv func(string) string, args []string, full bool) (*Config, error) {
+	c, _, err := loadSettings(getenv, args, full)
+	return c, err
+}
+
+func loadSettings(getenv func(string) string, args []string, full bool) (*Config, []Setting, error) {
 	p := &parser{getenv: getenv}
 	c := &Config{}
 	c.Host = p.str("VOXBRIDGE_HOST", "0.0.0.0")
@@ -291,9 +307,9 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 		p.bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	if len(p.problems) > 0 {
-		return nil, &Error{Problems: p.problems}
+		return nil, p.seen, &Error{Problems: p.problems}
 	}
-	return c, nil
+	return c, p.seen, nil
 }
 
 func splitList(s string) []string {
