@@ -74,7 +74,7 @@ func (s *Server) peopleRoutes() {
 		path: "/api-keys", coll: store.CollAPIKeys, tag: "api-keys",
 		readRole: store.RoleAdmin, writeRole: store.RoleAdmin,
 		filters:  []filter{oneOfFilter("role", "role", store.RoleAdmin, store.RoleOperator, store.RoleViewer)},
-		defaults: func(k *store.APIKey) { k.Role = store.RoleViewer },
+		defaults: func(k *store.APIKey) { k.Role, k.Scopes = store.RoleViewer, []string{} },
 		apply:    s.applyAPIKey,
 		beforeDelete: func(_ *fiber.Ctx, p *auth.Principal, _ *store.APIKey) error {
 			return needScope(p, store.ScopeAPIKeysWrite)

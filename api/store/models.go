@@ -121,7 +121,7 @@ type APIKey struct {
 	OwnerID string `bson:"owner_id,omitempty" json:"owner_id,omitempty"`
 	// Scopes are the powers beyond the role: a key may create or change
 	// API keys or users only with the matching scope.
-	Scopes     []string   `bson:"scopes,omitempty" json:"scopes"`
+	Scopes     []string   `bson:"scopes" json:"scopes"`
 	ExpiresAt  *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `bson:"last_used_at,omitempty" json:"last_used_at,omitempty"`
 }

@@ -190,11 +190,12 @@ func bootstrap(args []string, getenv func(string) string, stdout, stderr io.Writ
 			"MONGODB_DATABASE and BCRYPT_COST from the environment.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	if slices.ContainsFunc(args, isHelp) {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return 0
-	} else if err != nil {
+	}
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *password == "" {

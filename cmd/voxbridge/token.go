@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/voxplatform/vox/svcauth"
@@ -27,11 +27,12 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			"Prints a service token signed with VOX_SERVICE_SECRET (read from the environment).\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	if slices.ContainsFunc(args, isHelp) {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return 0
-	} else if err != nil {
+	}
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var problems []string
