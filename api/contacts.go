@@ -86,7 +86,8 @@ func (s *Server) uploadContacts(c *fiber.Ctx) error {
 	for i, r := range res.Rows {
 		phones[i] = r.Phone
 	}
-	ctx := c.UserContext()
+	ctx, cancel := s.bulkContext(c)
+	defer cancel()
 	dnc, err := s.store.DNCSet(ctx, cp.OrgID, phones)
 	if err != nil {
 		return err

@@ -20,3 +20,10 @@ func (s *Server) deadline(c *fiber.Ctx) error {
 	c.SetUserContext(ctx)
 	return c.Next()
 }
+
+// bulkContext is the context of a bulk contacts request (an upload or an
+// export of up to tens of thousands of rows): BULK_REQUEST_TIMEOUT from now,
+// in place of REQUEST_TIMEOUT.
+func (s *Server) bulkContext(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(c.UserContext()), s.cfg.BulkRequestTimeout)
+}

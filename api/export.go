@@ -8,10 +8,8 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
-	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/voxplatform/vox/api/importer"
-	"github.com/voxplatform/vox/api/store"
 )
 
 // exportContacts writes a campaign's contacts as CSV: phone, name, status,
@@ -23,20 +21,11 @@ func (s *Server) exportContacts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	var all []store.Contact
-	q := store.PageQuery{Limit: store.MaxPageSize}
-	for {
-		page, err := store.List[store.Contact](ctx, s.store, store.CollContacts,
-			bson.M{"org_id": cp.OrgID, "campaign_id": cp.ID}, q)
-		if err != nil {
-			return err
-		}
-		all = append(all, page.Items...)
-		if page.NextCursor == "" {
-			break
-		}
-		q.Cursor = page.NextCursor
+	ctx, cancel := s.bulkContext(c)
+	defer cancel()
+	all, err := s.store.CampaignContacts(ctx, cp.OrgID, cp.ID)
+	if err != nil {
+		return err
 	}
 	keySet := map[string]bool{}
 	for _, ct := range all {

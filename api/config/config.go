@@ -44,7 +44,8 @@ type Config struct {
 	APIKeyTTL    time.Duration // API_KEY_TTL, lifetime of a key created without expires_in_days, default 90 days
 	APIKeyMaxTTL time.Duration // API_KEY_MAX_TTL, longest lifetime a key may be given, default 365 days
 
-	RequestTimeout time.Duration // REQUEST_TIMEOUT, deadline of every request's handler, default 5s
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT, deadline of every request's handler, default 5s
+	BulkRequestTimeout time.Duration // BULK_REQUEST_TIMEOUT, deadline of contact uploads and exports, default 60s
 
 	EventsMaxPerUser int           // EVENTS_MAX_PER_USER open event streams per user or API key, default 5
 	EventsMaxPerOrg  int           // EVENTS_MAX_PER_ORG open event streams per organisation, default 100
@@ -251,6 +252,7 @@ func loadSettings(getenv func(string) string, args []string, full bool) (*Config
 		p.bad("API_KEY_TTL", "must be at most API_KEY_MAX_TTL (%s), got %s", c.APIKeyMaxTTL, c.APIKeyTTL)
 	}
 	c.RequestTimeout = p.duration("REQUEST_TIMEOUT", 5*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.BulkRequestTimeout = p.duration("BULK_REQUEST_TIMEOUT", time.Minute, time.Second, time.Hour)
 	c.EventsMaxPerUser = p.integer("EVENTS_MAX_PER_USER", 5, 1, 1000)
 	c.EventsMaxPerOrg = p.integer("EVENTS_MAX_PER_ORG", 100, 1, 100000)
 	c.EventsRecheck = p.duration("EVENTS_RECHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, 30*time.Second)

@@ -55,6 +55,7 @@ var help = map[string]string{
 	"API_KEY_MAX_TTL":               "longest lifetime an API key may be given",
 	"API_KEY_TTL":                   "lifetime of an API key created without expires_in_days",
 	"REQUEST_TIMEOUT":               "deadline of every request; a database that misses it gives 503",
+	"BULK_REQUEST_TIMEOUT":          "deadline of contact uploads and exports",
 	"EVENTS_MAX_PER_USER":           "open event streams per user or API key",
 	"EVENTS_MAX_PER_ORG":            "open event streams per organisation",
 	"EVENTS_RECHECK_INTERVAL":       "how often an event stream's credentials are checked again (at most 30s)",
