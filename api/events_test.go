@@ -128,4 +128,10 @@ func TestEventStreamLimitsAndSharedSubscription(t *testing.T) {
 	if subs != 1 {
 		t.Fatalf("6 streams of 2 organisations hold %d Redis pub/sub connections, want 1:\n%s", subs, list)
 	}
+	metrics := string(h.req("GET", "/metrics", "", nil).Body)
+	for _, want := range []string{"voxbridge_event_streams 6", "voxbridge_event_subscriptions 2"} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -229,6 +230,29 @@ func (st *stream) poke() {
 	select {
 	case st.kick <- struct{}{}:
 	default:
+	}
+}
+
+// collectors are the hub's metrics: open streams and subscribed
+// organisations (each costs one channel on one shared Redis connection).
+func (h *hub) collectors() []prometheus.Collector {
+	gauge := func(name, help string, f func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return float64(f())
+		})
+	}
+	return []prometheus.Collector{
+		gauge("voxbridge_event_streams", "Open event streams (GET /api/v1/events).", func() int {
+			n := 0
+			for _, set := range h.orgs {
+				n += len(set)
+			}
+			return n
+		}),
+		gauge("voxbridge_event_subscriptions", "Organisation event channels subscribed on the shared Redis connection.",
+			func() int { return len(h.subscribed) }),
 	}
 }
 

@@ -73,6 +73,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		stopping: make(chan struct{}),
 	}
 	s.hub = newHub(rdb, cfg.EventsMaxPerUser, cfg.EventsMaxPerOrg, logger)
+	s.metrics.reg.MustRegister(s.hub.collectors()...)
 	if s.passwds, err = auth.NewVerifier(cfg.BcryptCost); err != nil {
 		return nil, err
 	}
