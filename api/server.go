@@ -65,10 +65,9 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	rdb := redis.NewClient(opt)
 	s := &Server{
 		cfg: cfg, logger: logger, store: st, rdb: rdb,
-		issuer:  &auth.Issuer{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
-		revoker: &auth.Revoker{RDB: rdb, TTL: cfg.RefreshTTL + time.Hour},
-		limiter: &auth.Limiter{RDB: rdb, MaxPair: cfg.LoginMaxPerAccountAddress, MaxAccount: cfg.LoginMaxPerAccount,
-			MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
+		issuer:   &auth.Issuer{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
+		revoker:  &auth.Revoker{RDB: rdb, TTL: cfg.RefreshTTL + time.Hour},
+		limiter:  &auth.Limiter{RDB: rdb, MaxPair: cfg.LoginMaxPerAccountAddress, MaxAccount: cfg.LoginMaxPerAccount, MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
 		metrics:  newMetrics(),
 		stopping: make(chan struct{}),
 	}
