@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -137,7 +138,7 @@ func TestBadTokens(t *testing.T) {
 func TestLoginRateLimits(t *testing.T) {
 	m, _ := sharedServers(t)
 	cfg := testConfig(t, m, testredis.Start(t)) // a Redis of its own: address counters are global
-	cfg.LoginMaxPerAccount, cfg.LoginMaxPerAddress = 3, 6
+	cfg.LoginMaxPerAccountAddress, cfg.LoginMaxPerAccount, cfg.LoginMaxPerAddress = 3, 8, 6
 	h := start(t, cfg, false)
 	owner, _ := h.org("Limit Org")
 	addUser(h, owner, "rl@limit.test", "viewer")
@@ -152,12 +153,29 @@ func TestLoginRateLimits(t *testing.T) {
 			t.Fatalf("attempt %d: %d", i, r.Status)
 		}
 	}
-	// The account is locked, from any address, even with the right password.
-	r2 := from("10.0.0.2", "rl@limit.test", "user-password-1")
+	// The account is locked at the address that failed, even with the right
+	// password…
+	r2 := from("10.0.0.1", "rl@limit.test", "user-password-1")
 	if r2.Status != 429 || r2.Header.Get("Retry-After") == "" {
-		t.Fatalf("locked account: %d %v", r2.Status, r2.Header)
+		t.Fatalf("locked account and address: %d %v", r2.Status, r2.Header)
 	}
 	r2.ErrorMsg(t)
+	// …but not for its owner elsewhere: failures from one address do not
+	// lock a user out.
+	if r := from("10.0.0.2", "rl@limit.test", "user-password-1"); r.Status != 200 {
+		t.Fatalf("owner at another address locked out by failures elsewhere: %d %s", r.Status, r.Body)
+	}
+	// The per-account limit over all addresses (8) still stops a
+	// distributed guesser: 5 more failures from 5 addresses, then even the
+	// owner waits.
+	for i := 0; i < 5; i++ {
+		if r := from(fmt.Sprintf("10.0.1.%d", i), "rl@limit.test", "bad-password"); r.Status != 401 {
+			t.Fatalf("distributed attempt %d: %d", i, r.Status)
+		}
+	}
+	if r := from("10.0.0.2", "rl@limit.test", "user-password-1"); r.Status != 429 {
+		t.Fatalf("account limit over all addresses: %d %s", r.Status, r.Body)
+	}
 	// Per address: 6 attempts from 10.0.0.3 on different accounts, then refused.
 	for i := 0; i < 6; i++ {
 		if r := from("10.0.0.3", "x"+string(rune('a'+i))+"@limit.test", "whatever-pw"); r.Status != 401 {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -18,14 +19,23 @@ import (
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// OrgID picks the organisation when the e-mail has an account in
+	// several and the password opens more than one of them.
+	OrgID string `json:"org_id,omitempty"`
 }
+
+// maxAccountsPerEmail bounds the accounts one e-mail is checked against at
+// login (an e-mail may have an account in several organisations).
+const maxAccountsPerEmail = 20
 
 type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// login checks an e-mail and password and returns a token pair. Attempts
-// are limited per account and per client address.
+// login checks an e-mail and password and returns a token pair. Failed
+// attempts are limited per (account, client address), per account and per
+// address. An unknown e-mail costs one bcrypt comparison at the configured
+// cost, as a known one does.
 func (s *Server) login(c *fiber.Ctx) error {
 	var in loginRequest
 	if err := s.decode(c, &in); err != nil {
@@ -35,27 +45,48 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if email == "" || len(email) > 320 || in.Password == "" {
 		return badRequest("email and password are required")
 	}
+	if in.OrgID != "" && !store.ValidID(in.OrgID) {
+		return badRequest("org_id: not an id")
+	}
 	ctx := c.UserContext()
-	wait, err := s.limiter.Allow(ctx, email, c.IP())
+	addr := c.IP()
+	wait, err := s.limiter.Allow(ctx, email, addr)
 	if err != nil {
 		return redisErr("login rate limit", err)
 	}
 	if wait > 0 {
 		return &HTTPError{Status: http.StatusTooManyRequests, Msg: "too many login attempts; try again later", RetryAfter: wait}
 	}
-	u, err := store.FindOne[store.User](ctx, s.store, store.CollUsers, bson.M{"email": email})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	f := bson.M{"email": email}
+	if in.OrgID != "" {
+		f["org_id"] = in.OrgID
+	}
+	page, err := store.List[store.User](ctx, s.store, store.CollUsers, f, store.PageQuery{Limit: maxAccountsPerEmail})
+	if err != nil {
 		return err
 	}
-	if !auth.CheckPassword(u.PasswordHash, in.Password) {
-		if err := s.limiter.Failed(ctx, email); err != nil {
+	var match []store.User
+	for _, u := range page.Items {
+		if s.passwds.Check(u.PasswordHash, in.Password) {
+			match = append(match, u)
+		}
+	}
+	if len(page.Items) == 0 {
+		s.passwds.Check("", in.Password)
+	}
+	if len(match) == 0 {
+		if err := s.limiter.Failed(ctx, email, addr); err != nil {
 			return redisErr("count failed login", err)
 		}
 		return httpErr(http.StatusUnauthorized, "wrong e-mail or password")
 	}
-	if err := s.limiter.Succeeded(ctx, email); err != nil {
+	if err := s.limiter.Succeeded(ctx, email, addr); err != nil {
 		return redisErr("clear failed logins", err)
 	}
+	if len(match) > 1 {
+		return httpErr(http.StatusConflict, "this e-mail and password open accounts in several organisations; name one with org_id")
+	}
+	u := match[0]
 	pair, err := s.issuer.Issue(u.ID, u.OrgID, u.Role)
 	if err != nil {
 		return err
@@ -95,6 +126,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		if err := s.revoker.RevokeUser(ctx, cl.Subject); err != nil {
 			return redisErr("revoke user tokens", err)
 		}
+		s.credentialsChanged(ctx, cl.OrgID)
 		s.logger.Warn("refresh token reused; all tokens of the user revoked", "user_id", cl.Subject)
 		return auth.ErrUnauthorized
 	}
@@ -138,6 +170,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	if err := s.revoker.Revoke(ctx, p.TokenID, p.Expires, auth.ReasonLogout); err != nil {
 		return redisErr("revoke access token", err)
 	}
+	s.credentialsChanged(ctx, p.OrgID)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -194,9 +227,18 @@ func (s *Server) tokenPrincipal(ctx context.Context, tok string) (*auth.Principa
 	if !ok {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{UserID: cl.Subject, OrgID: cl.OrgID, Role: cl.Role, TokenID: cl.ID, Expires: cl.ExpiresAt.Time}, nil
+	return &auth.Principal{UserID: cl.Subject, OrgID: cl.OrgID, Role: cl.Role, TokenID: cl.ID,
+		IssuedMs: cl.IssuedMs, Expires: cl.ExpiresAt.Time}, nil
 }
 
+// keyUseResolution is how stale last_used_at may get: a key used all the
+// time costs one write a minute, not one per request.
+const keyUseResolution = time.Minute
+
+// apiKeyPrincipal resolves an API key on every request, so that deleting
+// it, or changing or deleting its owner, takes effect at once: the key acts
+// with the lower of its own role and its owner's current role, and a key
+// whose owner is gone is refused.
 func (s *Server) apiKeyPrincipal(ctx context.Context, tok string) (*auth.Principal, error) {
 	id, secret, ok := auth.ParseAPIKey(tok)
 	if !ok || !store.ValidID(id) {
@@ -208,10 +250,76 @@ func (s *Server) apiKeyPrincipal(ctx context.Context, tok string) (*auth.Princip
 	} else if err != nil {
 		return nil, err
 	}
-	if !auth.CheckAPIKey(k.Hash, secret) || (k.ExpiresAt != nil && time.Now().After(*k.ExpiresAt)) {
+	if !auth.CheckAPIKey(k.Hash, secret) {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{APIKeyID: k.ID, OrgID: k.OrgID, Role: k.Role}, nil
+	return s.keyPrincipal(ctx, k)
+}
+
+// keyPrincipal is who a stored key acts as now: refused when expired or
+// when its owner is gone, else the lower of its role and its owner's.
+func (s *Server) keyPrincipal(ctx context.Context, k store.APIKey) (*auth.Principal, error) {
+	now := time.Now()
+	expires := s.keyExpiry(&k)
+	if now.After(expires) {
+		return nil, auth.ErrUnauthorized
+	}
+	owner, err := store.Get[store.User](ctx, s.store, store.CollUsers, k.OrgID, k.Owner())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: API key %s: its owner no longer exists", auth.ErrUnauthorized, k.ID)
+	} else if err != nil {
+		return nil, err
+	}
+	role := k.Role
+	if store.RoleRank(owner.Role) < store.RoleRank(role) {
+		role = owner.Role
+	}
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > keyUseResolution {
+		_, err := s.store.C(store.CollAPIKeys).UpdateOne(ctx, bson.M{"_id": k.ID},
+			bson.M{"$set": bson.M{"last_used_at": now.UTC().Truncate(time.Millisecond)}})
+		if err != nil {
+			s.logger.Warn("record API key use", "api_key_id", k.ID, "err", err)
+		}
+	}
+	return &auth.Principal{APIKeyID: k.ID, OrgID: k.OrgID, Role: role, Expires: expires,
+		KeyOwner: owner.ID, Scopes: k.Scopes}, nil
+}
+
+// keyExpiry is when k expires; a key made before expiries were required
+// expires API_KEY_TTL after its creation.
+func (s *Server) keyExpiry(k *store.APIKey) time.Time {
+	if k.ExpiresAt != nil {
+		return *k.ExpiresAt
+	}
+	return k.CreatedAt.Add(s.cfg.APIKeyTTL)
+}
+
+// stillValid checks again the credentials a request was authenticated
+// with (for event streams, which outlive their request): nil while they
+// hold, an error wrapping auth.ErrUnauthorized once they are revoked,
+// expired or narrowed below viewer, another error when it cannot tell.
+func (s *Server) stillValid(ctx context.Context, p *auth.Principal) error {
+	if time.Now().After(p.Expires) {
+		return fmt.Errorf("%w: expired", auth.ErrUnauthorized)
+	}
+	if p.APIKeyID == "" {
+		ok, why, err := s.revoker.Valid(ctx, p.TokenID, p.UserID, p.IssuedMs)
+		if err != nil {
+			return redisErr("check access token", err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: token %s", auth.ErrUnauthorized, why)
+		}
+		return nil
+	}
+	k, err := store.FindOne[store.APIKey](ctx, s.store, store.CollAPIKeys, bson.M{"_id": p.APIKeyID})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: API key deleted", auth.ErrUnauthorized)
+	} else if err != nil {
+		return err
+	}
+	_, err = s.keyPrincipal(ctx, k)
+	return err
 }
 
 // authenticateService accepts a service token of audience runtime.

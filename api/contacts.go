@@ -22,6 +22,9 @@ type uploadResult struct {
 	DoNotCall  int                 `json:"do_not_call"`
 	Rejected   int                 `json:"rejected"`
 	Errors     []importer.RowError `json:"errors"`
+	// Flagged lists accepted rows with a cell a spreadsheet would run as a
+	// formula; the export shows such cells as text.
+	Flagged []importer.RowError `json:"flagged"`
 }
 
 var countryCodeRE = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
@@ -33,6 +36,8 @@ func (s *Server) contactRoutes() {
 		Body: []string{"text/csv", fiber.MIMEApplicationJSON}, Out: uploadResult{}}, s.uploadContacts)
 	s.add(routeInfo{Method: http.MethodGet, Path: base, Summary: "List contacts of a campaign", Tag: "contacts",
 		Access: accessUser, Role: store.RoleViewer, Query: []string{"status", "phone", "limit", "cursor"}, Out: store.Page[store.Contact]{}}, s.listContacts)
+	s.add(routeInfo{Method: http.MethodGet, Path: base + "/export", Summary: "Export the contacts of a campaign as CSV (formula-like cells neutralised)",
+		Tag: "contacts", Access: accessUser, Role: store.RoleViewer}, s.exportContacts)
 	s.add(routeInfo{Method: http.MethodGet, Path: base + "/:contact_id", Summary: "Get a contact", Tag: "contacts",
 		Access: accessUser, Role: store.RoleViewer, Out: store.Contact{}}, s.getContact)
 	s.add(routeInfo{Method: http.MethodDelete, Path: base + "/:contact_id", Summary: "Delete a contact", Tag: "contacts",
@@ -73,12 +78,16 @@ func (s *Server) uploadContacts(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	out := uploadResult{Total: res.Total, Duplicates: res.Duplicates, Errors: res.Errors}
+	out := uploadResult{Total: res.Total, Duplicates: res.Duplicates, Errors: res.Errors, Flagged: res.Flagged}
+	if out.Flagged == nil {
+		out.Flagged = []importer.RowError{}
+	}
 	phones := make([]string, len(res.Rows))
 	for i, r := range res.Rows {
 		phones[i] = r.Phone
 	}
-	ctx := c.UserContext()
+	ctx, cancel := s.bulkContext(c)
+	defer cancel()
 	dnc, err := s.store.DNCSet(ctx, cp.OrgID, phones)
 	if err != nil {
 		return err

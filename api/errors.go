@@ -87,8 +87,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		status, msg = http.StatusConflict, "conflict: it already exists or was changed meanwhile"
 	case errors.Is(err, store.ErrUnavailable):
 		status, msg = http.StatusServiceUnavailable, "database unavailable"
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	case errors.Is(err, errRedis):
 		status, msg = http.StatusServiceUnavailable, "cache unavailable"
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, svcauth.ErrUnauthorized):
 		status, msg = http.StatusUnauthorized, "unauthorized"
 	case errors.As(err, &fiberErr):

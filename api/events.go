@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/voxplatform/vox/api/auth"
 )
 
 func eventsChannel(orgID string) string { return "vox:events:" + orgID }
@@ -34,59 +38,115 @@ func (s *Server) publish(ctx context.Context, orgID, kind string, data any) {
 	}
 }
 
+// credentialsChanged tells the organisation's open event streams, in every
+// voxbridge process, to check their credentials again now (a logout, a
+// user changed or deleted, an API key changed or deleted). Streams also
+// check every EVENTS_RECHECK_INTERVAL, so a lost message delays the end of
+// a stream, never prevents it.
+func (s *Server) credentialsChanged(ctx context.Context, orgID string) {
+	s.publish(ctx, orgID, typeCredentialsChanged, struct{}{})
+}
+
 // heartbeat is how often an idle event stream sends a comment, which also
 // finds clients that went away.
 const heartbeat = 15 * time.Second
 
+// streamEnd is why a stream ended, sent to the client as the last event.
+type streamEnd string
+
+const (
+	endShutdown     streamEnd = "shutdown"     // voxbridge is stopping
+	endUnauthorized streamEnd = "unauthorized" // the credentials were revoked, expired or narrowed
+	endOverflow     streamEnd = "overflow"     // the client read too slowly
+)
+
 // events streams the caller's organisation's call, campaign and fleet
-// changes as Server-Sent Events.
+// changes as Server-Sent Events. The stream ends when the caller's
+// credentials stop being valid: checked on every credentials change of the
+// organisation and at least every EVENTS_RECHECK_INTERVAL.
 func (s *Server) events(c *fiber.Ctx) error {
 	p := principal(c)
-	ctx := context.Background()
-	sub := s.rdb.Subscribe(ctx, eventsChannel(p.OrgID))
-	rctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-	_, err := sub.Receive(rctx) // the subscription confirmation
-	cancel()
-	if err != nil {
-		sub.Close()
-		return redisErr("subscribe to events", err)
+	who := "user:" + p.UserID
+	if p.APIKeyID != "" {
+		who = "key:" + p.APIKeyID
+	}
+	st, err := s.hub.join(c.UserContext(), p.OrgID, who)
+	var le *errStreamLimit
+	if errors.As(err, &le) {
+		return streamLimitErr(le)
+	} else if err != nil {
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
-	stopping := s.stopping
-	logger := s.logger.With("org_id", p.OrgID)
+	logger := s.logger.With("org_id", p.OrgID, "stream_of", who)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer sub.Close()
-		ch := sub.Channel()
-		t := time.NewTicker(heartbeat)
-		defer t.Stop()
-		if _, err := fmt.Fprint(w, ": connected\n\n"); err != nil || w.Flush() != nil {
-			return
-		}
-		for {
-			select {
-			case <-stopping:
-				fmt.Fprint(w, "event: shutdown\ndata: {}\n\n")
-				_ = w.Flush()
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				var e struct {
-					Type string `json:"type"`
-				}
-				_ = json.Unmarshal([]byte(m.Payload), &e)
-				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, m.Payload)
-			case <-t.C:
-				fmt.Fprint(w, ": ping\n\n")
-			}
-			if err := w.Flush(); err != nil {
-				logger.Debug("event stream closed", "err", err)
-				return
-			}
+		defer s.hub.leave(st)
+		end := s.stream(w, st, p, logger)
+		if end != "" {
+			fmt.Fprintf(w, "event: %s\ndata: {}\n\n", end)
+			_ = w.Flush()
+			logger.Debug("event stream ended", "reason", string(end))
 		}
 	})
 	return nil
+}
+
+// stream writes events until the client goes away ("") or a reason to end
+// the stream arises.
+func (s *Server) stream(w *bufio.Writer, st *stream, p *auth.Principal, logger *slog.Logger) streamEnd {
+	ping := time.NewTicker(heartbeat)
+	defer ping.Stop()
+	recheck := time.NewTicker(s.cfg.EventsRecheck)
+	defer recheck.Stop()
+	expiry := time.NewTimer(time.Until(p.Expires))
+	defer expiry.Stop()
+	valid := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		err := s.stillValid(ctx, p)
+		if err != nil && !errors.Is(err, auth.ErrUnauthorized) {
+			// Revocation cannot be checked: fail closed; the client
+			// reconnects when the stores answer again.
+			logger.Warn("event stream: cannot check credentials; ending it", "err", err)
+		}
+		return err == nil
+	}
+	if _, err := fmt.Fprint(w, ": connected\n\n"); err != nil || w.Flush() != nil {
+		return ""
+	}
+	for {
+		select {
+		case <-s.stopping:
+			return endShutdown
+		case m := <-st.msgs:
+			var e struct {
+				Type string `json:"type"`
+			}
+			_ = json.Unmarshal([]byte(m), &e)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, m)
+		case <-st.kick:
+			if st.overflow.Load() {
+				return endOverflow
+			}
+			if !valid() {
+				return endUnauthorized
+			}
+			continue
+		case <-recheck.C:
+			if !valid() {
+				return endUnauthorized
+			}
+			continue
+		case <-expiry.C:
+			return endUnauthorized
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		}
+		if err := w.Flush(); err != nil {
+			logger.Debug("event stream closed", "err", err)
+			return ""
+		}
+	}
 }

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +92,46 @@ func TestOutageAndRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealth(t, h, 200)
+}
+
+// TestFrozenDatabaseAnswers503: with the MongoDB-wire server stopped by
+// SIGSTOP (connections open, nothing answers), a request ends at
+// REQUEST_TIMEOUT with 503 and Retry-After instead of hanging and then
+// answering 500. The client gives up after five times REQUEST_TIMEOUT: a
+// request that is not cut at its deadline (about 9 s here) fails the test.
+func TestFrozenDatabaseAnswers503(t *testing.T) {
+	ms := testmongo.StartServer(t)
+	cfg := testConfig(t, ms.URI(), testredis.Start(t))
+	cfg.RequestTimeout = time.Second
+	h := start(t, cfg, false)
+	tok, _ := h.org("Frozen Org")
+	h.must(201, "POST", "/api/v1/agents", tok, agentBody("Before"))
+	if err := ms.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Thaw() })
+	client := &http.Client{Timeout: 5 * cfg.RequestTimeout}
+	for _, path := range []string{"/api/v1/agents", "/api/v1/calls"} {
+		req, _ := http.NewRequest("GET", h.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s with the database frozen: %v (no answer within the request deadline)", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		r := resp{Status: res.StatusCode, Header: res.Header, Body: body}
+		if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorMsg(t) != "database unavailable" {
+			t.Fatalf("GET %s with the database frozen: %d %v %s", path, r.Status, r.Header, r.Body)
+		}
+	}
+	if err := ms.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if r := h.req("GET", "/api/v1/agents", tok, nil); r.Status != 200 {
+			return fmt.Errorf("%d %s", r.Status, r.Body)
+		}
+		return nil
+	})
 }

@@ -134,7 +134,15 @@ func (s *Server) resourceRoutes() {
 			set(&cp.Name, in.Name)
 			set(&cp.AgentID, in.AgentID)
 			set(&cp.TrunkID, in.TrunkID)
-			set(&cp.CallerID, in.CallerID)
+			if in.CallerID != nil && *in.CallerID != "" {
+				e, err := phone.Normalize(*in.CallerID, "")
+				if err != nil {
+					return badRequest("caller_id: %v", err)
+				}
+				cp.CallerID = e
+			} else {
+				set(&cp.CallerID, in.CallerID)
+			}
 			set(&cp.Window, in.Window)
 			set(&cp.MaxAttempts, in.MaxAttempts)
 			set(&cp.RetryDelaySeconds, in.RetryDelaySeconds)

@@ -32,7 +32,9 @@ type Server struct {
 	issuer  *auth.Issuer
 	revoker *auth.Revoker
 	limiter *auth.Limiter
+	passwds *auth.Verifier
 	poller  *fleetpoll.Poller
+	hub     *hub
 	metrics *metrics
 	app     *fiber.App
 	routes  []routeInfo
@@ -66,9 +68,14 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		cfg: cfg, logger: logger, store: st, rdb: rdb,
 		issuer:   &auth.Issuer{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
 		revoker:  &auth.Revoker{RDB: rdb, TTL: cfg.RefreshTTL + time.Hour},
-		limiter:  &auth.Limiter{RDB: rdb, MaxAccount: cfg.LoginMaxPerAccount, MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
+		limiter:  &auth.Limiter{RDB: rdb, MaxPair: cfg.LoginMaxPerAccountAddress, MaxAccount: cfg.LoginMaxPerAccount, MaxAddress: cfg.LoginMaxPerAddress, Window: cfg.LoginWindow},
 		metrics:  newMetrics(),
 		stopping: make(chan struct{}),
+	}
+	s.hub = newHub(rdb, cfg.EventsMaxPerUser, cfg.EventsMaxPerOrg, logger)
+	s.metrics.reg.MustRegister(s.hub.collectors()...)
+	if s.passwds, err = auth.NewVerifier(cfg.BcryptCost); err != nil {
+		return nil, err
 	}
 	if m := cfg.MinIO; m.Enabled() {
 		s.minio, err = minio.New(m.Endpoint, &minio.Options{
@@ -97,9 +104,8 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             "X-Real-IP",
 	})
-	s.app.Use(s.observe)
-	// Before any handler can inflate a compressed body (see plainbody).
-	s.app.Use(plainbody.New())
+	// plainbody before any handler: none may inflate a compressed body.
+	s.app.Use(s.observe, plainbody.New(), s.deadline)
 	s.routesAll()
 	return s, nil
 }
@@ -152,7 +158,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(s.store.Close(ctx), s.rdb.Close())
+	return errors.Join(s.hub.close(), s.store.Close(ctx), s.rdb.Close())
 }
 
 // ensureIndexes creates the indexes, retrying until MongoDB answers.

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,9 +21,10 @@ type userInput struct {
 }
 
 type apiKeyInput struct {
-	Name          *string `json:"name"`
-	Role          *string `json:"role"`
-	ExpiresInDays *int    `json:"expires_in_days"`
+	Name          *string   `json:"name"`
+	Role          *string   `json:"role"`
+	Scopes        *[]string `json:"scopes"`
+	ExpiresInDays *int      `json:"expires_in_days"`
 }
 
 // apiKeyCreated is returned once, when a key is made: the key itself is
@@ -45,7 +48,10 @@ func (s *Server) peopleRoutes() {
 		defaults: func(u *store.User) { u.Role = store.RoleViewer },
 		apply:    s.applyUser,
 		beforeDelete: func(_ *fiber.Ctx, p *auth.Principal, u *store.User) error {
-			if u.ID == p.UserID {
+			if err := needScope(p, store.ScopeUsersWrite); err != nil {
+				return err
+			}
+			if u.ID == p.UserID || u.ID == p.KeyOwner {
 				return errForbidden.withErr(errors.New("a user may not delete themselves"))
 			}
 			if u.Role == store.RoleOwner && p.Role != store.RoleOwner {
@@ -59,32 +65,24 @@ func (s *Server) peopleRoutes() {
 					s.logger.Error("revoke tokens of deleted user", "user_id", old.ID, "err", err)
 				}
 			}
+			if old != nil && (cur == nil || cur.Role != old.Role || cur.PasswordHash != old.PasswordHash) {
+				s.credentialsChanged(ctx, old.OrgID)
+			}
 		},
 	})
 	registerCRUD(s, crud[store.APIKey, *store.APIKey, apiKeyInput]{
 		path: "/api-keys", coll: store.CollAPIKeys, tag: "api-keys",
 		readRole: store.RoleAdmin, writeRole: store.RoleAdmin,
 		filters:  []filter{oneOfFilter("role", "role", store.RoleAdmin, store.RoleOperator, store.RoleViewer)},
-		defaults: func(k *store.APIKey) { k.Role = store.RoleViewer },
-		apply: func(c *fiber.Ctx, p *auth.Principal, in *apiKeyInput, k *store.APIKey) error {
-			set(&k.Name, in.Name)
-			set(&k.Role, in.Role)
-			if store.RoleRank(k.Role) > store.RoleRank(p.Role) {
-				return errForbidden.withErr(errors.New("API key above the caller's role"))
+		defaults: func(k *store.APIKey) { k.Role, k.Scopes = store.RoleViewer, []string{} },
+		apply:    s.applyAPIKey,
+		beforeDelete: func(_ *fiber.Ctx, p *auth.Principal, _ *store.APIKey) error {
+			return needScope(p, store.ScopeAPIKeysWrite)
+		},
+		changed: func(ctx context.Context, old, _ *store.APIKey) {
+			if old != nil {
+				s.credentialsChanged(ctx, old.OrgID)
 			}
-			if in.ExpiresInDays != nil {
-				if *in.ExpiresInDays < 1 || *in.ExpiresInDays > 3650 {
-					return badRequest("expires_in_days: must be 1 to 3650")
-				}
-				t := time.Now().UTC().Add(time.Duration(*in.ExpiresInDays) * 24 * time.Hour).Truncate(time.Millisecond)
-				k.ExpiresAt = &t
-			}
-			if k.Hash == "" { // a new key
-				key, hash := auth.NewAPIKey(k.ID)
-				k.Hash, k.CreatedBy = hash, p.UserID+p.APIKeyID
-				c.Locals(localNewKey, key)
-			}
-			return nil
 		},
 		createdView: func(c *fiber.Ctx, k *store.APIKey) any {
 			key, _ := c.Locals(localNewKey).(string)
@@ -94,10 +92,70 @@ func (s *Server) peopleRoutes() {
 	})
 }
 
+// needScope refuses an API key without scope (a person's token holds every
+// scope; their role decides).
+func needScope(p *auth.Principal, scope string) error {
+	if !p.HasScope(scope) {
+		return httpErr(http.StatusForbidden, "forbidden: an API key needs the scope %s for this", scope)
+	}
+	return nil
+}
+
+// applyAPIKey copies an API key input: no role above the caller's, no scope
+// the caller lacks, an expiry of at most API_KEY_MAX_TTL (API_KEY_TTL when
+// none is asked for). A key is owned by the user who made it, or by the
+// owner of the key that made it.
+func (s *Server) applyAPIKey(c *fiber.Ctx, p *auth.Principal, in *apiKeyInput, k *store.APIKey) error {
+	if err := needScope(p, store.ScopeAPIKeysWrite); err != nil {
+		return err
+	}
+	set(&k.Name, in.Name)
+	set(&k.Role, in.Role)
+	if store.RoleRank(k.Role) > store.RoleRank(p.Role) {
+		return errForbidden.withErr(errors.New("API key above the caller's role"))
+	}
+	if in.Scopes != nil {
+		k.Scopes = slices.Compact(slices.Sorted(slices.Values(*in.Scopes)))
+		for _, sc := range k.Scopes {
+			if !p.HasScope(sc) {
+				return httpErr(http.StatusForbidden, "forbidden: scope %s is not the caller's to give", sc)
+			}
+		}
+	}
+	maxDays := int(s.cfg.APIKeyMaxTTL / (24 * time.Hour))
+	switch {
+	case in.ExpiresInDays != nil:
+		if *in.ExpiresInDays < 1 || *in.ExpiresInDays > maxDays {
+			return badRequest("expires_in_days: must be 1 to %d", maxDays)
+		}
+		t := time.Now().UTC().Add(time.Duration(*in.ExpiresInDays) * 24 * time.Hour).Truncate(time.Millisecond)
+		k.ExpiresAt = &t
+	case k.Hash == "": // a new key
+		t := time.Now().UTC().Add(s.cfg.APIKeyTTL).Truncate(time.Millisecond)
+		k.ExpiresAt = &t
+	case k.ExpiresAt == nil: // made before expiries were required
+		t := s.keyExpiry(k).UTC()
+		k.ExpiresAt = &t
+	}
+	if k.Hash == "" { // a new key
+		key, hash := auth.NewAPIKey(k.ID)
+		k.Hash, k.CreatedBy = hash, p.UserID+p.APIKeyID
+		k.OwnerID = p.UserID
+		if p.APIKeyID != "" {
+			k.OwnerID = p.KeyOwner
+		}
+		c.Locals(localNewKey, key)
+	}
+	return nil
+}
+
 // applyUser copies a user input and enforces who may grant what: nobody
 // grants a role above their own, only an owner changes an owner, and nobody
 // changes their own role.
 func (s *Server) applyUser(c *fiber.Ctx, p *auth.Principal, in *userInput, u *store.User) error {
+	if err := needScope(p, store.ScopeUsersWrite); err != nil {
+		return err
+	}
 	isNew := u.PasswordHash == ""
 	if !isNew && u.Role == store.RoleOwner && p.Role != store.RoleOwner {
 		return errForbidden.withErr(errors.New("only an owner may change an owner"))
@@ -111,7 +169,7 @@ func (s *Server) applyUser(c *fiber.Ctx, p *auth.Principal, in *userInput, u *st
 	}
 	set(&u.Name, in.Name)
 	if in.Role != nil && *in.Role != u.Role {
-		if !isNew && u.ID == p.UserID {
+		if !isNew && (u.ID == p.UserID || u.ID == p.KeyOwner) {
 			return errForbidden.withErr(errors.New("a user may not change their own role"))
 		}
 		if store.RoleRank(*in.Role) > store.RoleRank(p.Role) {

@@ -68,8 +68,17 @@ func TestPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !CheckPassword(h, "correct horse battery") || CheckPassword(h, "wrong") || CheckPassword("", "x") {
-		t.Fatal("CheckPassword")
+	v, err := NewVerifier(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Check(h, "correct horse battery") || v.Check(h, "wrong") || v.Check("", "x") {
+		t.Fatal("Check")
+	}
+	// An unknown account costs what a known one does: the dummy hash has the
+	// configured cost, not bcrypt's minimum.
+	if v.DummyCost() != 6 {
+		t.Fatalf("dummy hash cost %d, want 6", v.DummyCost())
 	}
 	if _, err := HashPassword("short", 4); !errors.Is(err, ErrWeakPassword) {
 		t.Fatal("short password accepted")
@@ -100,23 +109,31 @@ func TestRedisParts(t *testing.T) {
 		t.Fatal("token issued after cut-off invalid")
 	}
 
-	l := &Limiter{RDB: rdb, MaxAccount: 2, MaxAddress: 5, Window: time.Minute}
+	l := &Limiter{RDB: rdb, MaxPair: 2, MaxAccount: 4, MaxAddress: 5, Window: time.Minute}
 	for i := 0; i < 2; i++ {
 		if w, err := l.Allow(ctx, "a@x", "1.1.1.1"); w != 0 || err != nil {
 			t.Fatalf("attempt %d limited", i)
 		}
-		_ = l.Failed(ctx, "a@x")
+		_ = l.Failed(ctx, "a@x", "1.1.1.1")
 	}
-	if w, _ := l.Allow(ctx, "a@x", "1.1.1.2"); w == 0 {
-		t.Fatal("account limit not applied from another address")
+	if w, _ := l.Allow(ctx, "a@x", "1.1.1.1"); w == 0 {
+		t.Fatal("account and address limit not applied")
 	}
-	if w, _ := l.Allow(ctx, "b@x", "1.1.1.1"); w != 0 {
-		t.Fatal("another account limited after 3 attempts from one address")
+	if w, _ := l.Allow(ctx, "a@x", "1.1.1.2"); w != 0 {
+		t.Fatal("failures from one address locked the account at another")
 	}
-	for i := 0; i < 3; i++ {
-		_, _ = l.Allow(ctx, "c@x", "1.1.1.1")
+	_ = l.Failed(ctx, "a@x", "1.1.1.3")
+	_ = l.Failed(ctx, "a@x", "1.1.1.4")
+	if w, _ := l.Allow(ctx, "a@x", "1.1.1.5"); w == 0 {
+		t.Fatal("global account limit not applied")
 	}
-	if w, _ := l.Allow(ctx, "d@x", "1.1.1.1"); w == 0 {
+	if w, _ := l.Allow(ctx, "b@x", "1.1.1.6"); w != 0 {
+		t.Fatal("another account limited")
+	}
+	for i := 0; i < 5; i++ {
+		_, _ = l.Allow(ctx, "c@x", "1.1.1.7")
+	}
+	if w, _ := l.Allow(ctx, "d@x", "1.1.1.7"); w == 0 {
 		t.Fatal("address limit not applied")
 	}
 }

@@ -40,15 +40,35 @@ func HashPassword(pw string, cost int) (string, error) {
 	return string(h), nil
 }
 
-// dummyHash is compared against when the account does not exist, so that a
-// login for an unknown e-mail costs as much as one for a known e-mail.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no-such-account-password"), bcrypt.MinCost)
+// Verifier checks passwords. For an unknown account it compares against a
+// dummy hash of the configured cost, so that a login for an unknown e-mail
+// costs as much as one for a known e-mail with a wrong password.
+type Verifier struct {
+	dummy []byte
+}
 
-// CheckPassword reports whether pw matches hash. An empty hash (unknown
-// account) still spends the time of a comparison and returns false.
-func CheckPassword(hash, pw string) bool {
+// NewVerifier returns a Verifier whose dummy hash has bcrypt cost, the cost
+// new passwords are hashed with.
+func NewVerifier(cost int) (*Verifier, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(RandomID()), cost)
+	if err != nil {
+		return nil, fmt.Errorf("dummy password hash at cost %d: %w", cost, err)
+	}
+	return &Verifier{dummy: h}, nil
+}
+
+// DummyCost is the bcrypt cost of the dummy hash.
+func (v *Verifier) DummyCost() int {
+	c, _ := bcrypt.Cost(v.dummy)
+	return c
+}
+
+// Check reports whether pw matches hash. An empty hash (unknown account)
+// still spends the time of a comparison at the configured cost and returns
+// false.
+func (v *Verifier) Check(hash, pw string) bool {
 	if hash == "" || len(pw) > MaxPasswordLen {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+		_ = bcrypt.CompareHashAndPassword(v.dummy, []byte(pw))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil

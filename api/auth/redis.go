@@ -81,32 +81,42 @@ func (r *Revoker) Valid(ctx context.Context, jti, userID string, issuedMs int64)
 	return true, "", nil
 }
 
-// Limiter limits login attempts per account (failed attempts) and per
-// client address (all attempts) within a fixed window.
+// Limiter limits login attempts within a fixed window: failed attempts per
+// (account, client address) — the limit a legitimate owner meets after
+// mistyping — a much higher number of failed attempts per account from all
+// addresses together, and all attempts per client address. Failures from
+// one address therefore never lock the owner out at another.
 type Limiter struct {
 	RDB        *redis.Client
-	MaxAccount int
-	MaxAddress int
+	MaxPair    int // failed attempts per account and address
+	MaxAccount int // failed attempts per account, all addresses
+	MaxAddress int // attempts per address, all accounts
 	Window     time.Duration
 }
 
-func acctKey(email string) string { return "vox:login:acct:" + email }
-func addrKey(addr string) string  { return "vox:login:addr:" + addr }
+func acctKey(email string) string       { return "vox:login:acct:" + email }
+func pairKey(email, addr string) string { return "vox:login:pair:" + addr + ":" + email }
+func addrKey(addr string) string        { return "vox:login:addr:" + addr }
 
 // Allow counts an attempt from addr for email and reports how long to wait
-// when either limit is reached (0: go ahead).
+// when a limit is reached (0: go ahead).
 func (l *Limiter) Allow(ctx context.Context, email, addr string) (time.Duration, error) {
 	pipe := l.RDB.Pipeline()
 	addrN := pipe.Incr(ctx, addrKey(addr))
 	pipe.ExpireNX(ctx, addrKey(addr), l.Window)
+	addrTTL := pipe.PTTL(ctx, addrKey(addr))
+	pairN := pipe.Get(ctx, pairKey(email, addr))
+	pairTTL := pipe.PTTL(ctx, pairKey(email, addr))
 	acctN := pipe.Get(ctx, acctKey(email))
 	acctTTL := pipe.PTTL(ctx, acctKey(email))
-	addrTTL := pipe.PTTL(ctx, addrKey(addr))
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return 0, fmt.Errorf("login rate limit: %w", err)
 	}
 	if addrN.Val() > int64(l.MaxAddress) {
 		return max(addrTTL.Val(), time.Second), nil
+	}
+	if n, _ := pairN.Int(); n >= l.MaxPair {
+		return max(pairTTL.Val(), time.Second), nil
 	}
 	if n, _ := acctN.Int(); n >= l.MaxAccount {
 		return max(acctTTL.Val(), time.Second), nil
@@ -114,20 +124,24 @@ func (l *Limiter) Allow(ctx context.Context, email, addr string) (time.Duration,
 	return 0, nil
 }
 
-// Failed counts a failed attempt against email.
-func (l *Limiter) Failed(ctx context.Context, email string) error {
+// Failed counts a failed attempt from addr against email.
+func (l *Limiter) Failed(ctx context.Context, email, addr string) error {
 	pipe := l.RDB.Pipeline()
-	pipe.Incr(ctx, acctKey(email))
-	pipe.ExpireNX(ctx, acctKey(email), l.Window)
+	for _, k := range []string{pairKey(email, addr), acctKey(email)} {
+		pipe.Incr(ctx, k)
+		pipe.ExpireNX(ctx, k, l.Window)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("count failed login: %w", err)
 	}
 	return nil
 }
 
-// Succeeded clears the failed attempts of email.
-func (l *Limiter) Succeeded(ctx context.Context, email string) error {
-	if err := l.RDB.Del(ctx, acctKey(email)).Err(); err != nil {
+// Succeeded clears the failed attempts of email from addr. The per-account
+// count stays: a success from one address does not hide an attack from
+// others.
+func (l *Limiter) Succeeded(ctx context.Context, email, addr string) error {
+	if err := l.RDB.Del(ctx, pairKey(email, addr)).Err(); err != nil {
 		return fmt.Errorf("clear failed logins: %w", err)
 	}
 	return nil

@@ -39,7 +39,24 @@ type Principal struct {
 	OrgID    string
 	Role     string
 	TokenID  string    // jti of the access token
-	Expires  time.Time // of the access token
+	IssuedMs int64     // of the access token, for revocation checks
+	Expires  time.Time // of the access token or the API key
+	KeyOwner string    // for an API key: the user whose role bounds it
+	Scopes   []string  // for an API key: its scopes
+}
+
+// HasScope reports whether an API key principal holds scope. A user holds
+// every scope: their role alone decides.
+func (p *Principal) HasScope(scope string) bool {
+	if p.APIKeyID == "" {
+		return true
+	}
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // Pair is what login and refresh return.

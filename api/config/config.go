@@ -36,9 +36,20 @@ type Config struct {
 	RefreshTTL time.Duration // REFRESH_TOKEN_TTL, default 720h
 	BcryptCost int           // BCRYPT_COST, default 12
 
-	LoginMaxPerAccount int           // LOGIN_MAX_PER_ACCOUNT failed attempts per window, default 5
-	LoginMaxPerAddress int           // LOGIN_MAX_PER_ADDRESS attempts per window, default 30
-	LoginWindow        time.Duration // LOGIN_WINDOW, default 15m
+	LoginMaxPerAccountAddress int           // LOGIN_MAX_PER_ACCOUNT_ADDRESS failed attempts per account and address per window, default 5
+	LoginMaxPerAccount        int           // LOGIN_MAX_PER_ACCOUNT failed attempts per account from all addresses per window, default 100
+	LoginMaxPerAddress        int           // LOGIN_MAX_PER_ADDRESS attempts per window, default 30
+	LoginWindow               time.Duration // LOGIN_WINDOW, default 15m
+
+	APIKeyTTL    time.Duration // API_KEY_TTL, lifetime of a key created without expires_in_days, default 90 days
+	APIKeyMaxTTL time.Duration // API_KEY_MAX_TTL, longest lifetime a key may be given, default 365 days
+
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT, deadline of every request's handler, default 5s
+	BulkRequestTimeout time.Duration // BULK_REQUEST_TIMEOUT, deadline of contact uploads and exports, default 60s
+
+	EventsMaxPerUser int           // EVENTS_MAX_PER_USER open event streams per user or API key, default 5
+	EventsMaxPerOrg  int           // EVENTS_MAX_PER_ORG open event streams per organisation, default 100
+	EventsRecheck    time.Duration // EVENTS_RECHECK_INTERVAL, how often a stream's credentials are checked again, default 30s
 
 	TrustedProxies []string // VOXBRIDGE_TRUSTED_PROXIES, default 127.0.0.1,::1
 
@@ -99,6 +110,12 @@ func LoadMongoOnly(getenv func(string) string, args []string) (*Config, error) {
 type parser struct {
 	getenv   func(string) string
 	problems []string
+	seen     []Setting // every setting read, with its default
+}
+
+// note records a setting as read, with its default as the loader applies it.
+func (p *parser) note(name, def string, required bool) {
+	p.seen = append(p.seen, Setting{Name: name, Default: def, Required: required, Help: help[name]})
 }
 
 func (p *parser) bad(name, format string, a ...any) {
@@ -106,6 +123,7 @@ func (p *parser) bad(name, format string, a ...any) {
 }
 
 func (p *parser) str(name, def string) string {
+	p.note(name, def, false)
 	if v := strings.TrimSpace(p.getenv(name)); v != "" {
 		return v
 	}
@@ -113,6 +131,7 @@ func (p *parser) str(name, def string) string {
 }
 
 func (p *parser) required(name string) string {
+	p.note(name, "", true)
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
 		p.bad(name, "required but not set")
@@ -121,6 +140,7 @@ func (p *parser) required(name string) string {
 }
 
 func (p *parser) integer(name string, def, lo, hi int) int {
+	p.note(name, strconv.Itoa(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -134,6 +154,7 @@ func (p *parser) integer(name string, def, lo, hi int) int {
 }
 
 func (p *parser) duration(name string, def, lo, hi time.Duration) time.Duration {
+	p.note(name, formatDuration(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -147,6 +168,7 @@ func (p *parser) duration(name string, def, lo, hi time.Duration) time.Duration 
 }
 
 func (p *parser) boolean(name string, def bool) bool {
+	p.note(name, strconv.FormatBool(def), false)
 	v := p.getenv(name)
 	if v == "" {
 		return def
@@ -160,6 +182,11 @@ func (p *parser) boolean(name string, def bool) bool {
 }
 
 func load(getenv func(string) string, args []string, full bool) (*Config, error) {
+	c, _, err := loadSettings(getenv, args, full)
+	return c, err
+}
+
+func loadSettings(getenv func(string) string, args []string, full bool) (*Config, []Setting, error) {
 	p := &parser{getenv: getenv}
 	c := &Config{}
 	c.Host = p.str("VOXBRIDGE_HOST", "0.0.0.0")
@@ -213,9 +240,23 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 	}
 	c.AccessTTL = p.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour)
 	c.RefreshTTL = p.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Hour, 90*24*time.Hour)
-	c.LoginMaxPerAccount = p.integer("LOGIN_MAX_PER_ACCOUNT", 5, 1, 1000)
+	c.LoginMaxPerAccountAddress = p.integer("LOGIN_MAX_PER_ACCOUNT_ADDRESS", 5, 1, 1000)
+	c.LoginMaxPerAccount = p.integer("LOGIN_MAX_PER_ACCOUNT", 100, 1, 100000)
 	c.LoginMaxPerAddress = p.integer("LOGIN_MAX_PER_ADDRESS", 30, 1, 100000)
 	c.LoginWindow = p.duration("LOGIN_WINDOW", 15*time.Minute, time.Second, 24*time.Hour)
+	if c.LoginMaxPerAccount < c.LoginMaxPerAccountAddress {
+		p.bad("LOGIN_MAX_PER_ACCOUNT", "must be at least LOGIN_MAX_PER_ACCOUNT_ADDRESS (%d), got %d", c.LoginMaxPerAccountAddress, c.LoginMaxPerAccount)
+	}
+	c.APIKeyMaxTTL = p.duration("API_KEY_MAX_TTL", 365*24*time.Hour, 24*time.Hour, 10*365*24*time.Hour)
+	c.APIKeyTTL = p.duration("API_KEY_TTL", 90*24*time.Hour, 24*time.Hour, 10*365*24*time.Hour)
+	if c.APIKeyTTL > c.APIKeyMaxTTL {
+		p.bad("API_KEY_TTL", "must be at most API_KEY_MAX_TTL (%s), got %s", c.APIKeyMaxTTL, c.APIKeyTTL)
+	}
+	c.RequestTimeout = p.duration("REQUEST_TIMEOUT", 5*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.BulkRequestTimeout = p.duration("BULK_REQUEST_TIMEOUT", time.Minute, time.Second, time.Hour)
+	c.EventsMaxPerUser = p.integer("EVENTS_MAX_PER_USER", 5, 1, 1000)
+	c.EventsMaxPerOrg = p.integer("EVENTS_MAX_PER_ORG", 100, 1, 100000)
+	c.EventsRecheck = p.duration("EVENTS_RECHECK_INTERVAL", 30*time.Second, 100*time.Millisecond, 30*time.Second)
 	c.TrustedProxies = splitList(p.str("VOXBRIDGE_TRUSTED_PROXIES", "127.0.0.1,::1"))
 	for _, tp := range c.TrustedProxies {
 		if net.ParseIP(tp) == nil {
@@ -270,9 +311,9 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 		p.bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	if len(p.problems) > 0 {
-		return nil, &Error{Problems: p.problems}
+		return nil, p.seen, &Error{Problems: p.problems}
 	}
-	return c, nil
+	return c, p.seen, nil
 }
 
 func splitList(s string) []string {

@@ -156,3 +156,31 @@ func TestEnvExample(t *testing.T) {
 		t.Errorf("example config: %s, minio %v", cfg.Addr(), cfg.MinIO.Enabled())
 	}
 }
+
+// TestSettingsTable: the table voxbridge -h prints is what the loader
+// reads, defaults included, and every setting is described.
+func TestSettingsTable(t *testing.T) {
+	byName := map[string]Setting{}
+	for _, s := range Settings() {
+		if _, dup := byName[s.Name]; dup {
+			t.Errorf("%s listed twice", s.Name)
+		}
+		byName[s.Name] = s
+		if s.Help == "" {
+			t.Errorf("%s has no description", s.Name)
+		}
+	}
+	for name, want := range map[string]string{"VOXBRIDGE_PORT": "8080", "ACCESS_TOKEN_TTL": "15m",
+		"REFRESH_TOKEN_TTL": "720h", "REQUEST_TIMEOUT": "5s", "API_KEY_TTL": "2160h", "FLEET_POLL_TIMEOUT": "1.5s"} {
+		if got := byName[name].Default; got != want {
+			t.Errorf("%s default %q, want %q", name, got, want)
+		}
+	}
+	if !byName["JWT_SECRET"].Required || byName["LOG_LEVEL"].Required {
+		t.Error("required flags wrong")
+	}
+	c, err := Load(env(good()), nil)
+	if err != nil || c.RequestTimeout != 5*time.Second || c.APIKeyTTL != 90*24*time.Hour {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -39,8 +41,11 @@ type RowError struct {
 
 // Result is a parsed upload.
 type Result struct {
-	Rows       []Row
-	Errors     []RowError
+	Rows   []Row
+	Errors []RowError
+	// Flagged are accepted rows with a cell a spreadsheet would run as a
+	// formula (see FormulaLike); exports neutralise such cells.
+	Flagged    []RowError
 	Duplicates int // rows whose number appeared earlier in the same file
 	Total      int // data rows read
 }
@@ -64,6 +69,13 @@ type builder struct {
 func (b *builder) fail(row int, format string, a ...any) {
 	if len(b.res.Errors) < MaxErrors {
 		b.res.Errors = append(b.res.Errors, RowError{Row: row, Error: fmt.Sprintf(format, a...)})
+	}
+}
+
+func (b *builder) flag(row int, field string) {
+	if len(b.res.Flagged) < MaxErrors {
+		b.res.Flagged = append(b.res.Flagged, RowError{Row: row,
+			Error: field + " starts like a spreadsheet formula (=, +, -, @) and is not a phone number; exports show it as text"})
 	}
 }
 
@@ -98,7 +110,24 @@ func (b *builder) add(row int, rawPhone, name string, meta map[string]string) {
 		return
 	}
 	b.seen[n] = row
+	if FormulaLike(name) {
+		b.flag(row, "name")
+	}
+	for _, k := range sortedKeys(meta) {
+		if FormulaLike(meta[k]) {
+			b.flag(row, "metadata "+strconv.Quote(k))
+		}
+	}
 	b.res.Rows = append(b.res.Rows, Row{Row: row, Phone: n, Name: name, Metadata: meta})
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // CheckMetaKey refuses metadata keys that MongoDB would read as operators or
@@ -209,6 +238,12 @@ func JSON(data []byte, opt Options) (*Result, error) {
 		b.res.Total++
 		if b.tooMany() {
 			return nil, fmt.Errorf("%w: more than %d rows", ErrFormat, opt.MaxRows)
+		}
+		if !utf8.Valid(m) {
+			// encoding/json would replace the bad bytes with U+FFFD and
+			// store a name nobody wrote.
+			b.fail(row, "not valid UTF-8")
+			continue
 		}
 		var c jsonContact
 		d := json.NewDecoder(bytes.NewReader(m))

@@ -81,3 +81,27 @@ func TestJSON(t *testing.T) {
 		t.Fatalf("object instead of array: %v", err)
 	}
 }
+
+func TestFormulaLike(t *testing.T) {
+	for v, want := range map[string]bool{
+		"=1+1": true, "@SUM(A1)": true, "-2+3": true, "+cmd|' /C calc'!A0": true, "\t=1": true,
+		"+44 20 7946 0958": false, "+14155552671": false, "Ann": false, "": false, "a=b": false,
+	} {
+		if got := FormulaLike(v); got != want {
+			t.Errorf("FormulaLike(%q) = %v, want %v", v, got, want)
+		}
+	}
+	if Neutralize("=1+1") != "'=1+1" || Neutralize("Ann") != "Ann" {
+		t.Fatal("Neutralize")
+	}
+}
+
+func TestJSONInvalidUTF8(t *testing.T) {
+	res, err := JSON([]byte("[{\"phone\":\"+14155552671\",\"name\":\"B\xffd\"}]"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 0 || len(res.Errors) != 1 {
+		t.Fatalf("invalid UTF-8 accepted: %+v", res)
+	}
+}

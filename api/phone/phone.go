@@ -3,16 +3,27 @@ package phone
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // ErrInvalid is wrapped by every normalisation failure.
 var ErrInvalid = errors.New("invalid phone number")
 
-// Normalize returns the E.164 form of raw. Spaces, dashes, dots and
-// parentheses are ignored; a leading "00" is read as "+". A number without an
-// international prefix gets countryCode (digits only, e.g. "44") with one
-// leading trunk zero dropped; without a countryCode it is refused.
+// Normalize returns the E.164 form of raw, read with the numbering plan of
+// its country (github.com/nyaruka/phonenumbers, Google's libphonenumber
+// metadata): a national trunk prefix is dropped where the country has one
+// and kept where it is part of the number ("+44 (0) 20 7946 0958" is
+// +442079460958, "+39 06 6982 1234" keeps its 0).
+//
+// Only digits, one leading "+", spaces, dashes, dots and parentheses are
+// accepted. A number with "+" is international; a leading "00" is read as
+// "+" when no countryCode is given. Otherwise countryCode (digits only,
+// e.g. "44") names the country of a national number, whose own
+// international dialling prefix is then understood too ("011 44 …" with
+// country code 1). The result must have a possible length for its country.
 func Normalize(raw, countryCode string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
@@ -31,26 +42,41 @@ func Normalize(raw, countryCode string) (string, error) {
 		}
 	}
 	n := b.String()
+	region := ""
 	switch {
 	case strings.HasPrefix(n, "+"):
-	case strings.HasPrefix(n, "00"):
-		n = "+" + n[2:]
 	case countryCode != "":
-		if !digits(countryCode) || len(countryCode) > 3 || countryCode[0] == '0' {
+		cc, err := strconv.Atoi(countryCode)
+		if err != nil || !digits(countryCode) || len(countryCode) > 3 || countryCode[0] == '0' {
 			return "", fmt.Errorf("%w: bad country code %q", ErrInvalid, countryCode)
 		}
-		n = "+" + countryCode + strings.TrimPrefix(n, "0")
+		region = phonenumbers.GetRegionCodeForCountryCode(cc)
+		if region == "ZZ" || region == "" {
+			return "", fmt.Errorf("%w: unknown country code %q", ErrInvalid, countryCode)
+		}
+	case strings.HasPrefix(n, "00"):
+		n = "+" + n[2:]
 	default:
 		return "", fmt.Errorf("%w: %q has no international prefix and no country code was given", ErrInvalid, raw)
 	}
-	d := n[1:]
-	if !digits(d) || len(d) < 8 || len(d) > 15 || d[0] == '0' {
-		return "", fmt.Errorf("%w: %q is not E.164 (+ then 8 to 15 digits, no leading 0)", ErrInvalid, raw)
+	if len(n) > 20 {
+		return "", fmt.Errorf("%w: %q is too long", ErrInvalid, raw)
 	}
-	return n, nil
+	num, err := phonenumbers.Parse(n, region)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrInvalid, raw, err)
+	}
+	if phonenumbers.IsPossibleNumberWithReason(num) != phonenumbers.IS_POSSIBLE {
+		return "", fmt.Errorf("%w: %q is not a possible number of its country", ErrInvalid, raw)
+	}
+	e := phonenumbers.Format(num, phonenumbers.E164)
+	if d := e[1:]; len(d) < 7 || len(d) > 15 || !digits(d) || d[0] == '0' {
+		return "", fmt.Errorf("%w: %q is not E.164", ErrInvalid, raw)
+	}
+	return e, nil
 }
 
-// IsE164 reports whether s is already in E.164 form.
+// IsE164 reports whether s is already in the E.164 form Normalize returns.
 func IsE164(s string) bool {
 	n, err := Normalize(s, "")
 	return err == nil && n == s

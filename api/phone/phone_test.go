@@ -24,6 +24,26 @@ func TestNormalize(t *testing.T) {
 		{"4155552671", "0", ""},       // bad country code
 		{`{"$ne":1}`, "", ""},         // not a number at all
 		{"\u00a0+1 415 555 2671 ", "", "+14155552671"},
+		// National trunk prefixes written after the country code are dropped
+		// where the country has one…
+		{"+44 (0) 20 7946 0958", "", "+442079460958"},
+		{"+4402079460958", "", "+442079460958"},
+		{"0044 (0)20 7946 0958", "", "+442079460958"},
+		{"+33 (0)1 42 68 53 00", "", "+33142685300"},
+		{"01 42 68 53 00", "33", "+33142685300"},
+		{"+49 (0)30 901820", "", "+4930901820"},
+		{"030 901820", "49", "+4930901820"},
+		{"+61 (0)2 9374 4000", "", "+61293744000"},
+		{"(02) 9374 4000", "61", "+61293744000"},
+		{"03-3224-9999", "81", "+81332249999"},
+		// …and kept where it is part of the number (Italy).
+		{"+39 06 6982 1234", "", "+390669821234"},
+		{"06 6982 1234", "39", "+390669821234"},
+		// A country's own international prefix, with its country code.
+		{"011 44 20 7946 0958", "1", "+442079460958"},
+		{"+1 415 555", "", ""},          // too short for its country
+		{"+44 20 7946 0958 12", "", ""}, // too long for its country
+		{"020 7946 0958", "999", ""},    // no such country code
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {

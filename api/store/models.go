@@ -106,15 +106,38 @@ func (u *User) Validate() error {
 	return nil
 }
 
-// APIKey lets a program call /api/v1 with a fixed role. Only a hash of its
-// secret is stored.
+// APIKey lets a program call /api/v1. Only a hash of its secret is stored.
+// It acts with at most its owner's current role (the user on whose
+// authority it was made): demoting the owner narrows it, deleting the owner
+// revokes it.
 type APIKey struct {
 	Meta      `bson:",inline"`
-	Name      string     `bson:"name" json:"name"`
-	Role      string     `bson:"role" json:"role"`
-	Hash      string     `bson:"hash" json:"-"`
-	CreatedBy string     `bson:"created_by" json:"created_by"`
-	ExpiresAt *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
+	Name      string `bson:"name" json:"name"`
+	Role      string `bson:"role" json:"role"`
+	Hash      string `bson:"hash" json:"-"`
+	CreatedBy string `bson:"created_by" json:"created_by"`
+	// OwnerID is the user whose role bounds the key; empty on keys made
+	// before it existed, whose CreatedBy is then read instead.
+	OwnerID string `bson:"owner_id,omitempty" json:"owner_id,omitempty"`
+	// Scopes are the powers beyond the role: a key may create or change
+	// API keys or users only with the matching scope.
+	Scopes     []string   `bson:"scopes" json:"scopes"`
+	ExpiresAt  *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `bson:"last_used_at,omitempty" json:"last_used_at,omitempty"`
+}
+
+// API key scopes.
+const (
+	ScopeAPIKeysWrite = "api_keys:write" // create, change and delete API keys
+	ScopeUsersWrite   = "users:write"    // create, change and delete users
+)
+
+// Owner is the id of the user whose role bounds the key.
+func (k *APIKey) Owner() string {
+	if k.OwnerID != "" {
+		return k.OwnerID
+	}
+	return k.CreatedBy
 }
 
 // Validate checks every field.
@@ -124,6 +147,14 @@ func (k *APIKey) Validate() error {
 	}
 	if RoleRank(k.Role) == 0 || k.Role == RoleOwner {
 		return bad("role", "must be admin, operator or viewer")
+	}
+	for _, sc := range k.Scopes {
+		if sc != ScopeAPIKeysWrite && sc != ScopeUsersWrite {
+			return bad("scopes", "must be %s or %s", ScopeAPIKeysWrite, ScopeUsersWrite)
+		}
+	}
+	if k.ExpiresAt == nil {
+		return bad("expires_at", "required")
 	}
 	return nil
 }

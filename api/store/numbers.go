@@ -151,28 +151,3 @@ func (s *Store) VerifiedNumber(ctx context.Context, e164 string) (PhoneNumber, e
 	return FindOne[PhoneNumber](ctx, s, CollPhoneNumbers,
 		bson.M{"_id": c.NumberID, "org_id": c.OrgID, "e164": e164, "status": NumberVerified})
 }
-
-// dropObsoleteIndexes removes indexes earlier versions created that now
-// forbid what is allowed: phone_numbers' e164_1 made a number unique across
-// organisations (the first to register one owned its calls); numbers are
-// now unique per organisation and verified through CollNumberClaims.
-func (s *Store) dropObsoleteIndexes(ctx context.Context) error {
-	cur, err := s.C(CollPhoneNumbers).Indexes().List(ctx)
-	if err != nil {
-		return classify("list indexes of "+CollPhoneNumbers, err)
-	}
-	var have []struct {
-		Name string `bson:"name"`
-	}
-	if err := cur.All(ctx, &have); err != nil {
-		return classify("list indexes of "+CollPhoneNumbers, err)
-	}
-	for _, h := range have {
-		if h.Name == "e164_1" {
-			if _, err := s.C(CollPhoneNumbers).Indexes().DropOne(ctx, h.Name); err != nil {
-				return classify("drop index e164_1 of "+CollPhoneNumbers, err)
-			}
-		}
-	}
-	return nil
-}

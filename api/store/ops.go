@@ -14,7 +14,8 @@ import (
 
 // Bootstrap creates the organisation name and its owner unless they exist.
 // It reports whether anything was created. An owner e-mail that belongs to
-// another organisation is ErrConflict.
+// another organisation is ErrConflict: bootstrap is the operator's command,
+// and one owner account per e-mail keeps its login unambiguous.
 func (s *Store) Bootstrap(ctx context.Context, name string, owner User) (created bool, err error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	org, err := FindOne[Org](ctx, s, CollOrgs, bson.M{"name": name})

@@ -87,8 +87,11 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return m
 	}
 	want := map[string][]mongo.IndexModel{
-		CollOrgs:         {idx(true, "name")},
-		CollUsers:        {idx(true, "email"), idx(false, "org_id", "_id")},
+		CollOrgs: {idx(true, "name")},
+		// An e-mail is unique within an organisation, not across them: a
+		// global unique index would tell one tenant that another has the
+		// address.
+		CollUsers:        {idx(true, "org_id", "email"), idx(false, "email", "org_id"), idx(false, "org_id", "_id")},
 		CollAPIKeys:      {idx(false, "org_id", "_id")},
 		CollAgents:       {idx(false, "org_id", "_id")},
 		CollPhoneNumbers: {idx(true, "org_id", "e164"), idx(false, "org_id", "_id"), idx(false, "inbound_agent_id")},
@@ -103,7 +106,38 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.dropObsoleteIndexes(ctx)
+	// Indexes of earlier releases that now forbid what is allowed: an
+	// e-mail unique across organisations, and a phone number unique across
+	// organisations (the first to register one owned its calls; numbers
+	// are now unique per organisation and verified through
+	// CollNumberClaims).
+	if err := s.dropObsolete(ctx, CollUsers, "email_1"); err != nil {
+		return err
+	}
+	return s.dropObsolete(ctx, CollPhoneNumbers, "e164_1")
+}
+
+// dropObsolete drops the named index of coll if it exists (indexes of an
+// earlier release that the current one must not keep).
+func (s *Store) dropObsolete(ctx context.Context, coll, name string) error {
+	cur, err := s.C(coll).Indexes().List(ctx)
+	if err != nil {
+		return classify("list indexes of "+coll, err)
+	}
+	var have []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &have); err != nil {
+		return classify("list indexes of "+coll, err)
+	}
+	for _, h := range have {
+		if h.Name == name {
+			if _, err := s.C(coll).Indexes().DropOne(ctx, name); err != nil {
+				return classify("drop index "+name+" of "+coll, err)
+			}
+		}
+	}
+	return nil
 }
 
 // ensure creates the indexes of coll that do not exist yet, one at a time:

@@ -2,6 +2,9 @@
 //
 //	voxbridge [serve] [--host H] [--port P] [--log-level L]
 //	voxbridge bootstrap --org NAME --email E --password P
+//	voxbridge token --audience runtime|fleet [--ttl 5m] [--subject NAME]
+//	voxbridge version | --version
+//	voxbridge help | -h | --help
 //
 // Settings come from the environment (see deploy/env/voxbridge.env.example).
 // Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
@@ -15,8 +18,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/oklog/run"
@@ -35,23 +40,72 @@ func main() {
 const usage = `usage:
   voxbridge [serve] [--host H] [--port P] [--log-level L]
   voxbridge bootstrap --org NAME --email E --password P
-  voxbridge version`
+  voxbridge token --audience runtime|fleet [--ttl 5m] [--subject NAME]
+  voxbridge version | --version
+  voxbridge help | -h | --help`
+
+// help is the full help: commands, then every environment setting with
+// its default, from the table the configuration loader itself reads.
+func help(w io.Writer) {
+	fmt.Fprintf(w, `voxbridge %s — the Vox Backend API
+
+%s
+
+commands:
+  serve      run the API (the default)
+  bootstrap  create an organisation and its owner (needs MONGODB_URI only)
+  token      print a service token signed with VOX_SERVICE_SECRET, for
+             operators and scripts calling /runtime or a fleet
+  version    print the version
+
+environment (flags override --host, --port, --log-level):
+`, version.Version, usage)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, st := range config.Settings() {
+		def := st.Default
+		switch {
+		case st.Required:
+			def = "(required)"
+		case def == "":
+			def = "(empty)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", st.Name, def, st.Help)
+	}
+	fmt.Fprintf(tw, "  %s\t%s\t%s\n", "VOXBRIDGE_BOOTSTRAP_PASSWORD", "(empty)", "bootstrap's owner password when --password is not given")
+	_ = tw.Flush()
+	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 failure, 2 bad usage or configuration")
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case isHelp(a):
+			cmd, args = "help", args[1:]
+		case a == "--version" || a == "-version":
+			cmd, args = "version", args[1:]
+		case !strings.HasPrefix(a, "-"):
+			cmd, args = a, args[1:]
+		}
 	}
 	switch cmd {
 	case "serve":
+		if slices.ContainsFunc(args, isHelp) {
+			help(stdout)
+			return 0
+		}
 		return serve(args, getenv, stderr)
 	case "bootstrap":
 		return bootstrap(args, getenv, stdout, stderr)
+	case "token":
+		return token(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version.Version)
 		return 0
 	case "help":
-		fmt.Fprintln(stdout, usage)
+		help(stdout)
 		return 0
 	}
 	fmt.Fprintf(stderr, "voxbridge: unknown command %q\n%s\n", cmd, usage)
@@ -130,6 +184,17 @@ func bootstrap(args []string, getenv func(string) string, stdout, stderr io.Writ
 	org := fs.String("org", "", "organisation name (required)")
 	email := fs.String("email", "", "owner e-mail (required)")
 	password := fs.String("password", "", "owner password (or VOXBRIDGE_BOOTSTRAP_PASSWORD)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: voxbridge bootstrap --org NAME --email E --password P\n\n"+
+			"Creates the organisation and its owner unless they exist (idempotent). Reads MONGODB_URI,\n"+
+			"MONGODB_DATABASE and BCRYPT_COST from the environment.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if slices.ContainsFunc(args, isHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -156,6 +156,25 @@ func (s *Server) Stop() {
 	s.cmd, s.log = nil, nil
 }
 
+// Freeze stops the server's processes with SIGSTOP: connections stay open
+// and nothing answers, as with a hung database. Thaw resumes them.
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server with SIGCONT.
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return errors.New("testmongo: server not running")
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("testmongo: signal %v: %w", sig, err)
+	}
+	return nil
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
