@@ -1,0 +1,335 @@
+package pacing
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tally counts people who answered and calls abandoned over a window.
+type Tally struct {
+	HumanAnswers int
+	Abandons     int
+}
+
+// Rate is the abandon rate of the window: abandons per person who answered.
+func (t Tally) Rate() float64 {
+	if t.HumanAnswers <= 0 {
+		return 0
+	}
+	return float64(t.Abandons) / float64(t.HumanAnswers)
+}
+
+// Snapshot is what the dialler observes at a tick, for one pool of workers.
+type Snapshot struct {
+	// Free is the number of workers ready for a call now.
+	Free int
+	// Busy holds the age in seconds of each call in progress.
+	Busy []float64
+	// Ringing holds the age in seconds of each dial still ringing.
+	Ringing []float64
+	// MaxDials bounds the answer (contacts left, carrier limits); 0 means
+	// no bound other than the pacer's own.
+	MaxDials int
+	// Hour, Day and Month are the abandon tallies of the last 60 minutes,
+	// 24 hours and 30 days.
+	Hour, Day, Month Tally
+}
+
+// Mode says which rule produced a [Decision].
+type Mode int
+
+const (
+	// Predictive: dials placed while the last one's chance of being
+	// abandoned stays under the steered threshold.
+	Predictive Mode = iota
+	// Guarded: the rolling hour is near the cap; dials placed only where a
+	// worker is all but certain to be free.
+	Guarded
+	// OnePerFree: the 24-hour or 30-day abandon rate is over the cap; one
+	// dial per free worker not already covered by a ringing call.
+	OnePerFree
+	// Learning: too few dials have ended to know the answer rate; dialled
+	// as OnePerFree until they have.
+	Learning
+)
+
+// String names the mode for logs, metrics and /health.
+func (m Mode) String() string {
+	switch m {
+	case Guarded:
+		return "guarded"
+	case OnePerFree:
+		return "one_per_free"
+	case Learning:
+		return "learning"
+	default:
+		return "predictive"
+	}
+}
+
+// Decision is the pacer's answer for one tick.
+type Decision struct {
+	Dials int
+	Mode  Mode
+	// Threshold is the chance of abandon allowed for the last dial.
+	Threshold float64
+	// Marginal is the predicted chance that the last dial placed is
+	// abandoned (0 when no dial is placed).
+	Marginal float64
+}
+
+// Config tunes a [Pacer].
+type Config struct {
+	// Cap is the legal abandon rate that must never be exceeded (0.03).
+	Cap float64
+	// Target is the abandon rate the threshold is steered to, below Cap.
+	Target float64
+	// HourGuard is the share of Cap at which the rolling hour switches to
+	// Guarded mode.
+	HourGuard float64
+	// Gain is how fast the threshold moves with each answer or abandon.
+	Gain float64
+	// MinThreshold and MaxThreshold bound the steered threshold;
+	// GuardThreshold is the one used in Guarded mode.
+	MinThreshold, MaxThreshold, GuardThreshold float64
+	// MinTally is how many people must have answered in a 24-hour or
+	// 30-day window before its rate can force OnePerFree.
+	MinTally int
+	// MaxDialsPerWorker bounds the dials of one tick per worker in the pool.
+	MaxDialsPerWorker float64
+	// LearnDials is how many dial outcomes must be observed before the
+	// pacer dials ahead of free workers.
+	LearnDials int
+	// Confidence is how many standard errors above its estimate the answer
+	// rate is planned with.
+	Confidence float64
+	// Estimator configures the world model.
+	Estimator EstimatorConfig
+}
+
+// DefaultConfig keeps every window under the 3% cap with margin.
+func DefaultConfig() Config {
+	return Config{
+		Cap:               0.03,
+		Target:            0.012,
+		HourGuard:         0.6,
+		Gain:              0.02,
+		MinThreshold:      0.002,
+		MaxThreshold:      0.5,
+		GuardThreshold:    0.001,
+		MinTally:          100,
+		MaxDialsPerWorker: 1,
+		LearnDials:        100,
+		Confidence:        1,
+		Estimator:         DefaultEstimatorConfig(),
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Cap <= 0 || c.Cap >= 1:
+		return fmt.Errorf("pacing: cap %v must be in (0, 1)", c.Cap)
+	case c.Target <= 0 || c.Target >= c.Cap:
+		return fmt.Errorf("pacing: target %v must be in (0, cap %v)", c.Target, c.Cap)
+	case c.HourGuard <= 0 || c.HourGuard > 1:
+		return fmt.Errorf("pacing: hour guard %v must be in (0, 1]", c.HourGuard)
+	case c.MinThreshold <= 0 || c.MaxThreshold < c.MinThreshold || c.MaxThreshold >= 1:
+		return fmt.Errorf("pacing: thresholds [%v, %v] must satisfy 0 < min <= max < 1", c.MinThreshold, c.MaxThreshold)
+	case c.GuardThreshold <= 0:
+		return fmt.Errorf("pacing: guard threshold %v must be > 0", c.GuardThreshold)
+	case c.Gain <= 0:
+		return fmt.Errorf("pacing: gain %v must be > 0", c.Gain)
+	case c.MaxDialsPerWorker <= 0:
+		return fmt.Errorf("pacing: max dials per worker %v must be > 0", c.MaxDialsPerWorker)
+	}
+	return nil
+}
+
+// Pacer decides the dials of one pool of workers (one campaign, or the
+// campaigns sharing a fleet before fair share splits the answer). It is not
+// safe for concurrent use.
+type Pacer struct {
+	cfg Config
+	est *Estimator
+	// logTheta is the logarithm of the steered threshold.
+	logTheta float64
+
+	// Scratch buffers reused between ticks.
+	relMean, relVar, ansMean, ansVar, newAns, answerPDF []float64
+}
+
+// New returns a pacer with its threshold at the target.
+func New(cfg Config) (*Pacer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Pacer{
+		cfg:      cfg,
+		est:      NewEstimator(cfg.Estimator),
+		logTheta: math.Log(cfg.Target),
+	}, nil
+}
+
+// Estimator returns the world model the pacer learns into; the dialler
+// reports dial outcomes and handle times to it.
+func (p *Pacer) Estimator() *Estimator { return p.est }
+
+// Threshold is the current steered threshold.
+func (p *Pacer) Threshold() float64 { return math.Exp(p.logTheta) }
+
+// ObserveAnswer steers the threshold with one person who answered: up a
+// little when a worker took the call, down a lot when it was abandoned, so
+// that the long-run abandon rate settles on the target.
+func (p *Pacer) ObserveAnswer(abandoned bool) {
+	if abandoned {
+		p.logTheta -= p.cfg.Gain * (1 - p.cfg.Target)
+	} else {
+		p.logTheta += p.cfg.Gain * p.cfg.Target
+	}
+	lo, hi := math.Log(p.cfg.MinThreshold), math.Log(p.cfg.MaxThreshold)
+	p.logTheta = math.Max(lo, math.Min(hi, p.logTheta))
+}
+
+// Decide returns how many dials to place now.
+func (p *Pacer) Decide(s Snapshot) Decision {
+	limit := int(math.Ceil(p.cfg.MaxDialsPerWorker * float64(s.Free+len(s.Busy))))
+	if s.MaxDials > 0 && s.MaxDials < limit {
+		limit = s.MaxDials
+	}
+	if limit <= 0 {
+		return Decision{}
+	}
+	over := func(t Tally) bool { return t.HumanAnswers >= p.cfg.MinTally && t.Rate() >= p.cfg.Cap }
+	if over(s.Day) || over(s.Month) {
+		return Decision{Dials: clamp(s.Free-len(s.Ringing), 0, limit), Mode: OnePerFree}
+	}
+	if p.est.Observed() < p.cfg.LearnDials {
+		return Decision{Dials: clamp(s.Free-len(s.Ringing), 0, limit), Mode: Learning}
+	}
+	mode, theta := Predictive, p.Threshold()
+	if s.Hour.HumanAnswers > 0 && s.Hour.Rate() >= p.cfg.HourGuard*p.cfg.Cap {
+		mode, theta = Guarded, p.cfg.GuardThreshold
+	}
+	p.prepare(s)
+	// The marginal chance grows with the number of dials: find the largest
+	// count whose last dial stays under the threshold.
+	if m := p.marginal(s.Free, 1); m > theta {
+		return Decision{Mode: mode, Threshold: theta}
+	}
+	lo, hi := 1, limit // marginal(lo) <= theta
+	if p.marginal(s.Free, hi) <= theta {
+		lo = hi
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if p.marginal(s.Free, mid) <= theta {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return Decision{Dials: lo, Mode: mode, Threshold: theta, Marginal: p.marginal(s.Free, lo)}
+}
+
+// horizon is the number of one-second steps looked ahead: one ring timeout.
+func (p *Pacer) horizon() int { return int(math.Ceil(p.est.RingTimeout())) }
+
+// prepare computes, for each second k ahead, the expected workers released
+// by calls in progress, the expected people answering dials already
+// ringing, and what one new dial adds.
+func (p *Pacer) prepare(s Snapshot) {
+	k := p.horizon()
+	p.relMean = resize(p.relMean, k+1)
+	p.relVar = resize(p.relVar, k+1)
+	p.ansMean = resize(p.ansMean, k+1)
+	p.ansVar = resize(p.ansVar, k+1)
+	p.newAns = resize(p.newAns, k+1)
+	p.answerPDF = resize(p.answerPDF, k+1)
+
+	mu, sigma := p.est.handleParams()
+	mean := math.Exp(mu + sigma*sigma/2)
+	for _, b := range s.Busy {
+		fb := handleCDF(mu, sigma, b)
+		surv := 1 - fb
+		for i := 1; i <= k; i++ {
+			var q float64
+			if surv < 1e-9 {
+				q = 1 - math.Exp(-float64(i)/mean) // far in the tail: memoryless
+			} else {
+				q = (handleCDF(mu, sigma, b+float64(i)) - fb) / surv
+			}
+			p.relMean[i] += q
+			p.relVar[i] += q * (1 - q)
+		}
+	}
+	pH := p.est.PHumanUpper(p.cfg.Confidence)
+	pA := math.Min(1, pH+p.est.PMachine())
+	timeout := p.est.RingTimeout()
+	for _, a := range s.Ringing {
+		ga := p.est.RingCDF(a)
+		still := 1 - pA*ga
+		if still <= 1e-9 || a >= timeout {
+			continue
+		}
+		for i := 1; i <= k; i++ {
+			q := pH * (p.est.RingCDF(a+float64(i)) - ga) / still
+			p.ansMean[i] += q
+			p.ansVar[i] += q * (1 - q)
+		}
+	}
+	prev := 0.0
+	for i := 1; i <= k; i++ {
+		g := p.est.RingCDF(float64(i))
+		p.newAns[i] = pH * g
+		p.answerPDF[i] = g - prev
+		prev = g
+	}
+}
+
+// marginal is the predicted chance that the n-th of n new dials, if a
+// person answers it, finds no free worker: the free count when it is
+// answered, net of the other n-1 new dials, is at most zero. Counts are
+// taken as normal with the means and variances of their Bernoulli sums.
+func (p *Pacer) marginal(free, n int) float64 {
+	others := float64(n - 1)
+	var m, mass float64
+	for i := 1; i < len(p.answerPDF); i++ {
+		w := p.answerPDF[i]
+		if w <= 0 {
+			continue
+		}
+		g := p.newAns[i]
+		mean := float64(free) + p.relMean[i] - p.ansMean[i] - others*g
+		v := p.relVar[i] + p.ansVar[i] + others*g*(1-g) + 0.25
+		m += w * normalCDF((0.5-mean)/math.Sqrt(v))
+		mass += w
+	}
+	if mass <= 0 {
+		return 0
+	}
+	return m / mass
+}
+
+func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+func resize(b []float64, n int) []float64 {
+	if cap(b) < n {
+		return make([]float64, n)
+	}
+	b = b[:n]
+	for i := range b {
+		b[i] = 0
+	}
+	return b
+}
+
+func clamp(v, lo, hi int) int {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
