@@ -62,6 +62,10 @@ bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
 	$(GO) run ./bench/baseline -bin $(BIN)/voxfleet
 
+.PHONY: bench-dialler
+bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio and VICIdial's ADAPT_HARD_LIMIT, in a seeded campaign simulation.
+	$(GO) run ./bench/dialsim
+
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).
 	VOX_SOAK_SECONDS=$${VOX_SOAK_SECONDS:-30} $(GO) test -count=1 -v -timeout 60m -run 'TestSoak$$' ./integration/ | grep -v '^\s*{'
