@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-bin/voxbridge}
 size=${2:-1G}
 ferret=.cache/vox-ferretdb
+[ -x "$bin" ] || { echo "no $bin: run make build first" >&2; exit 1; }
 [ -x "$ferret" ] || { echo "no $ferret: run go test -run TestCompressedBodyRefused ./api/ once to build it" >&2; exit 1; }
 dir=$(mktemp -d)
 pids=()
