@@ -68,15 +68,29 @@ func TestTokenCommand(t *testing.T) {
 	if _, err := svcauth.Verify([]byte(secret), svcauth.AudienceFleet, strings.TrimSpace(out)); err == nil {
 		t.Fatal("runtime token accepted by the fleet audience")
 	}
+	// A fleet token names the one fleet host it may drive.
+	code, out, e = runBin(t, env, "token", "--audience", "fleet", "--fleet-id", "host-7")
+	if code != 0 {
+		t.Fatalf("fleet token: %d %s", code, e)
+	}
+	if _, err := svcauth.Verify([]byte(secret), svcauth.FleetAudience("host-7"), strings.TrimSpace(out)); err != nil {
+		t.Fatalf("fleet token not accepted by its own fleet: %v", err)
+	}
+	if _, err := svcauth.Verify([]byte(secret), svcauth.FleetAudience("host-8"), strings.TrimSpace(out)); err == nil {
+		t.Fatal("fleet token accepted by another fleet")
+	}
 	for _, tt := range []struct {
 		env  []string
 		args []string
 		want string
 	}{
+		{env, []string{"token", "--audience", "fleet"}, "--fleet-id"},
+		{env, []string{"token", "--audience", "fleet", "--fleet-id", "../x"}, "--fleet-id"},
+		{env, []string{"token", "--audience", "runtime", "--fleet-id", "host-7"}, "--fleet-id"},
 		{nil, []string{"token", "--audience", "runtime"}, "VOX_SERVICE_SECRET"},
 		{env, []string{"token"}, "--audience"},
 		{env, []string{"token", "--audience", "admin"}, "--audience"},
-		{env, []string{"token", "--audience", "fleet", "--ttl", "48h"}, "--ttl"},
+		{env, []string{"token", "--audience", "fleet", "--fleet-id", "h", "--ttl", "48h"}, "--ttl"},
 		{[]string{"VOX_SERVICE_SECRET=short"}, []string{"token", "--audience", "fleet"}, "VOX_SERVICE_SECRET"},
 	} {
 		code, out, e := runBin(t, tt.env, tt.args...)

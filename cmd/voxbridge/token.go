@@ -20,10 +20,11 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	aud := fs.String("audience", "", "runtime (voxbridge's /runtime) or fleet (a fleet's worker routes); required")
+	fleetID := fs.String("fleet-id", "", "with --audience fleet: the fleet host the token may drive (its VOXFLEET_FLEET_ID); required there")
 	ttl := fs.Duration("ttl", svcauth.DefaultTTL, "lifetime, at most 24h")
 	sub := fs.String("subject", "operator", "who the token speaks for (its sub claim)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: voxbridge token --audience runtime|fleet [--ttl 5m] [--subject NAME]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: voxbridge token --audience runtime|fleet [--fleet-id ID] [--ttl 5m] [--subject NAME]\n\n"+
 			"Prints a service token signed with VOX_SERVICE_SECRET (read from the environment).\n\nflags:")
 		fs.PrintDefaults()
 	}
@@ -38,6 +39,17 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	var problems []string
 	if *aud != svcauth.AudienceRuntime && *aud != svcauth.AudienceFleet {
 		problems = append(problems, fmt.Sprintf("--audience: must be %s or %s, got %q", svcauth.AudienceRuntime, svcauth.AudienceFleet, *aud))
+	}
+	audience := *aud
+	switch {
+	case *aud == svcauth.AudienceFleet:
+		// Workers accept only tokens scoped to their own fleet.
+		if err := svcauth.ValidateFleetID(*fleetID); err != nil {
+			problems = append(problems, "--fleet-id: "+err.Error())
+		}
+		audience = svcauth.FleetAudience(*fleetID)
+	case *fleetID != "":
+		problems = append(problems, "--fleet-id: only with --audience fleet")
 	}
 	if *ttl <= 0 || *ttl > maxTokenTTL {
 		problems = append(problems, fmt.Sprintf("--ttl: must be more than 0 and at most %s, got %s", maxTokenTTL, *ttl))
@@ -61,7 +73,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		}
 		return 2
 	}
-	tok, err := svcauth.Sign([]byte(secret), *aud, *sub, *ttl)
+	tok, err := svcauth.Sign([]byte(secret), audience, *sub, *ttl)
 	if err != nil {
 		fmt.Fprintf(stderr, "voxbridge token: %v\n", err)
 		return 1
