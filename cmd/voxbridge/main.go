@@ -2,7 +2,7 @@
 //
 //	voxbridge [serve] [--host H] [--port P] [--log-level L]
 //	voxbridge bootstrap --org NAME --email E --password P
-//	voxbridge token --audience runtime|fleet [--ttl 5m] [--subject NAME]
+//	voxbridge token --audience runtime|fleet [--fleet-id ID] [--ttl 5m] [--subject NAME]
 //	voxbridge version | --version
 //	voxbridge help | -h | --help
 //
@@ -40,7 +40,7 @@ func main() {
 const usage = `usage:
   voxbridge [serve] [--host H] [--port P] [--log-level L]
   voxbridge bootstrap --org NAME --email E --password P
-  voxbridge token --audience runtime|fleet [--ttl 5m] [--subject NAME]
+  voxbridge token --audience runtime|fleet [--fleet-id ID] [--ttl 5m] [--subject NAME]
   voxbridge version | --version
   voxbridge help | -h | --help`
 
