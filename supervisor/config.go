@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/restart"
 )
 
 // MaxWorkers bounds the desired worker count of one host.
-const MaxWorkers = 1024
+const MaxWorkers = control.MaxWorkers
 
 // maxSocketPath is the longest Unix socket path Linux accepts, minus the
 // longest name the daemon puts in the socket directory.
