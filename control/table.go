@@ -21,6 +21,9 @@ func WriteTable(w io.Writer, f Fleet) error {
 		}
 		if wk.CallID != "" {
 			call = wk.CallID
+			if wk.CallS > 0 {
+				call += " (" + (time.Duration(wk.CallS) * time.Second).String() + ")"
+			}
 		}
 		if wk.Retired {
 			note = joinNote("replaced, finishing call", note)
@@ -35,8 +38,12 @@ func WriteTable(w io.Writer, f Fleet) error {
 		if ver == "" {
 			ver = "-"
 		}
+		uptime := "-"
+		if wk.PID > 0 {
+			uptime = (time.Duration(wk.UptimeS) * time.Second).String()
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", wk.Index, pid, wk.State, call, wk.Calls,
-			wk.Restarts, (time.Duration(wk.UptimeS) * time.Second).String(), ver, note)
+			wk.Restarts, uptime, ver, note)
 	}
 	return tw.Flush()
 }

@@ -17,6 +17,9 @@ const (
 	StateStopped  = "stopped"  // drained by an operator; `voxfleet restart I` brings it back
 )
 
+// ReasonScaledDown is the Reason of a worker leaving after a scale-down.
+const ReasonScaledDown = "scaled down"
+
 // Fleet statuses.
 const (
 	StatusOK       = "ok"       // every desired worker is up
@@ -26,14 +29,21 @@ const (
 
 // Worker is one process (or one empty slot) of the fleet.
 type Worker struct {
-	Index    int     `json:"index"`
-	PID      int     `json:"pid"`
-	State    string  `json:"state"`
-	CallID   string  `json:"call_id"`
-	Restarts int     `json:"restarts"`
-	UptimeS  float64 `json:"uptime_s"`
-	Version  string  `json:"version"`
-	Calls    int     `json:"calls"`
+	Index  int    `json:"index"`
+	PID    int    `json:"pid"`
+	State  string `json:"state"`
+	CallID string `json:"call_id"`
+	// CallS is how long the current call has lasted, in seconds.
+	CallS float64 `json:"call_s,omitempty"`
+	// Restarts counts unexpected deaths on this index; like Calls it is kept
+	// for the index across replacements of its worker.
+	Restarts int `json:"restarts"`
+	// UptimeS is the worker process's age; 0 when no process runs.
+	UptimeS float64 `json:"uptime_s"`
+	Version string  `json:"version"`
+	// Calls counts the calls ended on this index (on a retired worker's
+	// line: that process's own calls).
+	Calls int `json:"calls"`
 	// Retired is true for a worker that was replaced and is finishing its
 	// last call; it no longer counts toward the desired count.
 	Retired bool   `json:"retired,omitempty"`
@@ -44,16 +54,19 @@ type Worker struct {
 // Fleet is the answer of GET /health/fleet and of `voxfleet status`.
 // Free is what fleet selection reads: ready workers that may take a call now.
 type Fleet struct {
-	Status    string   `json:"status"`
-	DaemonPID int      `json:"daemon_pid"`
-	Desired   int      `json:"desired"`
-	Ready     int      `json:"ready"`
-	Busy      int      `json:"busy"`
-	Free      int      `json:"free"`
-	Draining  int      `json:"draining"`
-	Failed    int      `json:"failed"`
-	Version   string   `json:"version"`
-	Workers   []Worker `json:"workers"`
+	Status    string `json:"status"`
+	DaemonPID int    `json:"daemon_pid"`
+	Desired   int    `json:"desired"`
+	Ready     int    `json:"ready"`
+	Busy      int    `json:"busy"`
+	Free      int    `json:"free"`
+	Draining  int    `json:"draining"`
+	Failed    int    `json:"failed"`
+	Version   string `json:"version"`
+	// Binary is the daemon's executable on disk: what `voxfleet upgrade`
+	// re-executes.
+	Binary  string   `json:"binary,omitempty"`
+	Workers []Worker `json:"workers"`
 	// Rollout is the restart or upgrade under way, or else the last one.
 	Rollout *Rollout `json:"rollout,omitempty"`
 }

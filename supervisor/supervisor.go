@@ -70,6 +70,7 @@ type slot struct {
 	tracker *restart.Tracker
 
 	restarts     int
+	calls        int  // calls ended on this index, whichever worker served them
 	retiring     bool // scaled down: removed once its worker exits
 	stopped      bool // drained by an operator
 	failed       bool

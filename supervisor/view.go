@@ -37,10 +37,11 @@ func (s *Supervisor) workers() []control.Worker {
 		sl := s.slots[i]
 		w := control.Worker{Index: i, State: s.slotState(sl), Restarts: sl.restarts, Reason: sl.reason}
 		if p := sl.cur; p != nil {
-			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, p.calls, p.version, p.stalled
+			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, sl.calls, p.version, p.stalled
 			w.UptimeS = now.Sub(p.started).Seconds()
+			w.CallS = callAge(p, now)
 			if sl.retiring {
-				w.State, w.Reason = stateDraining, "scaled down"
+				w.State, w.Reason = stateDraining, control.ReasonScaledDown
 			}
 			if p.probeFails >= s.cfg.HungAfter {
 				w.Reason = "not answering /health"
@@ -56,10 +57,20 @@ func (s *Supervisor) workers() []control.Worker {
 			}
 			ws = append(ws, control.Worker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
 				Calls: p.calls, Version: p.version, UptimeS: now.Sub(p.started).Seconds(), Retired: true,
+				CallS:   callAge(p, now),
 				Stalled: p.stalled, Reason: reason})
 		}
 	}
 	return ws
+}
+
+// callAge is how long p's current call has lasted, in seconds; 0 when it
+// is in none or its start was not seen by this daemon.
+func callAge(p *proc, now time.Time) float64 {
+	if p.callID == "" || p.callAt.IsZero() {
+		return 0
+	}
+	return now.Sub(p.callAt).Seconds()
 }
 
 // fleetFrom totals ws into the /health/fleet answer.
@@ -159,7 +170,7 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 	}
 	wg.Wait()
 	f := fleetFrom(ws, desired, s.version)
-	f.DaemonPID, f.Rollout = os.Getpid(), roll
+	f.DaemonPID, f.Rollout, f.Binary = os.Getpid(), roll, s.exePath
 	return f, nil
 }
 

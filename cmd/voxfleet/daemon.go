@@ -26,6 +26,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg            supervisor.Config
 		logLevel       string
+		logFormat      string
 		maxCall        time.Duration
 		hint           bool
 		workerLogLevel string
@@ -53,6 +54,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&cfg.CanaryPeriod, "canary-period", 3*time.Second, "on upgrade, how long the first new worker must stay up before the others follow")
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.String(&logFormat, "log-format", logAuto, "auto (text when stderr is a terminal, JSON otherwise), text or json; workers log the same way")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
@@ -86,9 +88,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if stallAfter <= 0 || stallEnd <= stallAfter {
 		problems = append(problems, "--call-stall-after, --call-stall-end: both positive, the end longer than the flag")
 	}
-	logger, err := newLogger(stderr, logLevel)
+	logger, err := newLogger(stderr, logLevel, logFormat)
 	if err != nil {
-		problems = append(problems, "--log-level: "+err.Error())
+		problems = append(problems, "--log-level, --log-format: "+err.Error())
+	}
+	if lf, err := resolveLogFormat(logFormat, isTerminal(stderr)); err == nil {
+		// Workers inherit the environment and write to the same stderr: they
+		// log as the daemon does. An environment variable rather than a flag,
+		// so that a release without --log-format still starts as a worker.
+		os.Setenv(envName("log-format"), lf)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "voxfleet run: invalid configuration:")
