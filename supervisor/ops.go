@@ -15,8 +15,8 @@ import (
 // on the way down idle workers are retired first and busy ones finish their
 // call.
 func (s *Supervisor) Scale(ctx context.Context, n int) (control.ScaleResponse, error) {
-	if n < 0 || n > MaxWorkers {
-		return control.ScaleResponse{}, badRequest("worker count must be between 0 and %d, got %d", MaxWorkers, n)
+	if n < 0 || n > s.cfg.WorkerLimit {
+		return control.ScaleResponse{}, badRequest("worker count must be between 0 and %d (--max-workers), got %d", s.cfg.WorkerLimit, n)
 	}
 	var resp control.ScaleResponse
 	var opErr error

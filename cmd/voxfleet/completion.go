@@ -8,7 +8,7 @@ import (
 // commands and their flags, for shell completion. A test checks that every
 // flag listed here exists and that every command of the usage text is here.
 var completionWords = map[string]string{
-	"run":        "--workers --socket-dir --state-file --listen --upstream-file --nginx-test --nginx-reload --socket-group --stop-timeout --ready-timeout --max-call-duration --stop-mode --recycle-after-calls --recycle-above-rss --call-stall-after --call-stall-end --canary-period --worker-binary --log-level --log-format --worker-log-level --hint",
+	"run":        "--workers --max-workers --socket-dir --state-file --listen --upstream-file --nginx-test --nginx-reload --socket-group --stop-timeout --ready-timeout --max-call-duration --stop-mode --recycle-after-calls --recycle-above-rss --call-stall-after --call-stall-end --canary-period --worker-binary --log-level --log-format --worker-log-level --hint",
 	"status":     "--socket-dir --json --watch --interval",
 	"scale":      "--socket-dir --json --yes --force --wait --no-wait --timeout",
 	"restart":    "--socket-dir --json --rolling",

@@ -35,7 +35,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		stallEnd       time.Duration
 	)
 	f := newEnvFlags("run", stderr)
-	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
+	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no usable state file exists yet")
+	f.Int(&cfg.WorkerLimit, "max-workers", supervisor.MaxWorkers, "the most workers this host may run: scale refuses more, a larger state file count is clamped")
 	f.String(&cfg.SocketDir, "socket-dir", supervisor.DefaultSocketDir, "directory of worker sockets and control.sock")
 	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts")
 	f.String(&cfg.Listen, "listen", supervisor.DefaultListen, "address of /health/fleet and /metrics")
@@ -144,7 +145,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}, func(error) { stopSig() })
 	if hint {
 		hctx, hcancel := context.WithCancel(context.Background())
-		g.Add(func() error { printHint(hctx, stdout, cfg); <-hctx.Done(); return nil }, func(error) { hcancel() })
+		g.Add(func() error { printHint(hctx, stdout, cfg, sup.DesiredFrom); <-hctx.Done(); return nil }, func(error) { hcancel() })
 	}
 	if err := g.Run(); err != nil && !errors.Is(err, errSignal) {
 		logger.Error("voxfleet failed", "component", "main", "err", err)
