@@ -12,6 +12,13 @@ import (
 func WriteTable(w io.Writer, f Fleet) error {
 	fmt.Fprintf(w, "fleet %s  version %s  desired %d  ready %d  busy %d  free %d  draining %d  failed %d\n\n",
 		f.Status, f.Version, f.Desired, f.Ready, f.Busy, f.Free, f.Draining, f.Failed)
+	if u := f.Upstream; u != nil && !u.Applied {
+		if u.Error != "" {
+			fmt.Fprintf(w, "nginx upstream NOT APPLIED: nginx routes to %d worker(s): %s\n\n", u.Servers, u.Error)
+		} else {
+			fmt.Fprintf(w, "nginx upstream: a new set is being applied; nginx routes to %d worker(s)\n\n", u.Servers)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INDEX\tPID\tSTATE\tCALL\tCALLS\tRESTARTS\tUPTIME\tVERSION\tNOTE")
 	for _, wk := range f.Workers {
@@ -30,6 +37,9 @@ func WriteTable(w io.Writer, f Fleet) error {
 		}
 		if wk.Stalled {
 			note = joinNote("media stalled", note)
+		}
+		if wk.NotRouted {
+			note = joinNote("not routed by nginx yet", note)
 		}
 		if note == "" {
 			note = "-"

@@ -49,10 +49,26 @@ type Worker struct {
 	Retired bool   `json:"retired,omitempty"`
 	Reason  string `json:"reason,omitempty"` // why backoff, failed or stopped
 	Stalled bool   `json:"stalled,omitempty"`
+	// NotRouted is true for a worker that is up but not in the upstream set
+	// nginx routes to (the latest set is not applied yet, or failed to apply).
+	NotRouted bool `json:"not_routed,omitempty"`
+}
+
+// Upstream is the state of the nginx upstream as /health/fleet reports it.
+type Upstream struct {
+	// Applied is true when nginx routes to the current set of routable
+	// workers; false while a new set waits to be applied or failed to be.
+	Applied bool `json:"applied"`
+	// Servers counts the worker sockets in the set nginx routes to.
+	Servers int `json:"servers"`
+	// Error is why the last apply failed (nginx not running, a failed
+	// test…); empty when it succeeded.
+	Error string `json:"error,omitempty"`
 }
 
 // Fleet is the answer of GET /health/fleet and of `voxfleet status`.
-// Free is what fleet selection reads: ready workers that may take a call now.
+// Free is what fleet selection reads: idle workers that nginx routes to, so
+// that may take a call now.
 type Fleet struct {
 	Status    string `json:"status"`
 	DaemonPID int    `json:"daemon_pid"`
@@ -69,6 +85,9 @@ type Fleet struct {
 	Workers []Worker `json:"workers"`
 	// Rollout is the restart or upgrade under way, or else the last one.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// Upstream is the nginx upstream's state; absent when the daemon does
+	// not track it.
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // Rollout reports a restart or an upgrade of the workers.

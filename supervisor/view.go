@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/upstream"
 )
 
 // slotState is the state of sl's current worker, or of the empty slot.
@@ -171,7 +172,46 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 	wg.Wait()
 	f := fleetFrom(ws, desired, s.version)
 	f.DaemonPID, f.Rollout, f.Binary = os.Getpid(), roll, s.exePath
+	if us, ok := s.up.(upstreamStater); ok {
+		routedOnly(&f, us.State(), s.cfg.SocketDir)
+	}
 	return f, nil
+}
+
+// upstreamStater is an Upstream that knows which set nginx routes to.
+type upstreamStater interface {
+	State() upstream.State
+}
+
+// routedOnly makes f count as free only the workers nginx routes to (the
+// set last applied), marks the others, and reports the upstream's state. A
+// failed apply degrades an otherwise ok fleet.
+func routedOnly(f *control.Fleet, st upstream.State, dir string) {
+	routed := map[string]bool{}
+	for _, p := range st.Applied {
+		routed[p] = true
+	}
+	f.Upstream = &control.Upstream{Applied: st.Current && st.Err == nil, Servers: len(st.Applied)}
+	if st.Err != nil {
+		f.Upstream.Error = st.Err.Error()
+	}
+	f.Free = 0
+	for n := range f.Workers {
+		w := &f.Workers[n]
+		if w.Retired || (w.State != stateReady && w.State != stateBusy) {
+			continue
+		}
+		if !routed[workerPath(dir, w.Index)] {
+			w.NotRouted = true
+			continue
+		}
+		if w.State == stateReady {
+			f.Free++
+		}
+	}
+	if f.Upstream.Error != "" && f.Status == control.StatusOK {
+		f.Status = control.StatusDegraded
+	}
 }
 
 // probeLoop checks every ready worker's liveness each ProbeEvery.
