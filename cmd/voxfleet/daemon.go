@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -137,12 +138,20 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		logger.Info("stopping supervisor", "component", "main")
 		cancel()
 	})
-	sigCtx, stopSig := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stopSig()
+	// The first SIGINT or SIGTERM drains; a second one stops every worker
+	// at once, cutting the calls in progress, and still leaves no process
+	// and no socket behind.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	first := make(chan os.Signal, 1)
+	sigDone := make(chan struct{})
+	defer close(sigDone)
+	go watchSignals(sigs, first, sigDone, sup, logger, stderr)
 	g.Add(func() error {
-		<-sigCtx.Done()
+		<-first
 		return errSignal
-	}, func(error) { stopSig() })
+	}, func(error) {})
 	if hint {
 		hctx, hcancel := context.WithCancel(context.Background())
 		g.Add(func() error { printHint(hctx, stdout, cfg, sup.DesiredFrom); <-hctx.Done(); return nil }, func(error) { hcancel() })
@@ -155,6 +164,32 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 }
 
 var errSignal = errors.New("signal received")
+
+// watchSignals hands the first signal to first and turns the second into
+// sup.StopNow, until done is closed.
+func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, done <-chan struct{}, sup *supervisor.Supervisor,
+	logger *slog.Logger, stderr io.Writer) {
+	n := 0
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-sigs:
+			n++
+			switch n {
+			case 1:
+				logger.Info("signal received: draining; a second signal stops every worker now", "component", "main", "signal", sig.String())
+				if isTerminal(stderr) {
+					fmt.Fprintln(stderr, "voxfleet: draining: calls in progress may finish. Press Ctrl-C again to stop now (calls in progress are cut).")
+				}
+				first <- sig
+			case 2:
+				logger.Warn("second signal: stopping every worker now", "component", "main", "signal", sig.String())
+				sup.StopNow()
+			}
+		}
+	}
+}
 
 // hostStopping asks systemd whether the machine is shutting down.
 func hostStopping() bool {
