@@ -39,7 +39,7 @@ deps: ## Install what the tests need (idempotent).
 	./scripts/deps.sh
 
 .PHONY: test
-test: deps ## Install test dependencies and run every test with -race.
+test: check deps ## Run `make check`, install test dependencies, then run every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: check
