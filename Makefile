@@ -9,6 +9,11 @@ LDFLAGS  := -s -w -X github.com/voxplatform/vox/version.Version=$(VERSION)
 RUN_DIR  := $(CURDIR)/run
 # Development-only secret for `make run`; production reads it from the unit's EnvironmentFile.
 DEV_SECRET := dev-only-service-secret-change-me
+# nginx's group (Debian: www-data). `make run` gives the worker sockets under ./run to it, so that an
+# nginx with the shipped site (deploy/nginx/voxfleet.conf) can reach them; only root or a member of the
+# group may do so, otherwise it stays empty and only this user can connect (see docs/runbook.md).
+NGINX_GROUP  ?= www-data
+SOCKET_GROUP ?= $(shell getent group $(NGINX_GROUP) >/dev/null && { [ "$$(id -u)" = 0 ] || id -nG | tr ' ' '\n' | grep -qx $(NGINX_GROUP); } && echo $(NGINX_GROUP))
 
 .PHONY: help
 help: ## List the targets.
@@ -28,6 +33,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 		--state-file $(RUN_DIR)/state.json \
 		--upstream-file $(RUN_DIR)/voxfleet-upstream.conf \
 		--listen 127.0.0.1:9180 \
+		$(if $(SOCKET_GROUP),--socket-group $(SOCKET_GROUP)) \
 		--hint
 
 .PHONY: call

@@ -193,7 +193,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	from := s.desiredFrom
 	s.fromReady.Store(&from)
-	s.log.Info("voxfleet started", "workers", s.desired, "workers_from", s.desiredFrom, "socket_dir", s.cfg.SocketDir,
+	s.log.Info("voxfleet started", "workers", s.desired, "workers_from", s.desiredFrom, "state_file", s.cfg.StateFile, "socket_dir", s.cfg.SocketDir,
 		"listen", httpLn.Addr().String(), "upstream_file", s.cfg.UpstreamFile, "version", s.version)
 	if upgrade != nil {
 		s.post(func() { s.beginUpgradeRoll(upgrade) })

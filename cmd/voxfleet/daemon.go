@@ -39,7 +39,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no usable state file exists yet")
 	f.Int(&cfg.WorkerLimit, "max-workers", supervisor.MaxWorkers, "the most workers this host may run: scale refuses more, a larger state file count is clamped")
 	f.String(&cfg.SocketDir, "socket-dir", supervisor.DefaultSocketDir, "directory of worker sockets and control.sock")
-	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts")
+	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts (default with a --socket-dir other than "+supervisor.DefaultSocketDir+": SOCKET_DIR/state.json)")
 	f.String(&cfg.Listen, "listen", supervisor.DefaultListen, "address of /health/fleet and /metrics")
 	f.String(&cfg.UpstreamFile, "upstream-file", supervisor.DefaultUpstreamFile, "nginx upstream include that voxfleet renders")
 	f.String(&cfg.NginxTest, "nginx-test", "", "command that tests nginx's configuration (sh -c); empty skips")
@@ -66,6 +66,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if f.fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "voxfleet run: unexpected arguments %q\n", f.fs.Args())
 		return exitUsage
+	}
+	if !f.isSet("state-file") {
+		cfg.StateFile = defaultStateFile(cfg.SocketDir)
 	}
 	cfg = cfg.WithDefaults()
 	cfg.HostStopping = hostStopping
@@ -164,6 +167,17 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 }
 
 var errSignal = errors.New("signal received")
+
+// defaultStateFile is the state file used when none is given: the system
+// one for the system socket directory, otherwise state.json inside the
+// socket directory, so that a daemon run by hand on its own directory never
+// shares (and rewrites) the installed daemon's worker count.
+func defaultStateFile(socketDir string) string {
+	if filepath.Clean(socketDir) == supervisor.DefaultSocketDir {
+		return supervisor.DefaultStateFile
+	}
+	return filepath.Join(socketDir, "state.json")
+}
 
 // watchSignals hands the first signal to first and turns the second into
 // sup.StopNow, until done is closed.

@@ -64,6 +64,17 @@ func (e *envFlags) Duration(p *time.Duration, name string, def time.Duration, he
 	e.fs.DurationVar(p, name, def, help+" ($"+envName(name)+")")
 }
 
+// isSet reports whether the flag name was given on the command line or
+// through its VOXFLEET_* variable.
+func (e *envFlags) isSet(name string) bool {
+	if _, ok := os.LookupEnv(envName(name)); ok {
+		return true
+	}
+	set := false
+	e.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // parse parses args; it returns exitUsage (and has printed why) on failure,
 // or -1 when parsing went well.
 func (e *envFlags) parse(args []string, stderr io.Writer) int {

@@ -42,7 +42,18 @@ voxfleet is running %[5]d worker(s) under %[1]s
   replace all     %[3]s restart --rolling --socket-dir %[1]s
   test call       make call   (VOX_SERVICE_SECRET=… %[3]s call --socket-dir %[1]s)
   nginx upstream  %[4]s
+                  (point the site's "include /etc/voxfleet/upstream.conf;" here)
+  sockets         %[7]s
 
 Ctrl-C drains the workers and stops; a second Ctrl-C stops them at once.
-`, cfg.SocketDir, cfg.Listen, self, cfg.UpstreamFile, f.Desired, from())
+`, cfg.SocketDir, cfg.Listen, self, cfg.UpstreamFile, f.Desired, from(), socketAccess(cfg.SocketGroup))
+}
+
+// socketAccess says who may connect to the worker sockets.
+func socketAccess(group string) string {
+	if group == "" {
+		return "only this user may connect: nginx's workers need --socket-group (make run: SOCKET_GROUP=www-data)\n" +
+			"                  or nginx's \"user\" set to this user"
+	}
+	return "group " + group + " (nginx's) may connect"
 }

@@ -101,3 +101,17 @@ func TestLogFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultStateFile(t *testing.T) {
+	for dir, want := range map[string]string{
+		"/run/voxfleet":       "/var/lib/voxfleet/state.json",
+		"/run/voxfleet/":      "/var/lib/voxfleet/state.json",
+		"/tmp/vf":             "/tmp/vf/state.json",
+		"/home/me/vox/run":    "/home/me/vox/run/state.json",
+		"/run/voxfleet-green": "/run/voxfleet-green/state.json",
+	} {
+		if got := defaultStateFile(dir); got != want {
+			t.Errorf("defaultStateFile(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}
