@@ -129,6 +129,8 @@ func TestNginxDownKeepsUpstreamFile(t *testing.T) {
 	if !strings.Contains(string(out), "nginx upstream NOT APPLIED") {
 		t.Errorf("status does not say the upstream is not applied:\n%s", out)
 	}
+	b, _ := json.Marshal(fl.Upstream)
+	t.Logf("with nginx down: status %s, ready %d, free %d, upstream %s\n%s", fl.Status, fl.Ready, fl.Free, b, out)
 
 	// nginx starts with the kept file; the daemon's retry applies the set.
 	if err := f.nginx.Restart(); err != nil {

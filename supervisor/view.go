@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -194,6 +195,10 @@ func routedOnly(f *control.Fleet, st upstream.State, dir string) {
 	f.Upstream = &control.Upstream{Applied: st.Current && st.Err == nil, Servers: len(st.Applied)}
 	if st.Err != nil {
 		f.Upstream.Error = st.Err.Error()
+		var ae *upstream.ApplyError
+		if errors.As(st.Err, &ae) {
+			f.Upstream.Error = ae.Brief()
+		}
 	}
 	f.Free = 0
 	for n := range f.Workers {

@@ -83,6 +83,20 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// Brief says what failed in a sentence for an operator: the stage and, for
+// a command, its output (or how it ended) without the command line.
+func (e *ApplyError) Brief() string {
+	var ce *CommandError
+	if errors.As(e.Err, &ce) {
+		why := strings.TrimSpace(ce.Output)
+		if why == "" {
+			why = ce.Err.Error()
+		}
+		return fmt.Sprintf("nginx %s failed: %s", e.Stage, why)
+	}
+	return e.Error()
+}
+
 // CommandError is a test or reload command that failed or timed out, with
 // its combined output.
 type CommandError struct {
