@@ -146,11 +146,3 @@ func TestNginxDownKeepsUpstreamFile(t *testing.T) {
 	f.waitReady(2)
 	hangUp(t, f.call(t))
 }
-
-func readFileT(t *testing.T, path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
