@@ -78,9 +78,9 @@ func runScale(args []string, stdout, stderr io.Writer) int {
 	}, stderr)
 }
 
-// waitScaled polls the daemon until n workers serve (ready or in a call),
-// none is still starting, and every worker above the count has left
-// routing; it reports each change of the serving count through say.
+// waitScaled polls the daemon until n workers serve (ready or in a call)
+// and none is still starting, or until a worker fails to start (failed or
+// backing off after quick deaths); it reports each change through say.
 func waitScaled(ctx context.Context, cl *control.Client, n int, timeout time.Duration, say func(string), stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -102,7 +102,7 @@ func waitScaled(ctx context.Context, cl *control.Client, n int, timeout time.Dur
 			}
 			switch {
 			case s.failed > 0:
-				fmt.Fprintf(stderr, "voxfleet scale: %d worker(s) failed to start; see 'voxfleet status'\n", s.failed)
+				fmt.Fprintf(stderr, "voxfleet scale: %d worker(s) failed to start (failed or backing off); see 'voxfleet status'\n", s.failed)
 				return exitFail
 			case s.serving == n && s.starting == 0:
 				return exitOK
@@ -135,7 +135,7 @@ func scaleProgress(f control.Fleet) scaleCounts {
 			s.serving++
 		case w.State == control.StateStarting:
 			s.starting++
-		case w.State == control.StateFailed:
+		case w.State == control.StateFailed || w.State == control.StateBackoff:
 			s.failed++
 		}
 	}
