@@ -15,9 +15,9 @@ import (
 	"github.com/voxplatform/vox/control"
 )
 
-// cli runs the fleet's voxfleet binary with args against its socket
+// runCLI runs the fleet's voxfleet binary with args against its socket
 // directory and returns stdout, stderr and the exit code.
-func (f *fleet) cli(t *testing.T, args ...string) (string, string, int) {
+func (f *fleet) runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(f.bin, append(args, "--socket-dir", filepath.Join(f.dir, "s"))...)
 	var out, errOut bytes.Buffer
@@ -69,13 +69,13 @@ func TestOperatorCLI(t *testing.T) {
 	}
 
 	// status: the call and its age.
-	out, _, code := f.cli(t, "status")
+	out, _, code := f.runCLI(t, "status")
 	if code != 0 || !regexp.MustCompile(regexp.QuoteMeta(busy.CallID)+` \(\d+s\)`).MatchString(out) {
 		t.Errorf("status (exit %d) does not show the call and its age:\n%s", code, out)
 	}
 
 	// scale 0 with a call in progress asks for --yes and changes nothing.
-	out, errOut, code := f.cli(t, "scale", "0")
+	out, errOut, code := f.runCLI(t, "scale", "0")
 	if code != 2 || !strings.Contains(errOut, "1 call(s) in progress") || !strings.Contains(errOut, "--yes") {
 		t.Errorf("scale 0 with a call: exit %d\n%s%s", code, out, errOut)
 	}
@@ -84,42 +84,42 @@ func TestOperatorCLI(t *testing.T) {
 	}
 
 	// upgrade to the version already running is refused without --force.
-	out, errOut, code = f.cli(t, "upgrade")
+	out, errOut, code = f.runCLI(t, "upgrade")
 	if code != 2 || !strings.Contains(errOut, "already runs") || !strings.Contains(errOut, "--force") {
 		t.Errorf("upgrade to the same version: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// drain takes several indices; a stopped worker's uptime is '-'.
-	out, errOut, code = f.cli(t, "drain", itoaa(idle[0]), itoaa(idle[1]))
+	out, errOut, code = f.runCLI(t, "drain", itoaa(idle[0]), itoaa(idle[1]))
 	if code != 0 || strings.Count(out, "drains: no new calls") != 2 {
 		t.Fatalf("drain %v: exit %d\n%s%s", idle, code, out, errOut)
 	}
 	f.waitFor(10*time.Second, "both idle workers stopped", func() bool {
 		return f.worker(t, idle[0]).State == control.StateStopped && f.worker(t, idle[1]).State == control.StateStopped
 	})
-	out, _, _ = f.cli(t, "status")
+	out, _, _ = f.runCLI(t, "status")
 	for _, i := range idle {
 		line := regexp.MustCompile(`(?m)^` + itoaa(i) + `\s+-\s+stopped\s+-\s+\d+\s+\d+\s+-\s`)
 		if !line.MatchString(out) {
 			t.Errorf("status line of stopped worker %d lacks '-' for pid and uptime:\n%s", i, out)
 		}
 	}
-	if _, _, code := f.cli(t, "drain", "1", "99"); code != 1 && code != 2 {
+	if _, _, code := f.runCLI(t, "drain", "1", "99"); code != 1 && code != 2 {
 		t.Errorf("drain of a missing worker: exit %d", code)
 	}
-	if _, _, code := f.cli(t, "restart", itoaa(idle[0]), itoaa(idle[1])); code != 0 {
+	if _, _, code := f.runCLI(t, "restart", itoaa(idle[0]), itoaa(idle[1])); code != 0 {
 		t.Fatalf("restart %v: exit %d", idle, code)
 	}
 
 	// scale waits for the new count and reports its progress.
-	out, errOut, code = f.cli(t, "scale", "4")
+	out, errOut, code = f.runCLI(t, "scale", "4")
 	if code != 0 || !strings.Contains(out, "serving 4 of 4") {
 		t.Fatalf("scale 4: exit %d\n%s%s", code, out, errOut)
 	}
 	if fl, _ := f.health(); fl.Ready != 4 {
 		t.Fatalf("scale 4 returned with %d ready workers", fl.Ready)
 	}
-	out, _, code = f.cli(t, "scale", "3", "--no-wait")
+	out, _, code = f.runCLI(t, "scale", "3", "--no-wait")
 	if code != 0 || strings.Contains(out, "serving") {
 		t.Fatalf("scale 3 --no-wait: exit %d\n%s", code, out)
 	}
@@ -135,10 +135,10 @@ func TestOperatorCLI(t *testing.T) {
 		w := f.worker(t, busy.Index)
 		return w.PID != busy.PID && w.State == control.StateReady
 	})
-	if _, _, code := f.cli(t, "restart", itoaa(busy.Index)); code != 0 {
+	if _, _, code := f.runCLI(t, "restart", itoaa(busy.Index)); code != 0 {
 		t.Fatalf("restart %d: exit %d", busy.Index, code)
 	}
-	out, _, _ = f.cli(t, "status", "--json")
+	out, _, _ = f.runCLI(t, "status", "--json")
 	var fl control.Fleet
 	if err := json.Unmarshal([]byte(out), &fl); err != nil {
 		t.Fatal(err)
