@@ -1,22 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
+	"strings"
 )
 
-// commands and their flags, for shell completion. A test checks that every
-// flag listed here exists and that every command of the usage text is here.
-var completionWords = map[string]string{
-	"run":        "--workers --max-workers --socket-dir --state-file --listen --upstream-file --nginx-test --nginx-reload --socket-group --stop-timeout --ready-timeout --max-call-duration --stop-mode --recycle-after-calls --recycle-above-rss --call-stall-after --call-stall-end --canary-period --worker-binary --log-level --log-format --worker-log-level --hint",
-	"status":     "--socket-dir --json --watch --interval",
-	"scale":      "--socket-dir --json --yes --force --wait --no-wait --timeout",
-	"restart":    "--socket-dir --json --rolling",
-	"drain":      "--socket-dir --json",
-	"upgrade":    "--socket-dir --json --timeout --force",
-	"call":       "--socket-dir --json --url --socket --ca --speak --timeout",
-	"completion": "bash zsh",
-	"version":    "",
+// flagged are the commands whose flags are completed.
+var flagged = []string{"run", "status", "scale", "restart", "drain", "upgrade", "call"}
+
+var flagLine = regexp.MustCompile(`(?m)^  -(\S+)`)
+
+// commandFlags lists cmd's flags as --name, read from its own -h output, so
+// that completion never drifts from the flags a command really defines.
+func commandFlags(cmd string) []string {
+	var out, help bytes.Buffer
+	dispatch([]string{cmd, "-h"}, &out, &help)
+	var flags []string
+	for _, m := range flagLine.FindAllStringSubmatch(help.String(), -1) {
+		flags = append(flags, "--"+m[1])
+	}
+	return flags
 }
 
 const commandList = "run status scale restart drain upgrade call completion version"
@@ -57,13 +64,17 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: voxfleet completion bash|zsh")
 		return exitUsage
 	}
+	words := map[string]string{"completion": "bash zsh"}
+	for _, cmd := range flagged {
+		words[cmd] = strings.Join(commandFlags(cmd), " ")
+	}
 	var cases string
-	for _, cmd := range []string{"run", "status", "scale", "restart", "drain", "upgrade", "call", "completion"} {
+	for _, cmd := range append(slices.Clone(flagged), "completion") {
 		switch args[0] {
 		case "bash":
-			cases += fmt.Sprintf("        %s) words=%q ;;\n", cmd, completionWords[cmd])
+			cases += fmt.Sprintf("        %s) words=%q ;;\n", cmd, words[cmd])
 		case "zsh":
-			cases += fmt.Sprintf("        %s) compadd -- %s ;;\n", cmd, completionWords[cmd])
+			cases += fmt.Sprintf("        %s) compadd -- %s ;;\n", cmd, words[cmd])
 		}
 	}
 	switch args[0] {
