@@ -9,6 +9,7 @@ LDFLAGS  := -s -w -X github.com/voxplatform/vox/version.Version=$(VERSION)
 RUN_DIR  := $(CURDIR)/run
 # Development-only secret for `make run`; production reads it from the unit's EnvironmentFile.
 DEV_SECRET := dev-only-service-secret-change-me
+DEV_FLEET_ID ?= dev-fleet
 # nginx's group (Debian: www-data). `make run` gives the worker sockets under ./run to it, so that an
 # nginx with the shipped site (deploy/nginx/voxfleet.conf) can reach them; only root or a member of the
 # group may do so, otherwise it stays empty and only this user can connect (see docs/runbook.md).
@@ -24,10 +25,10 @@ build: ## Build every binary into ./bin.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains and stops.
+run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains, a second Ctrl-C stops now.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
 	@mkdir -p $(RUN_DIR)
-	VOX_SERVICE_SECRET=$(DEV_SECRET) $(BIN)/voxfleet run \
+	VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet run \
 		--workers 4 \
 		--socket-dir $(RUN_DIR) \
 		--state-file $(RUN_DIR)/state.json \
@@ -38,7 +39,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 
 .PHONY: call
 call: ## Place a test call on the fleet started by `make run`.
-	@VOX_SERVICE_SECRET=$(DEV_SECRET) $(BIN)/voxfleet call --socket-dir $(RUN_DIR)
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR)
 
 .PHONY: deps
 deps: ## Install what the tests need (idempotent).

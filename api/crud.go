@@ -44,6 +44,8 @@ type crud[T store.Document, P docPtr[T], In any] struct {
 	// changed runs after a create, update or delete (old is nil on create,
 	// cur is nil on delete): cache invalidation, events.
 	changed func(ctx context.Context, old, cur P)
+	// beforeCreate, when set, may refuse a create (limits).
+	beforeCreate func(c *fiber.Ctx, p *auth.Principal) error
 	// beforeDelete, when set, may refuse a delete.
 	beforeDelete func(c *fiber.Ctx, p *auth.Principal, d P) error
 	// createdView, when set, is what create returns instead of the document;
@@ -120,6 +122,11 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 			return err
 		}
 		p := principal(c)
+		if r.beforeCreate != nil {
+			if err := r.beforeCreate(c, p); err != nil {
+				return err
+			}
+		}
 		var d T
 		dp := P(&d)
 		if r.defaults != nil {

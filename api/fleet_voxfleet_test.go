@@ -35,7 +35,7 @@ func startVoxfleet(t *testing.T, bin string, workers int) *voxfleetDaemon {
 	d.cmd = exec.Command(bin, "run", "--workers", fmt.Sprint(workers), "--socket-dir", dir,
 		"--state-file", filepath.Join(dir, "state.json"), "--upstream-file", filepath.Join(dir, "upstream.conf"),
 		"--listen", addr, "--log-level", "warn", "--worker-log-level", "warn")
-	d.cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET=voxfleet-selection-test-secret")
+	d.cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET=voxfleet-selection-test-secret", "VOXFLEET_FLEET_ID=selection-test")
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,10 @@ func testConfig(t *testing.T, mongoURI, redisURL string) *config.Config {
 		"FLEET_POLL_TIMEOUT":  "500ms",
 		// Every test logs in from 127.0.0.1 against the shared Redis.
 		"LOGIN_MAX_PER_ADDRESS": "100000",
+		// Test fleet hosts listen on loopback, which organisations' fleets
+		// may reach only when allowed; the address policy's own tests
+		// clear this.
+		"FLEET_ALLOWED_NETS": "127.0.0.0/8",
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil)
 	if err != nil {

@@ -93,7 +93,9 @@ func (s *Server) resourceRoutes() {
 		readRole: store.RoleViewer, writeRole: store.RoleAdmin,
 		filters: []filter{idFilter("inbound_agent_id", "inbound_agent_id"), {Param: "e164", Field: "e164",
 			Check: func(_ *fiber.Ctx, v string) (any, error) { return normalizeQueryPhone("e164", v) }}},
+		defaults: func(n *store.PhoneNumber) { n.Status = store.NumberPending },
 		apply: func(c *fiber.Ctx, p *auth.Principal, in *phoneNumberInput, n *store.PhoneNumber) error {
+			defer unverifyOnChange(n, n.E164, n.TrunkID)
 			if in.E164 != nil {
 				e, err := phone.Normalize(*in.E164, "")
 				if err != nil {
@@ -106,6 +108,7 @@ func (s *Server) resourceRoutes() {
 			return s.sameOrg(c.UserContext(), store.CollAgents, p.OrgID, n.InboundAgentID, "inbound_agent_id")
 		},
 		changed: func(ctx context.Context, old, cur *store.PhoneNumber) {
+			s.releaseNumber(ctx, old, cur)
 			var nums []string
 			for _, n := range []*store.PhoneNumber{old, cur} {
 				if n != nil {
@@ -153,9 +156,10 @@ func (s *Server) resourceRoutes() {
 			set(&f.Name, in.Name)
 			set(&f.URL, in.URL)
 			set(&f.Enabled, in.Enabled)
-			return nil
+			return s.checkFleetURL(f.URL)
 		},
-		present: s.presentFleets,
+		beforeCreate: s.beforeFleetCreate,
+		present:      s.presentFleets,
 	})
 
 	registerCRUD(s, crud[store.DNCEntry, *store.DNCEntry, dncInput]{

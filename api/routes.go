@@ -41,6 +41,8 @@ func (s *Server) routesAll() {
 		Tag: "runtime", Access: accessService, Out: store.Agent{}}, s.getRuntimeAgent)
 	s.add(routeInfo{Method: http.MethodPut, Path: "/runtime/calls/:call_id", Summary: "Create or update a call record (idempotent, monotonic)",
 		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: callInput{}, Out: callResponse{}}, s.putCall)
+	s.add(routeInfo{Method: http.MethodPost, Path: "/runtime/phone-numbers/verify", Summary: "Verify a number for an organisation (its trunk carries it, or an operator claims it)",
+		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: verifyNumberInput{}, Out: store.PhoneNumber{}}, s.verifyNumber)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/fleets/select", Summary: "A fleet host with a free slot",
 		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: fleetChoice{}}, s.selectFleet)
 }

@@ -76,7 +76,8 @@ func (s *Server) getRuntimeAgentByNumber(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	b, err := s.runtimeAgent(ctx, numberKey(e), func() (store.Agent, error) {
-		n, err := store.FindOne[store.PhoneNumber](ctx, s.store, store.CollPhoneNumbers, bson.M{"e164": e})
+		// Only the verified registration of a number takes its calls.
+		n, err := s.store.VerifiedNumber(ctx, e)
 		if err != nil {
 			return store.Agent{}, err
 		}
@@ -288,10 +289,16 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 	return c.Status(status).JSON(callResponse{Call: res.Call, Applied: res.Applied})
 }
 
-// selectFleet returns a fleet host with a free slot.
+// selectFleet returns a fleet host with a free slot for a call of one
+// organisation: among that organisation's own fleets and the platform's,
+// never another organisation's. The token the caller then sends the fleet
+// must be scoped to fleet_id (svcauth.FleetAudience).
 func (s *Server) selectFleet(c *fiber.Ctx) error {
 	orgID := c.Query("org_id")
-	if orgID != "" && !store.ValidID(orgID) {
+	if orgID == "" {
+		return badRequest("org_id: required (the organisation whose call it is)")
+	}
+	if !store.ValidID(orgID) {
 		return badRequest("org_id: not an id")
 	}
 	ctx := c.UserContext()
@@ -299,6 +306,7 @@ func (s *Server) selectFleet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	fleets = append(fleets, s.poller.Platform()...)
 	f, cp, ok, err := fleetpoll.Select(ctx, s.rdb, fleets, s.poller.TTL())
 	if err != nil {
 		return redisErr("select fleet", err)
@@ -311,7 +319,7 @@ func (s *Server) selectFleet(c *fiber.Ctx) error {
 
 // fleetChoice is the answer of GET /runtime/fleets/select.
 type fleetChoice struct {
-	FleetID string `json:"fleet_id"`
+	FleetID string `json:"fleet_id"` // the host's VOXFLEET_FLEET_ID: scope its tokens to it
 	URL     string `json:"url"`
 	Free    int    `json:"free"` // free slots left after this selection, as last polled
 }

@@ -49,6 +49,10 @@ func TestRuntimeAgentCache(t *testing.T) {
 	a1 := h.must(201, "POST", "/api/v1/agents", tok, agentBody("One"))["id"].(string)
 	a2 := h.must(201, "POST", "/api/v1/agents", tok, agentBody("Two"))["id"].(string)
 	num := h.must(201, "POST", "/api/v1/phone-numbers", tok, map[string]any{"e164": "+14155550123", "inbound_agent_id": a1})["id"].(string)
+	if r := h.req("GET", "/runtime/agents/by-number/+14155550123", svc, nil); r.Status != 404 {
+		t.Fatalf("unverified number: %d %s, want 404", r.Status, r.Body)
+	}
+	h.must(200, "POST", "/runtime/phone-numbers/verify", svc, map[string]any{"org_id": orgID, "e164": "+14155550123"})
 
 	got := h.must(200, "GET", "/runtime/agents/"+a1, svc, nil)
 	if got["name"] != "One" || got["org_id"] != orgID || got["greeting"] != "Hello" {

@@ -19,6 +19,7 @@ import (
 	"github.com/voxplatform/vox/api/config"
 	"github.com/voxplatform/vox/api/fleetpoll"
 	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/plainbody"
 )
 
 // Server is voxbridge: the HTTP API and the clients it needs.
@@ -77,7 +78,11 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("minio client for %s: %w", m.Endpoint, err)
 		}
 	}
-	s.poller = fleetpoll.New(st, rdb, cfg.FleetPollInterval, cfg.FleetPollTimeout, s.publish, base)
+	s.poller = fleetpoll.New(st, rdb, fleetpoll.Options{
+		Interval: cfg.FleetPollInterval, Timeout: cfg.FleetPollTimeout,
+		Platform: platformFleets(cfg.Fleets.Platform),
+		Policy:   fleetpoll.AddressPolicy{Allowed: cfg.Fleets.AllowedNets},
+	}, s.publish, base)
 	s.app = fiber.New(fiber.Config{
 		AppName: "voxbridge",
 		// Values from the context are copied, never views of fasthttp's
@@ -93,6 +98,8 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		ProxyHeader:             "X-Real-IP",
 	})
 	s.app.Use(s.observe)
+	// Before any handler can inflate a compressed body (see plainbody).
+	s.app.Use(plainbody.New())
 	s.routesAll()
 	return s, nil
 }

@@ -6,7 +6,8 @@
 //
 // Routes: GET /health (no auth); GET /ws/twilio (Twilio Media Streams);
 // POST /attach, /livekit/dialout, /livekit/widget, /livekit/dispatch. Every
-// route but /health needs a service token for audience "fleet".
+// route but /health needs a service token for this fleet host's audience
+// ("fleet:" and Config.FleetID, see svcauth.FleetAudience).
 //
 // callslot must never import supervisor, upstream or api: a worker knows
 // nothing of the daemon beyond the lifeline.

@@ -69,6 +69,8 @@ func fiberMessage(fe *fiber.Error) string {
 		return "method not allowed"
 	case http.StatusUpgradeRequired:
 		return "websocket upgrade required"
+	case http.StatusUnsupportedMediaType:
+		return fe.Message
 	}
 	if fe.Code >= 500 {
 		return "internal error"

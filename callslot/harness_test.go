@@ -21,6 +21,9 @@ import (
 
 var testSecret = []byte("callslot-test-secret-0123456789")
 
+// testFleetID is the fleet identity of every test worker.
+const testFleetID = "test-fleet"
+
 // harness is one worker serving on a real Unix socket with a real lifeline.
 type harness struct {
 	t      *testing.T
@@ -51,7 +54,7 @@ func startWorker(t *testing.T, mod func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Index: 3, Listener: ln, Lifeline: childConn, Secret: testSecret, Version: "test-1"}
+	cfg := Config{Index: 3, Listener: ln, Lifeline: childConn, Secret: testSecret, FleetID: testFleetID, Version: "test-1"}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -193,7 +196,7 @@ func decodeResponse(t *testing.T, resp *http.Response) (int, map[string]any) {
 
 func token(t *testing.T) string {
 	t.Helper()
-	tok, err := svcauth.Sign(testSecret, svcauth.AudienceFleet, "test", time.Minute)
+	tok, err := svcauth.Sign(testSecret, svcauth.FleetAudience(testFleetID), "test", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/plainbody"
 	"github.com/voxplatform/vox/svcauth"
 )
 
@@ -46,10 +47,13 @@ const (
 
 // Config is what a worker needs; the daemon fills it from its flags.
 type Config struct {
-	Index           int
-	Listener        net.Listener       // already bound; Run serves on it and closes it on return
-	Lifeline        io.ReadWriteCloser // may be nil; Run watches it for EOF and closes it on return
-	Secret          []byte             // VOX_SERVICE_SECRET
+	Index    int
+	Listener net.Listener       // already bound; Run serves on it and closes it on return
+	Lifeline io.ReadWriteCloser // may be nil; Run watches it for EOF and closes it on return
+	Secret   []byte             // VOX_SERVICE_SECRET
+	// FleetID is this host's identity (VOXFLEET_FLEET_ID): only tokens for
+	// svcauth.FleetAudience(FleetID) are accepted.
+	FleetID         string
 	Version         string
 	MaxCallDuration time.Duration // 0 → DefaultMaxCallDuration
 	LiveKitURL      string        // "" → livekit routes answer 503
@@ -87,6 +91,9 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 	}
 	if err := svcauth.ValidateSecret(string(cfg.Secret)); err != nil {
 		errs = append(errs, fmt.Errorf("service secret: %w", err))
+	}
+	if err := svcauth.ValidateFleetID(cfg.FleetID); err != nil {
+		errs = append(errs, fmt.Errorf("fleet id: %w", err))
 	}
 	if cfg.Index < 0 {
 		errs = append(errs, fmt.Errorf("index %d: must not be negative", cfg.Index))
@@ -151,6 +158,8 @@ func (w *Worker) newApp() *fiber.App {
 			w.log.Error("handler panic", "path", c.Path(), "panic", fmt.Sprint(e))
 		},
 	}))
+	// Before any handler can inflate a compressed body (see plainbody).
+	app.Use(plainbody.New())
 	app.Get("/health", w.health)
 	app.Get("/ws/twilio", w.authenticate(true), w.admitStream, websocket.New(w.serveStream, websocket.Config{
 		HandshakeTimeout: handshakeTimeout,
@@ -256,16 +265,17 @@ func (w *Worker) health(c *fiber.Ctx) error {
 	return c.JSON(Health{State: state, CallID: callID, PID: w.pid, Index: w.cfg.Index, Version: w.cfg.Version})
 }
 
-// authenticate requires a fleet service token in the Authorization header,
-// or, when query is set (WebSocket routes, whose carriers cannot set
-// headers), in ?token=.
+// authenticate requires a service token for this fleet host
+// (svcauth.FleetAudience of Config.FleetID) in the Authorization header, or,
+// when query is set (WebSocket routes, whose carriers cannot set headers), in
+// ?token=.
 func (w *Worker) authenticate(query bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token := svcauth.FromHeader(c.Get(fiber.HeaderAuthorization))
 		if token == "" && query {
 			token = c.Query("token")
 		}
-		sub, err := svcauth.Verify(w.cfg.Secret, svcauth.AudienceFleet, token)
+		sub, err := svcauth.Verify(w.cfg.Secret, svcauth.FleetAudience(w.cfg.FleetID), token)
 		if err != nil {
 			return errorf(fiber.StatusUnauthorized, "unauthorized", err)
 		}

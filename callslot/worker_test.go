@@ -184,13 +184,18 @@ func TestAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A token another fleet host received, and one scoped to no fleet.
+	otherFleet, _ := svcauth.Sign(testSecret, svcauth.FleetAudience("other-fleet"), "test", time.Minute)
+	unscoped, _ := svcauth.Sign(testSecret, svcauth.AudienceFleet, "test", time.Minute)
 	tokens := []struct{ name, token string }{
 		{"missing", ""},
 		{"garbage", "not-a-token"},
-		{"expired", sign(jwt.SigningMethodHS256, testSecret, svcauth.AudienceFleet, -time.Minute)},
+		{"expired", sign(jwt.SigningMethodHS256, testSecret, svcauth.FleetAudience(testFleetID), -time.Minute)},
 		{"wrong audience", wrongAud},
-		{"wrong key", sign(jwt.SigningMethodHS256, []byte("another-secret-of-enough-length"), svcauth.AudienceFleet, time.Minute)},
-		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, svcauth.AudienceFleet, time.Minute)},
+		{"another fleet's token", otherFleet},
+		{"token scoped to no fleet", unscoped},
+		{"wrong key", sign(jwt.SigningMethodHS256, []byte("another-secret-of-enough-length"), svcauth.FleetAudience(testFleetID), time.Minute)},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, svcauth.FleetAudience(testFleetID), time.Minute)},
 	}
 	for _, tt := range tokens {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/internal/testnginx"
+	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/upstream"
 )
 
@@ -78,6 +79,18 @@ func TestEnvExampleHasEverySetting(t *testing.T) {
 	}
 }
 
+// TestEnvExampleFleetID checks that the example's fleet id is one voxfleet
+// accepts, so that an operator editing it sees what a valid one looks like.
+func TestEnvExampleFleetID(t *testing.T) {
+	id, ok := envExample(t)["VOXFLEET_FLEET_ID"]
+	if !ok {
+		t.Fatal("deploy/env/voxfleet.env.example lacks VOXFLEET_FLEET_ID")
+	}
+	if err := svcauth.ValidateFleetID(id); err != nil {
+		t.Fatalf("VOXFLEET_FLEET_ID=%s in the env example: %v", id, err)
+	}
+}
+
 // TestDeployFilesAgree checks that the unit, the site and the env example
 // name the same paths and timeouts.
 func TestDeployFilesAgree(t *testing.T) {
@@ -117,6 +130,12 @@ func TestDeployFilesAgree(t *testing.T) {
 	}
 	if unitStop <= stop {
 		t.Errorf("TimeoutStopSec (%s) must exceed VOXFLEET_STOP_TIMEOUT (%s), or systemd kills the drain", unitStop, stop)
+	}
+	// The unit starts the last good release, falling back to the installed
+	// binary on a first start.
+	if start := unitValue(t, unit, "ExecStart"); !strings.Contains(start, env["VOXFLEET_RELEASE_DIR"]+"/current") ||
+		!strings.Contains(start, env["VOXFLEET_INSTALL_PATH"]) {
+		t.Errorf("ExecStart=%s does not start VOXFLEET_RELEASE_DIR/current, else VOXFLEET_INSTALL_PATH", start)
 	}
 	for _, kv := range []string{"Type=notify", "NotifyAccess=main", "KillMode=process", "Restart=always", "RuntimeDirectoryPreserve=yes"} {
 		if !strings.Contains(unit, "\n"+kv+"\n") {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -66,7 +67,11 @@ func (w *fakeWorker) hitCount() int {
 	return len(w.hits)
 }
 
+// logSecret stands for a service token sent in ?token=.
+const logSecret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+
 type fleetSite struct {
+	dir     string // the site's log files are here
 	n       *testnginx.Nginx
 	workers []*fakeWorker
 	client  *http.Client
@@ -77,7 +82,7 @@ type fleetSite struct {
 func startFleetSite(t *testing.T) *fleetSite {
 	t.Helper()
 	dir := testnginx.ShortTempDir(t)
-	fs := &fleetSite{}
+	fs := &fleetSite{dir: dir}
 	var socks []string
 	for i := 1; i <= 3; i++ {
 		w := &fakeWorker{name: fmt.Sprintf("w%d", i), release: make(chan struct{})}
@@ -205,7 +210,7 @@ func TestFleetSiteRoutes(t *testing.T) {
 		}
 		defer conn.Close()
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		io.WriteString(conn, "GET /ws/echo HTTP/1.1\r\nHost: fleet.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.WriteString(conn, "GET /ws/echo?token="+logSecret+" HTTP/1.1\r\nHost: fleet.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		br := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -235,7 +240,7 @@ func TestFleetSiteRoutes(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		for _, path := range []string{"/attach", "/livekit/dispatch", "/ws/twilio"} {
+		for _, path := range []string{"/attach", "/livekit/dispatch", "/ws/twilio?token=" + logSecret} {
 			code, body, h := fs.do(t, "POST", path)
 			var js map[string]string
 			if code != http.StatusServiceUnavailable || json.Unmarshal([]byte(body), &js) != nil || js["error"] != "no free worker" {
@@ -249,6 +254,39 @@ func TestFleetSiteRoutes(t *testing.T) {
 			close(w.release)
 		}
 		wg.Wait()
+	})
+
+	t.Run("no service token in any log", func(t *testing.T) {
+		// Busy workers (429 retried on each, then returned) and a plain GET.
+		for _, w := range fs.workers {
+			w.busy.Store(true)
+		}
+		fs.do(t, "GET", "/ws/twilio?token="+logSecret)
+		for _, w := range fs.workers {
+			w.busy.Store(false)
+		}
+		fs.do(t, "GET", "/ws/twilio?token="+logSecret)
+		access := filepath.Join(fs.dir, "voxfleet.access.log")
+		var logs string
+		waitLog := time.Now().Add(10 * time.Second)
+		for {
+			b, _ := os.ReadFile(access)
+			if strings.Count(string(b), "/ws/twilio") >= 3 || time.Now().After(waitLog) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, name := range []string{"voxfleet.access.log", "voxfleet.error.log", "error.log", "access.log"} {
+			b, _ := os.ReadFile(filepath.Join(fs.dir, name))
+			logs += string(b)
+			if strings.Contains(string(b), logSecret) || strings.Contains(string(b), "token=") {
+				t.Errorf("%s holds the service token:\n%s", name, b)
+			}
+		}
+		b, _ := os.ReadFile(access)
+		if !strings.Contains(string(b), `"POST /ws/twilio HTTP/1.1" 503`) || !strings.Contains(string(b), `"GET /ws/echo HTTP/1.1" 101`) {
+			t.Fatalf("access log lacks the /ws/ requests (without their query):\n%s", b)
+		}
 	})
 
 	t.Run("daemon routes and the rest", func(t *testing.T) {

@@ -25,7 +25,7 @@ import (
 func (f *fleet) call(t *testing.T) *twilio.Client {
 	t.Helper()
 	ws := strings.Replace(f.nginx.URL("/ws/twilio"), "http://", "ws://", 1)
-	cl, resp, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: ws, Token: token(t, svcauth.AudienceFleet)})
+	cl, resp, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: ws, Token: token(t, svcauth.FleetAudience(fleetID))})
 	if err != nil {
 		body := ""
 		if resp != nil {
@@ -77,7 +77,7 @@ func post(t *testing.T, url, tok, body string) (int, string) {
 func (f *fleet) directCall(t *testing.T, index int) *twilio.Client {
 	t.Helper()
 	cl, _, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: "ws://worker/ws/twilio",
-		SocketPath: filepath.Join(f.dir, "s", "worker-"+itoaa(index)+".sock"), Token: token(t, svcauth.AudienceFleet)})
+		SocketPath: filepath.Join(f.dir, "s", "worker-"+itoaa(index)+".sock"), Token: token(t, svcauth.FleetAudience(fleetID))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestFleetBehindNginx(t *testing.T) {
 		// Every worker holds one call: nginx (4 worker processes sharing the
 		// upstream zone) must not hand a fifth call to any of them.
 		ws := strings.Replace(f.nginx.URL("/ws/twilio"), "http://", "ws://", 1)
-		_, resp, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: ws, Token: token(t, svcauth.AudienceFleet)})
+		_, resp, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: ws, Token: token(t, svcauth.FleetAudience(fleetID))})
 		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("fifth call: err %v resp %v", err, resp)
 		}
@@ -134,7 +134,7 @@ func TestFleetBehindNginx(t *testing.T) {
 			busy = append(busy, f.directCall(t, i))
 		}
 		f.waitFor(5*time.Second, "3 busy", func() bool { fl, _ := f.health(); return fl.Busy == n-1 })
-		tok := token(t, svcauth.AudienceFleet)
+		tok := token(t, svcauth.FleetAudience(fleetID))
 		for i := range 8 {
 			code, body := post(t, f.nginx.URL("/attach"), tok, `{"call_id":"att-`+itoaa(i)+`","room":"r1"}`)
 			// The free worker answers; without LiveKit it declines without taking its slot.
@@ -214,13 +214,15 @@ func TestFleetBehindNginx(t *testing.T) {
 	})
 
 	t.Run("bad input never takes a slot", func(t *testing.T) {
-		tok := token(t, svcauth.AudienceFleet)
+		tok := token(t, svcauth.FleetAudience(fleetID))
 		cases := []struct {
 			name, tok, body string
 			want            int
 		}{
 			{"no token", "", `{"call_id":"x","room":"r"}`, 401},
 			{"runtime token", token(t, svcauth.AudienceRuntime), `{"call_id":"x","room":"r"}`, 401},
+			{"another fleet's token", token(t, svcauth.FleetAudience("other-fleet")), `{"call_id":"x","room":"r"}`, 401},
+			{"token scoped to no fleet", token(t, svcauth.AudienceFleet), `{"call_id":"x","room":"r"}`, 401},
 			{"malformed json", tok, `{"call_id":`, 400},
 			{"wrong type", tok, `{"call_id":7,"room":"r"}`, 422},
 			{"oversize", tok, `{"call_id":"` + strings.Repeat("a", 200<<10) + `"}`, 413},

@@ -24,6 +24,9 @@ import (
 
 const secret = "integration-test-service-secret"
 
+// fleetID is the fleet identity of every test voxfleet (VOXFLEET_FLEET_ID).
+const fleetID = "integration-fleet"
+
 // voxfleetBin is the binary built once for every test.
 var voxfleetBin string
 
@@ -159,8 +162,14 @@ func startFleetWith(t *testing.T, n, crashIndex int, bin string, extra ...string
 // cleanup stops it if it still runs.
 func (f *fleet) startDaemon() {
 	f.t.Helper()
-	cmd := exec.Command(f.bin, f.args...)
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	f.startCmd(exec.Command(f.bin, f.args...))
+}
+
+// startCmd starts cmd as the fleet's daemon.
+func (f *fleet) startCmd(cmd *exec.Cmd) {
+	f.t.Helper()
+	cmd.Env = append(cmd.Env, os.Environ()...)
+	cmd.Env = append(cmd.Env, "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
 	cmd.Stdout, cmd.Stderr = f.logFile, f.logFile
 	if err := cmd.Start(); err != nil {
 		f.t.Fatal(err)

@@ -39,16 +39,17 @@ type load struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 
-	setup, refused, completed, cut, cutByKill atomic.Int64
-	attachServed, attachRefused               atomic.Int64
+	setup, refused, completed   atomic.Int64
+	attachServed, attachRefused atomic.Int64
 
-	mu     sync.Mutex          // guards killed
+	mu     sync.Mutex          // guards killed and cuts
 	killed map[string]struct{} // call ids on workers the suite killed
+	cuts   map[string]string   // call id → why it was cut; told apart from kills when counted
 }
 
 func startLoad(t *testing.T, f *fleet, callers int, callLength time.Duration) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{t: t, f: f, callLength: callLength, cancel: cancel, killed: map[string]struct{}{}}
+	l := &load{t: t, f: f, callLength: callLength, cancel: cancel, killed: map[string]struct{}{}, cuts: map[string]string{}}
 	for range callers {
 		l.wg.Add(1)
 		go func() { defer l.wg.Done(); l.caller(ctx) }()
@@ -58,7 +59,8 @@ func startLoad(t *testing.T, f *fleet, callers int, callLength time.Duration) *l
 	return l
 }
 
-// markKilled records that the suite is about to kill the worker carrying callID.
+// markKilled records that the suite killed (or is about to kill) the worker
+// carrying callID; a cut of that call counts as caused by the suite.
 func (l *load) markKilled(callID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -66,8 +68,31 @@ func (l *load) markKilled(callID string) {
 }
 
 func (l *load) snapshot() counts {
-	return counts{Setup: l.setup.Load(), Refused: l.refused.Load(), Completed: l.completed.Load(), Cut: l.cut.Load(),
-		CutByKill: l.cutByKill.Load(), AttachServed: l.attachServed.Load(), AttachRefused: l.attachRefused.Load()}
+	c := counts{Setup: l.setup.Load(), Refused: l.refused.Load(), Completed: l.completed.Load(),
+		AttachServed: l.attachServed.Load(), AttachRefused: l.attachRefused.Load()}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id := range l.cuts {
+		if _, byKill := l.killed[id]; byKill {
+			c.CutByKill++
+		} else {
+			c.Cut++
+		}
+	}
+	return c
+}
+
+// unexplainedCuts lists the cut calls not on a worker the suite killed.
+func (l *load) unexplainedCuts() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for id, why := range l.cuts {
+		if _, byKill := l.killed[id]; !byKill {
+			out = append(out, id+": "+why)
+		}
+	}
+	return out
 }
 
 // stop lets every caller finish its call and returns the totals.
@@ -80,7 +105,7 @@ func (l *load) stop() counts {
 func (l *load) caller(ctx context.Context) {
 	ws := strings.Replace(l.f.nginx.URL("/ws/twilio"), "http://", "ws://", 1)
 	for ctx.Err() == nil {
-		tok, _ := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "soak", time.Minute)
+		tok, _ := svcauth.Sign([]byte(secret), svcauth.FleetAudience(fleetID), "soak", time.Minute)
 		dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		cl, resp, err := twilio.Dial(dctx, twilio.ClientConfig{URL: ws, Token: tok})
 		cancel()
@@ -96,14 +121,8 @@ func (l *load) caller(ctx context.Context) {
 		l.setup.Add(1)
 		if why := l.converse(ctx, cl); why != "" {
 			l.mu.Lock()
-			_, byKill := l.killed[cl.CallSID()]
+			l.cuts[cl.CallSID()] = why
 			l.mu.Unlock()
-			if byKill {
-				l.cutByKill.Add(1)
-			} else {
-				l.cut.Add(1)
-				l.t.Logf("call %s cut: %s", cl.CallSID(), why)
-			}
 		} else {
 			l.completed.Add(1)
 		}
@@ -151,7 +170,7 @@ func (l *load) converse(stop context.Context, cl *twilio.Client) string {
 }
 
 func (l *load) attacher(ctx context.Context) {
-	tok, _ := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "soak", 10*time.Minute)
+	tok, _ := svcauth.Sign([]byte(secret), svcauth.FleetAudience(fleetID), "soak", 10*time.Minute)
 	n := 0
 	for ctx.Err() == nil {
 		n++

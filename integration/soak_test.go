@@ -128,6 +128,22 @@ func TestSoak(t *testing.T) {
 			}
 			return lastLine(out)
 		}},
+		{"bad release (cannot start)", false, func(t *testing.T, l *load) string {
+			install(t, badRelease(t, bins, v2), path)
+			defer install(t, v2, path) // the release an operator puts back
+			stop := make(chan struct{})
+			watched := f.watchStrength(stop)
+			code, out, took := f.upgradeCLI(t, path)
+			close(stop)
+			least, _ := watched()
+			if code != 1 || !strings.Contains(out, "refused") {
+				t.Errorf("upgrade to a release that cannot start: rc %d\n%s", code, out)
+			}
+			if least != workers {
+				t.Errorf("serving workers fell to %d during the refused upgrade", least)
+			}
+			return fmt.Sprintf("refused in %s, rc %d; fewest serving workers %d of %d", took.Round(time.Millisecond), code, least, workers)
+		}},
 		{"idle worker hangs (SIGSTOP)", false, func(t *testing.T, l *load) string {
 			w := f.pick(t, false)
 			syscall.Kill(w.PID, syscall.SIGSTOP)
@@ -141,6 +157,13 @@ func TestSoak(t *testing.T) {
 			syscall.Kill(w.PID, syscall.SIGKILL)
 			f.waitReplaced(w)
 			return fmt.Sprintf("worker %d (pid %d) back", w.Index, w.PID)
+		}},
+		{"kill storm", true, func(t *testing.T, l *load) string {
+			s := f.killStorm(t, soak, 200*time.Millisecond)
+			f.waitFor(35*time.Second, "full strength after the storm (one 30 s backoff cap)", func() bool { return f.fullStrength(workers) })
+			back := time.Since(s.stopped)
+			f.markStormCuts(l, s)
+			return fmt.Sprintf("%d kills every 200 ms for %s; full strength %s after the last", s.kills, soak, back.Round(time.Millisecond))
 		}},
 		{"daemon restart (SIGTERM, handoff)", true, func(t *testing.T, l *load) string {
 			f.cmd.Process.Signal(syscall.SIGTERM)
@@ -178,7 +201,7 @@ func TestSoak(t *testing.T) {
 			rows = append(rows, row{sc.name, c, delta(reloads, f.metric("voxfleet_nginx_reloads_total")),
 				delta(recycled, f.metric(recycles)), took, note})
 			if c.Cut != 0 {
-				t.Errorf("%s: %d call(s) cut", sc.name, c.Cut)
+				t.Errorf("%s: %d call(s) cut: %v", sc.name, c.Cut, l.unexplainedCuts())
 			}
 			if !sc.allowRefused && (c.Refused != 0 || c.AttachRefused != 0) {
 				t.Errorf("%s: refused %d call(s) and %d attach(es) with free capacity", sc.name, c.Refused, c.AttachRefused)
@@ -205,7 +228,7 @@ func TestSoak(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "\n¹ the daemon re-executed or restarted during the scenario, and its counters with it.\n")
 	fmt.Fprintf(&b, "Workers are recycled after 3 calls throughout (--recycle-after-calls 3).\n")
-	if recycledAll == 0 && soak >= 2*time.Second {
+	if recycledAll == 0 && soak >= 2*time.Second && len(rows) == len(scenarios) {
 		t.Errorf("no worker was recycled after 3 calls during the soak")
 	}
 	t.Log(b.String())

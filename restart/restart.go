@@ -12,7 +12,7 @@ import (
 type Policy struct {
 	// Initial is the delay after the second quick death in a row.
 	Initial time.Duration
-	// Max caps the delay.
+	// Max caps the delay; a failed slot is retried every Max.
 	Max time.Duration
 	// Multiplier grows the delay after each further quick death.
 	Multiplier float64
@@ -20,20 +20,20 @@ type Policy struct {
 	Jitter float64
 	// HealthyAfter is how long a run must last for its death not to count as quick.
 	HealthyAfter time.Duration
-	// Window and MaxDeaths: MaxDeaths quick deaths within Window give up.
-	Window    time.Duration
-	MaxDeaths int
+	// FailAfter quick deaths in a row mark the slot failed (still retried every Max).
+	FailAfter int
 }
 
-// DefaultPolicy is what voxfleet uses unless told otherwise.
+// DefaultPolicy is what voxfleet uses unless told otherwise: quick deaths
+// restart after 0, 0.5, 1 and 2 s; the fifth in a row marks the slot failed
+// and it is retried every 30 s from then on.
 var DefaultPolicy = Policy{
-	Initial:      100 * time.Millisecond,
-	Max:          10 * time.Second,
+	Initial:      500 * time.Millisecond,
+	Max:          30 * time.Second,
 	Multiplier:   2,
 	Jitter:       0.2,
 	HealthyAfter: 10 * time.Second,
-	Window:       60 * time.Second,
-	MaxDeaths:    5,
+	FailAfter:    5,
 }
 
 // Validate reports the first setting that makes p unusable.
@@ -47,13 +47,38 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("restart policy: multiplier must be >= 1, got %g", p.Multiplier)
 	case p.Jitter < 0 || p.Jitter > 1:
 		return fmt.Errorf("restart policy: jitter must be within [0,1], got %g", p.Jitter)
-	case p.HealthyAfter <= 0 || p.Window <= 0:
-		return fmt.Errorf("restart policy: healthy period and window must be positive")
-	case p.MaxDeaths < 1:
-		return fmt.Errorf("restart policy: max deaths must be >= 1, got %d", p.MaxDeaths)
+	case p.HealthyAfter <= 0:
+		return fmt.Errorf("restart policy: healthy period must be positive, got %s", p.HealthyAfter)
+	case p.FailAfter < 2:
+		return fmt.Errorf("restart policy: fail after must be >= 2, got %d", p.FailAfter)
 	}
 	return nil
 }
+
+// Death is what the supervisor knows about one worker's end.
+type Death struct {
+	Started time.Time // when the process was started
+	At      time.Time // when it died
+	// Ready: it had answered /health, so it had served.
+	Ready bool
+	// Killed: it ended by a SIGKILL the supervisor did not send.
+	Killed bool
+	// Status is how it ended, for the reason ("exit 1", "killed by signal 9 (killed)").
+	Status string
+}
+
+// Cause classifies a death; it labels the supervisor's metrics.
+type Cause string
+
+// The causes of a death.
+const (
+	// CauseKilled: killed from outside after serving; not the code's fault.
+	CauseKilled Cause = "killed"
+	// CauseCrashed: ended on its own (or by another signal) after serving.
+	CauseCrashed Cause = "crashed"
+	// CauseStartFailed: died before it was ready.
+	CauseStartFailed Cause = "start_failed"
+)
 
 // Action is what to do after a death.
 type Action int
@@ -62,7 +87,6 @@ type Action int
 const (
 	RestartNow Action = iota
 	RestartAfter
-	GiveUp
 )
 
 func (a Action) String() string {
@@ -71,8 +95,6 @@ func (a Action) String() string {
 		return "restart now"
 	case RestartAfter:
 		return "restart after backoff"
-	case GiveUp:
-		return "give up"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -81,16 +103,21 @@ func (a Action) String() string {
 type Decision struct {
 	Action Action
 	Delay  time.Duration // set for RestartAfter
-	Deaths int           // quick deaths within the window, this one included
-	Reason string        // for logs and status, e.g. "5 quick deaths in 60s"
+	Cause  Cause
+	// Streak is the number of quick deaths in a row, this one included.
+	Streak int
+	// Failed: the slot is crash-looping and reported failed; it is still
+	// retried after Delay.
+	Failed bool
+	Reason string // for logs and status; never empty
 }
 
 // Tracker remembers one slot's recent deaths. It is not safe for concurrent
 // use; the supervisor's loop owns it.
 type Tracker struct {
-	p     Policy
-	quick []time.Time // times of quick deaths still within the window
-	rand  func() float64
+	p      Policy
+	streak int // quick deaths in a row
+	rand   func() float64
 }
 
 // NewTracker returns a Tracker for p.
@@ -99,34 +126,46 @@ func NewTracker(p Policy) *Tracker {
 }
 
 // Reset forgets every death, as after an operator's restart of a failed slot.
-func (t *Tracker) Reset() { t.quick = t.quick[:0] }
+func (t *Tracker) Reset() { t.streak = 0 }
 
-// Died records that a process started at started died at now, and decides.
-func (t *Tracker) Died(started, now time.Time) Decision {
-	if now.Sub(started) >= t.p.HealthyAfter {
-		t.quick = t.quick[:0]
-		return Decision{Action: RestartNow, Reason: "died after a healthy run"}
+// Died records d and decides what to do.
+func (t *Tracker) Died(d Death) Decision {
+	run := d.At.Sub(d.Started).Round(time.Millisecond)
+	cause := CauseStartFailed
+	switch {
+	case d.Ready && d.Killed:
+		cause = CauseKilled
+	case d.Ready:
+		cause = CauseCrashed
 	}
-	keep := t.quick[:0]
-	for _, d := range t.quick {
-		if now.Sub(d) < t.p.Window {
-			keep = append(keep, d)
-		}
+	if run >= t.p.HealthyAfter {
+		t.streak = 0
+		return Decision{Action: RestartNow, Cause: cause,
+			Reason: fmt.Sprintf("%s after a healthy run of %s: restarting at once", d.Status, run)}
 	}
-	t.quick = append(keep, now)
-	n := len(t.quick)
-	if n >= t.p.MaxDeaths {
-		return Decision{Action: GiveUp, Deaths: n,
-			Reason: fmt.Sprintf("%d quick deaths within %s", n, t.p.Window)}
+	if cause == CauseKilled {
+		return Decision{Action: RestartNow, Cause: cause, Streak: t.streak,
+			Reason: fmt.Sprintf("%s after serving for %s, killed from outside, not a crash of its code: restarting at once", d.Status, run)}
 	}
-	if n == 1 {
-		return Decision{Action: RestartNow, Deaths: n, Reason: "first quick death"}
+	t.streak++
+	what := fmt.Sprintf("%s %s after start", d.Status, run)
+	if cause == CauseStartFailed {
+		what = fmt.Sprintf("%s before it was ready (%s after start)", d.Status, run)
 	}
-	d := float64(t.p.Initial) * math.Pow(t.p.Multiplier, float64(n-2))
-	d = math.Min(d, float64(t.p.Max))
+	if t.streak == 1 {
+		return Decision{Action: RestartNow, Cause: cause, Streak: 1,
+			Reason: what + ": first quick death, restarting at once"}
+	}
+	if t.streak >= t.p.FailAfter {
+		return Decision{Action: RestartAfter, Delay: t.p.Max, Cause: cause, Streak: t.streak, Failed: true,
+			Reason: fmt.Sprintf("%s: %d quick deaths in a row, crash-looping; retrying every %s", what, t.streak, t.p.Max)}
+	}
+	delay := float64(t.p.Initial) * math.Pow(t.p.Multiplier, float64(t.streak-2))
 	if t.p.Jitter > 0 {
-		d *= 1 + t.p.Jitter*(2*t.rand()-1)
+		delay *= 1 + t.p.Jitter*(2*t.rand()-1)
 	}
-	return Decision{Action: RestartAfter, Delay: time.Duration(d), Deaths: n,
-		Reason: fmt.Sprintf("%d quick deaths within %s", n, t.p.Window)}
+	delay = math.Min(delay, float64(t.p.Max))
+	dd := time.Duration(delay)
+	return Decision{Action: RestartAfter, Delay: dd, Cause: cause, Streak: t.streak,
+		Reason: fmt.Sprintf("%s: %d quick deaths in a row, restarting in %s", what, t.streak, dd.Round(time.Millisecond))}
 }

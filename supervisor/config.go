@@ -49,7 +49,13 @@ type Config struct {
 	CanaryPeriod time.Duration // how long the first upgraded worker must stay up before the roll goes on
 	WorkerBinary string        // binary run as `BINARY worker …`; default: this executable
 	WorkerArgs   []string      // extra arguments passed to every worker
-	Restart      restart.Policy
+	// InstallPath is where an operator installs new releases; `voxfleet
+	// upgrade` takes the candidate from there. Default: this executable.
+	InstallPath string
+	// ReleaseDir keeps every release the daemon re-executed into and the
+	// last-good link the unit starts ("" keeps none).
+	ReleaseDir string
+	Restart    restart.Policy
 }
 
 // Stop modes: what SIGTERM does with calls in progress.
@@ -155,6 +161,14 @@ func (c Config) Validate() error {
 		if st, err := os.Stat(c.WorkerBinary); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			bad("worker-binary", "%q is not an executable file", c.WorkerBinary)
 		}
+	}
+	if c.InstallPath != "" {
+		if st, err := os.Stat(c.InstallPath); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			bad("install-path", "%q is not an executable file", c.InstallPath)
+		}
+	}
+	if c.ReleaseDir != "" && !filepath.IsAbs(c.ReleaseDir) {
+		bad("release-dir", "must be an absolute path, got %q", c.ReleaseDir)
 	}
 	if err := c.Restart.Validate(); err != nil {
 		errs = append(errs, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"syscall"
@@ -135,7 +134,7 @@ func (s *Supervisor) unbind(sl *slot) {
 
 // ensureRunning starts a worker on sl when it should have one.
 func (s *Supervisor) ensureRunning(sl *slot) {
-	if sl.cur != nil || sl.failed || sl.stopped || time.Now().Before(sl.backoffUntil) {
+	if sl.cur != nil || sl.stopped || time.Now().Before(sl.backoffUntil) {
 		return
 	}
 	if sl.ln == nil {
@@ -164,9 +163,8 @@ func (s *Supervisor) ensureRunning(sl *slot) {
 	p, err := spawn(s.binary, s.cfg.WorkerArgs, sl.index, sl.ln, sl.path)
 	if err != nil {
 		s.log.Error("cannot start worker", "index", sl.index, "err", err)
-		sl.reason = err.Error()
-		s.died(sl, time.Now(), time.Now())
-		if !sl.failed && !time.Now().Before(sl.backoffUntil) {
+		now := time.Now()
+		if d := s.died(sl, restart.Death{Started: now, At: now, Status: err.Error()}); d.Action == restart.RestartNow {
 			s.backoff(sl, time.Second) // never retry a failing exec in a tight loop
 		}
 		return
@@ -268,6 +266,7 @@ func (s *Supervisor) onReady(p *proc, h workerHealth, err error) {
 	}
 	if role == "cur" {
 		sl.respawn = false
+		sl.failed = false // a crash-looping slot came back on a retry
 	}
 	s.afterChange()
 }
@@ -403,50 +402,11 @@ func (s *Supervisor) onExit(p *proc, waitErr error) {
 			s.log.Info("drained worker exited", "index", sl.index, "pid", p.pid)
 			s.unbind(sl)
 		default:
-			s.log.Warn("worker exited", "index", sl.index, "pid", p.pid, "exit", status,
-				"uptime", time.Since(p.started).Round(time.Millisecond).String(), "reason", p.stopReason)
-			sl.reason = "exited: " + status
-			s.died(sl, p.started, time.Now())
+			s.workerDied(sl, p, waitErr)
 		}
 	}
 	s.maybeRemove(sl)
 	s.reconcile()
-}
-
-// died applies the restart policy to an unexpected death on sl.
-func (s *Supervisor) died(sl *slot, started, now time.Time) {
-	sl.restarts++
-	s.m.restarts.Inc()
-	d := sl.tracker.Died(started, now)
-	switch d.Action {
-	case restart.RestartNow:
-		// Keep the listener: connections wait in its backlog for the new worker.
-		sl.respawn = true
-	case restart.RestartAfter:
-		s.log.Warn("worker crash-looping; backing off", "index", sl.index, "delay", d.Delay.Round(time.Millisecond).String(), "reason", d.Reason)
-		s.backoff(sl, d.Delay)
-	case restart.GiveUp:
-		s.log.Error("worker keeps dying; giving up until an operator restarts it",
-			"index", sl.index, "reason", d.Reason, "action", "voxfleet restart "+fmt.Sprint(sl.index))
-		sl.failed = true
-		sl.reason = d.Reason + "; last " + sl.reason
-		s.unbind(sl)
-	}
-}
-
-// exitStatus describes how a process ended.
-func exitStatus(err error) string {
-	if err == nil {
-		return "exit 0"
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
-		}
-		return fmt.Sprintf("exit %d", ee.ExitCode())
-	}
-	return err.Error()
 }
 
 // afterChange publishes the routable set and gauges, and advances any rollout.

@@ -30,6 +30,7 @@ type metrics struct {
 	workers      *prometheus.GaugeVec
 	desired      prometheus.Gauge
 	restarts     prometheus.Counter
+	deaths       *prometheus.CounterVec
 	callsStarted prometheus.Counter
 	callsEnded   *prometheus.CounterVec
 	callSeconds  prometheus.Histogram
@@ -50,6 +51,10 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voxfleet_worker_restarts_total", Help: "Unexpected worker deaths that led to a restart decision.",
 		}),
+		deaths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "voxfleet_worker_deaths_total",
+			Help: "Unexpected worker deaths by cause (killed: SIGKILL from outside after serving; crashed: ended on its own after serving; start_failed: died before ready) and decision (restart now, backoff, failed: crash-looping, retried at the backoff cap).",
+		}, []string{"cause", "decision"}),
 		callsStarted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voxfleet_calls_started_total", Help: "Calls admitted by workers.",
 		}),
@@ -78,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, version string) *metrics {
 		Name: "voxfleet_build_info", Help: "Build of the running daemon.", ConstLabels: prometheus.Labels{"version": version},
 	})
 	info.Set(1)
-	reg.MustRegister(m.workers, m.desired, m.restarts, m.callsStarted, m.callsEnded, m.callSeconds,
+	reg.MustRegister(m.workers, m.desired, m.restarts, m.deaths, m.callsStarted, m.callsEnded, m.callSeconds,
 		m.probeSeconds, m.hung, m.stalled, m.recycles, info)
 	for _, o := range []string{"completed", "failed", "cut"} {
 		m.callsEnded.WithLabelValues(o)

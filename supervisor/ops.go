@@ -164,6 +164,9 @@ func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<
 		case s.roll != nil:
 			opErr = &requestError{http.StatusConflict, "a restart is already in progress"}
 			return
+		case s.upgrading:
+			opErr = &requestError{http.StatusConflict, "an upgrade is in progress"}
+			return
 		}
 		idx := slices.Clone(req.Indices)
 		if len(idx) == 0 {
@@ -194,7 +197,10 @@ func (s *Supervisor) Restart(ctx context.Context, req control.RestartRequest) (<
 	if err != nil {
 		return nil, err
 	}
-	return r.out, opErr
+	if opErr != nil {
+		return nil, opErr // refused: no rollout was started
+	}
+	return r.out, nil
 }
 
 // advanceRollout notes finished replacements and starts the next ones.
@@ -262,6 +268,9 @@ func (s *Supervisor) advanceRollout() {
 		if len(r.queue) > 0 {
 			final.Error += fmt.Sprintf("; stopped with %d worker(s) not replaced, the old ones keep serving", len(r.queue))
 		}
+	}
+	if len(r.failed) == 0 && r.kind == "upgrade" {
+		s.upgradeHeld(r.version)
 	}
 	if len(r.failed) > 0 && r.prev != "" {
 		// A failed upgrade: every worker started from now on runs the

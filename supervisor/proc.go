@@ -46,6 +46,9 @@ type proc struct {
 	hungSince  time.Time // first failed probe of the current run of failures
 	killTimer  *time.Timer
 	stopReason string // why the daemon stopped it; "" for an unexpected death
+	// killedByDaemon: the daemon sent the SIGKILL (hung, not ready in
+	// time), so a death by SIGKILL is not a kill from outside.
+	killedByDaemon bool
 }
 
 // spawn starts binary as a worker serving ln. The process gets its own process
@@ -128,6 +131,7 @@ func (p *proc) signal(sig syscall.Signal) {
 // killGroup sends SIGKILL to the worker's whole process group.
 func (p *proc) killGroup() {
 	if !p.exited {
+		p.killedByDaemon = true
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/plainbody"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
 )
@@ -56,6 +57,7 @@ type Supervisor struct {
 	// handoffOver: the handoff grace has passed; busy workers are left behind.
 	handoffOver bool
 	roll        *rollout
+	upgrading   bool // an upgrade is checking its candidate, before the re-exec
 	notified    bool // READY=1 sent
 	// desiredFrom says where the desired count at start came from; written
 	// before the control socket serves, read by DesiredFrom from any goroutine.
@@ -111,6 +113,10 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 	if err != nil {
 		return nil, err
 	}
+	exePath := exe
+	if cfg.InstallPath != "" {
+		exePath = cfg.InstallPath
+	}
 	return &Supervisor{
 		cfg:           cfg,
 		log:           logger,
@@ -124,7 +130,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry, up Upstream,
 		loopDone:      make(chan struct{}),
 		slots:         map[int]*slot{},
 		binary:        cfg.WorkerBinary,
-		exePath:       exe,
+		exePath:       exePath,
 		workerDefault: workerDefault,
 	}, nil
 }
@@ -179,9 +185,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.log.Error("upstream manager stopped", "err", err)
 		}
 	})
-	httpSrv := &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+	// net/http never inflates a body; plainbody still refuses coded ones so
+	// that every server of the fleet answers them alike.
+	httpSrv := &http.Server{Handler: plainbody.Wrap(s.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
 	goFn("http", func() { _ = httpSrv.Serve(httpLn) })
-	ctlSrv := &http.Server{Handler: s.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	ctlSrv := &http.Server{Handler: plainbody.Wrap(s.controlHandler()), ReadHeaderTimeout: 5 * time.Second}
 	goFn("control", func() { _ = ctlSrv.Serve(ctlLn) })
 	goFn("prober", func() { s.probeLoop(bg) })
 	if iv := sdnotify.WatchdogInterval(); iv > 0 {
@@ -218,6 +226,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgrade, err error) {
 	if ho, err := takeHandover(); err != nil || ho != nil {
 		if err != nil {
+			s.fallBack(ho, err) // returns only when falling back is impossible
 			return nil, nil, nil, err
 		}
 		ctlLn, httpLn, err := s.adopt(ho)
@@ -230,6 +239,7 @@ func (s *Supervisor) start() (ctlLn, httpLn net.Listener, upgrade *handoverUpgra
 	if err := prepareDir(s.cfg.SocketDir, s.gid); err != nil {
 		return nil, nil, nil, err
 	}
+	s.ensureLastGood()
 	ctlLn, err = s.listenControl()
 	if err != nil {
 		return nil, nil, nil, err

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -113,7 +114,7 @@ func TestCrashLoopBacksOffThenFails(t *testing.T) {
 	t.Setenv("FAKE_MODE", "crash")
 	cfg := testConfig(t, t.TempDir(), 1)
 	cfg.Restart.Initial = 20 * time.Millisecond
-	cfg.Restart.MaxDeaths = 4
+	cfg.Restart.FailAfter = 4
 	h := startDaemon(t, cfg)
 	waitFor(t, 10*time.Second, "worker 1 failed", func() bool {
 		f, _ := h.fleet()
@@ -426,4 +427,84 @@ func TestRecycleAboveMemory(t *testing.T) {
 			strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"}`) &&
 			!strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="memory"} 0`)
 	})
+}
+
+func TestRefusedRestartSaysWhy(t *testing.T) {
+	h := startDaemon(t, testConfig(t, t.TempDir(), 1))
+	h.waitReady(1)
+	var re *control.RemoteError
+	err := h.ctl.Restart(context.Background(), control.RestartRequest{Indices: []int{42}}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusNotFound || re.Message != "no worker 42" {
+		t.Fatalf("restart 42: %v", err)
+	}
+	// A rollout under way (a restart or an upgrade's roll) refuses another.
+	if err := h.s.call(context.Background(), func() { h.s.roll = newRollout(nil, false) }); err != nil {
+		t.Fatal(err)
+	}
+	err = h.ctl.Restart(context.Background(), control.RestartRequest{}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusConflict || !strings.Contains(re.Message, "in progress") {
+		t.Fatalf("restart during a rollout: %v", err)
+	}
+	if err := h.s.call(context.Background(), func() { h.s.roll = nil; h.s.upgrading = true }); err != nil {
+		t.Fatal(err)
+	}
+	// So does an upgrade checking its new release.
+	err = h.ctl.Restart(context.Background(), control.RestartRequest{}, nil)
+	if !errors.As(err, &re) || re.Status != http.StatusConflict || !strings.Contains(re.Message, "upgrade") {
+		t.Fatalf("restart during an upgrade: %v", err)
+	}
+	if err := h.s.call(context.Background(), func() { h.s.upgrading = false }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailedSlotIsRetriedAtTheCap(t *testing.T) {
+	t.Setenv("FAKE_MODE", "crash")
+	cfg := testConfig(t, t.TempDir(), 1)
+	cfg.Restart.Initial = 20 * time.Millisecond
+	cfg.Restart.Max = 500 * time.Millisecond
+	cfg.Restart.FailAfter = 3
+	h := startDaemon(t, cfg)
+	waitFor(t, 10*time.Second, "worker 1 failed", func() bool { f, _ := h.fleet(); return f.Failed == 1 })
+	if w := h.worker(func() control.Fleet { f, _ := h.fleet(); return f }(), 1); !strings.Contains(w.Reason, "before it was ready") ||
+		!strings.Contains(w.Reason, "exit 3") || !strings.Contains(w.Reason, "retrying every 500ms") {
+		t.Fatalf("failed worker's reason: %+v", w)
+	}
+	body := scrape(t, h)
+	if !strings.Contains(body, `voxfleet_worker_deaths_total{cause="start_failed",decision="failed"}`) {
+		t.Fatalf("failed slot not counted:\n%s", grep(body, "deaths"))
+	}
+	// The cause goes away (a setting fixed, a disk freed): the next retry
+	// at the cap brings the slot back with no operator.
+	t.Setenv("FAKE_MODE", "")
+	h.waitReady(1)
+	if f, _ := h.fleet(); f.Failed != 0 || f.Status != control.StatusOK {
+		t.Fatalf("after the retry: %+v", f)
+	}
+}
+
+func TestKillsFromOutsideNeverFailASlot(t *testing.T) {
+	cfg := testConfig(t, t.TempDir(), 2)
+	cfg.Restart.FailAfter = 2
+	h := startDaemon(t, cfg)
+	h.waitReady(2)
+	for i := range 8 {
+		f := h.waitReady(2)
+		w := h.worker(f, 1+i%2)
+		if err := syscall.Kill(w.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "worker replaced", func() bool {
+			f, _ := h.fleet()
+			if f.Failed != 0 {
+				t.Fatalf("a slot failed after kill %d: %+v", i+1, f)
+			}
+			x := h.worker(f, w.Index)
+			return x.PID != w.PID && x.State == control.StateReady
+		})
+	}
+	body := scrape(t, h)
+	if !strings.Contains(body, `voxfleet_worker_deaths_total{cause="killed",decision="restart now"} 8`) {
+		t.Fatalf("kills not counted as such:\n%s", grep(body, "deaths"))
+	}
 }

@@ -38,6 +38,9 @@ type handover struct {
 	Binary    string           `json:"binary"`        // what new workers run now
 	Slots     []handoverSlot   `json:"slots"`
 	Upgrade   *handoverUpgrade `json:"upgrade,omitempty"`
+	// Abandoned: the image this handover went to could not take over and
+	// handed back; the previous image reports it as a failed upgrade.
+	Abandoned *control.Rollout `json:"abandoned,omitempty"`
 }
 
 type handoverSlot struct {
@@ -69,6 +72,9 @@ type handoverUpgrade struct {
 	From string `json:"from"` // version before
 	To   string `json:"to"`   // version of the new binary
 	Prev string `json:"prev"` // a copy of the previous release, for workers if the canary fails
+	// PrevWorker is the worker binary path before the upgrade, restored if
+	// the new image hands back.
+	PrevWorker string `json:"prev_worker,omitempty"`
 }
 
 // binaryVersion runs `BINARY version` and returns what it says.
@@ -96,13 +102,16 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 		switch {
 		case s.stopping:
 			opErr = &requestError{503, "voxfleet is stopping"}
-		case s.roll != nil:
+		case s.roll != nil, s.upgrading:
 			opErr = &requestError{409, "a restart or upgrade is already in progress"}
 		}
 		for _, sl := range s.slots {
 			if sl.next != nil {
 				opErr = &requestError{409, fmt.Sprintf("worker %d is being replaced; try again in a moment", sl.index)}
 			}
+		}
+		if opErr == nil {
+			s.upgrading = true // until the re-exec, or until the upgrade fails
 		}
 	})
 	if err == nil {
@@ -111,32 +120,46 @@ func (s *Supervisor) Upgrade(ctx context.Context) (<-chan control.Progress, erro
 	if err != nil {
 		return nil, err
 	}
+	notUpgrading := func() { s.post(func() { s.upgrading = false }) }
 	to, err := binaryVersion(ctx, s.exePath)
 	if err != nil {
+		notUpgrading()
 		return nil, &requestError{422, "the new binary does not run: " + err.Error()}
 	}
-	out := make(chan control.Progress, 4)
+	out := make(chan control.Progress, 8)
 	out <- control.Progress{Step: "check", Version: to, Message: fmt.Sprintf("%s is version %s (running %s)", s.exePath, to, s.version)}
-	out <- control.Progress{Step: "reexec", Message: fmt.Sprintf(
-		"daemon pid %d re-executes in place; workers keep their calls; then the workers roll onto %s, canary first", os.Getpid(), to)}
 	go func() {
+		target, err := s.prepareCandidate(to, out)
+		if err != nil {
+			s.log.Error("upgrade refused; nothing changed", "to", to, "err", err)
+			out <- control.Progress{Step: "done", Done: true, Error: fmt.Sprintf(
+				"upgrade to %s refused: %v; nothing changed: the daemon and every worker keep running %s", to, err, s.version),
+				Message: "upgrade refused; " + s.version + " keeps serving"}
+			close(out)
+			notUpgrading()
+			return
+		}
+		out <- control.Progress{Step: "reexec", Message: fmt.Sprintf(
+			"daemon pid %d re-executes in place; workers keep their calls; then the workers roll onto %s, canary first", os.Getpid(), to)}
 		// Give the handler a moment to send the lines above; the re-exec
 		// closes the connection.
 		time.Sleep(100 * time.Millisecond)
 		var execErr error
-		_ = s.call(context.Background(), func() { execErr = s.reexec(to) })
+		_ = s.call(context.Background(), func() { execErr = s.reexec(to, target) })
 		if execErr != nil {
 			s.log.Error("upgrade failed; this daemon keeps running", "err", execErr)
 			out <- control.Progress{Step: "done", Done: true, Error: "re-exec failed: " + execErr.Error()}
 		}
 		close(out)
+		notUpgrading()
 	}()
 	return out, nil
 }
 
-// reexec replaces the process image with the binary at exePath. Loop only.
-// It returns only on failure, with the daemon unchanged.
-func (s *Supervisor) reexec(to string) error {
+// reexec replaces the process image with the binary at target (exePath, or
+// its copy in the release directory). Loop only. It returns only on
+// failure, with the daemon unchanged.
+func (s *Supervisor) reexec(to, target string) error {
 	if s.stopping || s.roll != nil {
 		return errors.New("the daemon started stopping or a restart began meanwhile")
 	}
@@ -153,8 +176,12 @@ func (s *Supervisor) reexec(to string) error {
 			return fmt.Errorf("keep the previous release: %w", err)
 		}
 	}
-	ho := handover{Format: handoverFormat, Desired: s.desired, ExePath: s.exePath, Worker: s.cfg.WorkerBinary, Binary: prev,
-		Upgrade: &handoverUpgrade{From: s.version, To: to, Prev: prev}}
+	worker := s.cfg.WorkerBinary
+	if s.workerDefault && target != s.exePath {
+		worker = target // workers of the new release run its kept copy
+	}
+	ho := handover{Format: handoverFormat, Desired: s.desired, ExePath: s.exePath, Worker: worker, Binary: prev,
+		Upgrade: &handoverUpgrade{From: s.version, To: to, Prev: prev, PrevWorker: s.cfg.WorkerBinary}}
 	var keep []*os.File
 	defer func() {
 		for _, f := range keep {
@@ -217,11 +244,11 @@ func (s *Supervisor) reexec(to string) error {
 		return fmt.Errorf("write handover: %w", err)
 	}
 	env := append(os.Environ(), EnvHandover+"="+path)
-	s.log.Info("re-executing in place", "binary", s.exePath, "from", s.version, "to", to, "pid", os.Getpid())
+	s.log.Info("re-executing in place", "binary", target, "from", s.version, "to", to, "pid", os.Getpid())
 	_, _ = sdnotify.Notify(sdnotify.Status("upgrading to " + to))
-	err = syscall.Exec(s.exePath, os.Args, env)
+	err = syscall.Exec(target, os.Args, env)
 	os.Remove(path)
-	return fmt.Errorf("exec %s: %w", s.exePath, err)
+	return fmt.Errorf("exec %s: %w", target, err)
 }
 
 // takeHandover reads and removes the handover left by the previous image,
@@ -249,9 +276,20 @@ func takeHandover() (*handover, error) {
 
 // adopt takes over the sockets and workers of the previous image.
 func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error) {
+	// The inherited descriptors are closed only once everything is adopted:
+	// if adopting fails, fallBack hands the same numbers to the previous
+	// release.
+	var inherited []*os.File
+	defer func() {
+		if err == nil {
+			for _, f := range inherited {
+				f.Close()
+			}
+		}
+	}()
 	fileListener := func(fd int) (net.Listener, error) {
 		f := os.NewFile(uintptr(fd), "inherited")
-		defer f.Close()
+		inherited = append(inherited, f)
 		return net.FileListener(f)
 	}
 	if ctlLn, err = fileListener(ho.ControlFD); err != nil {
@@ -261,7 +299,6 @@ func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error)
 		ul.SetUnlinkOnClose(false)
 	}
 	if httpLn, err = fileListener(ho.HTTPFD); err != nil {
-		ctlLn.Close()
 		return nil, nil, fmt.Errorf("http listener: %w", err)
 	}
 	s.desired, s.exePath = ho.Desired, ho.ExePath
@@ -277,8 +314,8 @@ func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error)
 	}
 	adoptProc := func(index int, path string, hp handoverProc) (*proc, error) {
 		f := os.NewFile(uintptr(hp.LifeFD), "lifeline")
+		inherited = append(inherited, f)
 		life, err := net.FileConn(f)
-		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("worker %d lifeline: %w", index, err)
 		}
@@ -317,6 +354,11 @@ func (s *Supervisor) adopt(ho *handover) (ctlLn, httpLn net.Listener, err error)
 			s.watch(p)
 		}
 	}
+	if ho.Abandoned != nil {
+		s.lastRoll = ho.Abandoned
+		s.log.Error("upgrade abandoned: the new release could not take over; this release keeps serving",
+			"to", ho.Abandoned.Version, "err", ho.Abandoned.Error)
+	}
 	s.notified = true
 	s.log.Info("adopted the previous daemon's workers", "workers", len(s.slots), "version", s.version)
 	_, _ = sdnotify.Notify(sdnotify.Ready + "\n" + sdnotify.Status("running "+s.version))
@@ -332,6 +374,11 @@ func (s *Supervisor) fallBack(ho *handover, cause error) {
 	}
 	s.log.Error("cannot adopt the previous daemon's state; going back to the previous release", "err", cause,
 		"binary", ho.Upgrade.Prev)
+	ho.Abandoned = &control.Rollout{Kind: "upgrade", Version: ho.Upgrade.To, Done: true,
+		Error: fmt.Sprintf("%s could not take over (%v); went back to %s", ho.Upgrade.To, cause, ho.Upgrade.From)}
+	if ho.Upgrade.PrevWorker != "" {
+		ho.Worker = ho.Upgrade.PrevWorker
+	}
 	ho.Upgrade = nil
 	b, _ := json.Marshal(ho)
 	path := filepath.Join(s.cfg.SocketDir, ".handover.json")

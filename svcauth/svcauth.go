@@ -3,6 +3,7 @@ package svcauth
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -14,6 +15,24 @@ const (
 	AudienceFleet   = "fleet"
 	AudienceRuntime = "runtime"
 )
+
+// FleetAudience is the audience of a token for the worker routes of one
+// fleet host: "fleet:" and the fleet's identity (its id in the Backend's
+// registry, VOXFLEET_FLEET_ID on the host). A worker accepts only its own
+// fleet's audience, so a token captured by one fleet host cannot drive
+// another.
+func FleetAudience(fleetID string) string { return AudienceFleet + ":" + fleetID }
+
+var fleetIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidateFleetID reports whether id is fit to name a fleet in a token
+// audience: 1 to 64 letters, digits and _.- starting with a letter or digit.
+func ValidateFleetID(id string) error {
+	if !fleetIDRE.MatchString(id) {
+		return fmt.Errorf("must be 1 to 64 letters, digits and _.- (the fleet's id in the Backend), got %q", id)
+	}
+	return nil
+}
 
 // MinSecretLen is the shortest VOX_SERVICE_SECRET accepted, in bytes.
 const MinSecretLen = 16

@@ -83,3 +83,28 @@ func TestFromHeader(t *testing.T) {
 		t.Error("short secret accepted")
 	}
 }
+
+func TestFleetAudience(t *testing.T) {
+	tok, err := Sign(secret, FleetAudience("fleet-a"), "voxdialler", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(secret, FleetAudience("fleet-a"), tok); err != nil {
+		t.Fatalf("own fleet: %v", err)
+	}
+	for _, aud := range []string{FleetAudience("fleet-b"), AudienceFleet, AudienceRuntime} {
+		if _, err := Verify(secret, aud, tok); !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("a token for fleet-a verified for audience %q: %v", aud, err)
+		}
+	}
+	unscoped, _ := Sign(secret, AudienceFleet, "old", time.Minute)
+	if _, err := Verify(secret, FleetAudience("fleet-a"), unscoped); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("an unscoped fleet token verified for fleet-a: %v", err)
+	}
+	for id, ok := range map[string]bool{"fleet-a": true, "65f0c0ffee0123456789abcd": true, "eu_1.b": true,
+		"": false, "-a": false, "a b": false, "a:b": false, strings.Repeat("a", 65): false} {
+		if err := ValidateFleetID(id); (err == nil) != ok {
+			t.Errorf("ValidateFleetID(%q) = %v, want ok=%v", id, err, ok)
+		}
+	}
+}

@@ -49,6 +49,7 @@ type Config struct {
 	FleetPollInterval time.Duration // FLEET_POLL_INTERVAL, default 2s
 	FleetPollTimeout  time.Duration // FLEET_POLL_TIMEOUT, default 1.5s
 	AgentCacheTTL     time.Duration // AGENT_CACHE_TTL, default 10m
+	Fleets            Fleets        // FLEET_PLATFORM, FLEET_ALLOWED_NETS, FLEET_MAX_PER_ORG
 
 	MinIO MinIO
 
@@ -229,6 +230,7 @@ func load(getenv func(string) string, args []string, full bool) (*Config, error)
 	c.FleetPollInterval = p.duration("FLEET_POLL_INTERVAL", 2*time.Second, 100*time.Millisecond, time.Minute)
 	c.FleetPollTimeout = p.duration("FLEET_POLL_TIMEOUT", 1500*time.Millisecond, 50*time.Millisecond, time.Minute)
 	c.AgentCacheTTL = p.duration("AGENT_CACHE_TTL", 10*time.Minute, time.Second, 24*time.Hour)
+	p.fleets(c)
 
 	c.MinIO = MinIO{
 		Endpoint:  p.str("MINIO_ENDPOINT", ""),

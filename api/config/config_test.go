@@ -55,6 +55,14 @@ func TestLoadBad(t *testing.T) {
 			m["VOXBRIDGE_TRUSTED_PROXIES"] = "127.0.0.1,not-an-ip"
 			m["LOG_LEVEL"] = "loud"
 		}, []string{"VOXBRIDGE_TRUSTED_PROXIES", "LOG_LEVEL"}},
+		{"bad fleet settings", func(m map[string]string) {
+			m["FLEET_ALLOWED_NETS"] = "10.0.0.0/8,intranet"
+			m["FLEET_MAX_PER_ORG"] = "0"
+		}, []string{"FLEET_ALLOWED_NETS", "FLEET_MAX_PER_ORG"}},
+		{"bad platform fleets", func(m map[string]string) {
+			m["FLEET_PLATFORM"] = "eu-1=https://fleet-eu-1.example.com,eu-1=https://x.example.com,nourl," +
+				"65f0c0ffee0123456789abcd=https://y.example.com,bad id=https://z.example.com,us-1=ftp://a.example.com"
+		}, []string{"FLEET_PLATFORM", "FLEET_PLATFORM", "FLEET_PLATFORM", "FLEET_PLATFORM", "FLEET_PLATFORM"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +82,27 @@ func TestLoadBad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadFleets(t *testing.T) {
+	m := good()
+	m["FLEET_PLATFORM"] = "eu-1=https://fleet-eu-1.example.com/, us-1=http://10.1.2.3:8080"
+	m["FLEET_ALLOWED_NETS"] = "10.1.0.0/16, 192.168.7.9, fd00::1/64"
+	c, err := Load(env(m), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PlatformFleet{{"eu-1", "https://fleet-eu-1.example.com"}, {"us-1", "http://10.1.2.3:8080"}}
+	if len(c.Fleets.Platform) != 2 || c.Fleets.Platform[0] != want[0] || c.Fleets.Platform[1] != want[1] {
+		t.Fatalf("platform fleets %+v, want %+v", c.Fleets.Platform, want)
+	}
+	var nets []string
+	for _, p := range c.Fleets.AllowedNets {
+		nets = append(nets, p.String())
+	}
+	if strings.Join(nets, " ") != "10.1.0.0/16 192.168.7.9/32 fd00::/64" || c.Fleets.MaxPerOrg != 10 {
+		t.Fatalf("allowed nets %v, max per org %d", nets, c.Fleets.MaxPerOrg)
 	}
 }
 

@@ -7,6 +7,14 @@
 // fails or stops being polled stops being selected. Choose is the pure
 // selection rule.
 //
+// Fleets an organisation registers are polled through a client that follows
+// no redirect and, at connect time (after DNS resolution, so rebinding does
+// not help), refuses loopback, private, link-local, metadata and other
+// internal addresses unless the operator allowed them (AddressPolicy). What
+// went wrong is logged; the organisation sees only a generic reason.
+// Platform fleets (Options.Platform, OrgID "") come from configuration, serve
+// every organisation and are not restricted.
+//
 // fleetpoll imports api/store only; it must never import supervisor,
 // callslot or upstream (it speaks to fleets only over HTTP).
 package fleetpoll

@@ -3,6 +3,7 @@ package fleetpoll
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,8 +31,10 @@ type Capacity struct {
 	Draining  int       `json:"draining"`
 	Failed    int       `json:"failed"`
 	Version   string    `json:"version"`
-	Error     string    `json:"error,omitempty"`
+	Error     string    `json:"error,omitempty"` // a generic reason, shown to the fleet's organisation
 	CheckedAt time.Time `json:"checked_at"`
+
+	detail string // what went wrong, for the log only
 }
 
 // same reports whether two readings differ only in time.
@@ -48,11 +51,28 @@ type Lister interface {
 // Publisher receives a fleet's capacity when it changes; may be nil.
 type Publisher func(ctx context.Context, orgID, kind string, data any)
 
+// Options configure a Poller.
+type Options struct {
+	Interval time.Duration // between polls
+	Timeout  time.Duration // of one probe
+	// Platform are the platform's own fleet hosts (OrgID ""), polled with
+	// the registered ones and offered to every organisation.
+	Platform []store.Fleet
+	// Policy restricts the addresses an organisation's fleet may reach.
+	Policy AddressPolicy
+}
+
+// IsPlatform reports whether f is a platform fleet (from configuration,
+// serving every organisation) rather than one an organisation registered.
+func IsPlatform(f store.Fleet) bool { return f.OrgID == "" }
+
 // Poller polls fleet hosts.
 type Poller struct {
 	lister   Lister
 	rdb      *redis.Client
-	client   *http.Client
+	tenant   *http.Client // for organisations' fleets: Policy enforced at connect time
+	platform *http.Client // for platform fleets
+	fleets   []store.Fleet
 	interval time.Duration
 	logger   *slog.Logger
 	publish  Publisher
@@ -61,16 +81,21 @@ type Poller struct {
 	last map[string]Capacity
 }
 
-// New returns a poller that polls every interval with a per-request
-// timeout.
-func New(lister Lister, rdb *redis.Client, interval, timeout time.Duration, publish Publisher, logger *slog.Logger) *Poller {
+// New returns a poller of the fleets lister lists and of opts.Platform.
+func New(lister Lister, rdb *redis.Client, opts Options, publish Publisher, logger *slog.Logger) *Poller {
+	policy := opts.Policy
 	return &Poller{
-		lister: lister, rdb: rdb, interval: interval, publish: publish,
-		client: &http.Client{Timeout: timeout},
-		logger: logger.With("component", "fleetpoll"),
-		last:   map[string]Capacity{},
+		lister: lister, rdb: rdb, interval: opts.Interval, publish: publish,
+		tenant:   newClient(opts.Timeout, &policy),
+		platform: newClient(opts.Timeout, nil),
+		fleets:   opts.Platform,
+		logger:   logger.With("component", "fleetpoll"),
+		last:     map[string]Capacity{},
 	}
 }
+
+// Platform returns the platform fleets, which serve every organisation.
+func (p *Poller) Platform() []store.Fleet { return p.fleets }
 
 func capKey(id string) string { return "vox:fleet:cap:" + id }
 func selKey(id string) string { return "vox:fleet:sel:" + id }
@@ -104,6 +129,7 @@ func (p *Poller) PollOnce(ctx context.Context) {
 		}
 		return
 	}
+	fleets = append(fleets, p.fleets...)
 	caps := make([]Capacity, len(fleets))
 	var wg sync.WaitGroup
 	for i, f := range fleets {
@@ -135,8 +161,11 @@ func (p *Poller) PollOnce(ctx context.Context) {
 		if old, ok := p.last[c.FleetID]; !ok || !old.same(c) {
 			changed = append(changed, c)
 			if ok && old.Healthy != c.Healthy {
-				p.logger.Info("fleet health changed", "fleet_id", c.FleetID, "url", c.URL,
-					"healthy", c.Healthy, "err", c.Error)
+				p.logger.Info("fleet health changed", "fleet_id", c.FleetID, "org_id", c.OrgID, "url", c.URL,
+					"healthy", c.Healthy, "err", c.detail)
+			} else if c.detail != "" {
+				p.logger.Info("fleet check failed", "fleet_id", c.FleetID, "org_id", c.OrgID, "url", c.URL,
+					"err", c.detail)
 			}
 		}
 		p.last[c.FleetID] = c
@@ -154,18 +183,25 @@ func (p *Poller) PollOnce(ctx context.Context) {
 	}
 }
 
-// probe reads one host's /health/fleet.
+// probe reads one host's /health/fleet. What went wrong is logged; the
+// organisation is told only a generic reason (see publicReason).
 func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
 	c := Capacity{FleetID: f.ID, OrgID: f.OrgID, URL: f.URL, CheckedAt: time.Now().UTC()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+"/health/fleet", nil)
-	if err != nil {
-		c.Error = err.Error()
+	failed := func(err error) Capacity {
+		c.Healthy, c.Error, c.detail = false, publicReason(err), err.Error()
 		return c
 	}
-	resp, err := p.client.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+"/health/fleet", nil)
 	if err != nil {
-		c.Error = err.Error()
-		return c
+		return failed(err)
+	}
+	client := p.tenant
+	if IsPlatform(f) {
+		client = p.platform
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return failed(err)
 	}
 	defer resp.Body.Close()
 	var h control.Fleet // the JSON of a fleet host's GET /health/fleet
@@ -174,14 +210,13 @@ func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
 	c.Draining, c.Failed, c.Version = h.Draining, h.Failed, h.Version
 	switch {
 	case resp.StatusCode != http.StatusOK:
-		c.Error = fmt.Sprintf("GET /health/fleet: HTTP %d", resp.StatusCode)
+		return failed(fmt.Errorf("GET /health/fleet: HTTP %d", resp.StatusCode))
 	case err != nil:
-		c.Error = fmt.Sprintf("GET /health/fleet: bad JSON: %v", err)
+		return failed(fmt.Errorf("GET /health/fleet: bad JSON: %w", err))
 	case h.Free < 0:
-		c.Error = "GET /health/fleet: negative free"
-	default:
-		c.Healthy = true
+		return failed(errors.New("GET /health/fleet: negative free"))
 	}
+	c.Healthy = true
 	return c
 }
 

@@ -208,16 +208,23 @@ func (a *Agent) Validate() error {
 	return nil
 }
 
-// PhoneNumber is a number the platform answers or calls from.
+// PhoneNumber is a number the platform answers or calls from. Several
+// organisations may register the same number; it takes inbound calls only
+// once the platform has verified it for one of them (see numbers.go).
 type PhoneNumber struct {
-	Meta           `bson:",inline"`
-	E164           string `bson:"e164" json:"e164"`
-	TrunkID        string `bson:"trunk_id" json:"trunk_id"`
-	InboundAgentID string `bson:"inbound_agent_id" json:"inbound_agent_id"`
+	Meta               `bson:",inline"`
+	E164               string `bson:"e164" json:"e164"`
+	TrunkID            string `bson:"trunk_id" json:"trunk_id"`
+	InboundAgentID     string `bson:"inbound_agent_id" json:"inbound_agent_id"`
+	NumberVerification `bson:",inline"`
 }
 
-// Validate checks every field; E164 must already be normalised.
+// Validate checks every field; E164 must already be normalised. A number
+// stored before verification existed (no status) is pending.
 func (p *PhoneNumber) Validate() error {
+	if p.Status == "" {
+		p.Status = NumberPending
+	}
 	if !phone.IsE164(p.E164) {
 		return bad("e164", "must be an E.164 number such as +442079460958")
 	}

@@ -91,7 +91,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		CollUsers:        {idx(true, "email"), idx(false, "org_id", "_id")},
 		CollAPIKeys:      {idx(false, "org_id", "_id")},
 		CollAgents:       {idx(false, "org_id", "_id")},
-		CollPhoneNumbers: {idx(true, "e164"), idx(false, "org_id", "_id"), idx(false, "inbound_agent_id")},
+		CollPhoneNumbers: {idx(true, "org_id", "e164"), idx(false, "org_id", "_id"), idx(false, "inbound_agent_id")},
 		CollCampaigns:    {idx(false, "org_id", "_id"), idx(false, "status")},
 		CollContacts:     {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id")},
 		CollDNC:          {idx(true, "org_id", "phone")},
@@ -103,7 +103,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return s.dropObsoleteIndexes(ctx)
 }
 
 // ensure creates the indexes of coll that do not exist yet, one at a time:

@@ -22,6 +22,9 @@ import (
 // benchSecret is the fleet's service secret for the benchmark only.
 const benchSecret = "bench-baseline-service-secret-0123456789"
 
+// benchFleetID is the voxfleet's identity; its tokens are scoped to it.
+const benchFleetID = "bench-baseline"
+
 // fleet is voxfleet: `voxfleet run` with N workers behind nginx with the
 // site from deploy/nginx/voxfleet.conf.
 type fleet struct {
@@ -91,7 +94,7 @@ func (f *fleet) open(context.Context) error {
 			return fmt.Errorf("%s changed shape: %s not found; update bench/baseline", f.siteFile, must)
 		}
 	}
-	if f.tok, err = svcauth.Sign([]byte(benchSecret), svcauth.AudienceFleet, "bench-baseline", time.Hour); err != nil {
+	if f.tok, err = svcauth.Sign([]byte(benchSecret), svcauth.FleetAudience(benchFleetID), "bench-baseline", time.Hour); err != nil {
 		return fmt.Errorf("sign token: %w", err)
 	}
 	if f.dir, err = os.MkdirTemp("", "vxf"); err != nil {
@@ -120,7 +123,7 @@ func (f *fleet) startWorkers(ctx context.Context) (time.Duration, error) {
 		"--nginx-reload", f.ngx.reloadCmd(),
 		"--stop-timeout", "5s",
 		"--log-level", "warn", "--worker-log-level", "warn")
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+benchSecret)
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+benchSecret, "VOXFLEET_FLEET_ID="+benchFleetID)
 	start := time.Now()
 	p, err := startChild("voxfleet", cmd, filepath.Join(f.dir, "voxfleet.log"))
 	if err != nil {

@@ -92,7 +92,7 @@ func startDaemon(bin string, n int) *daemon {
 	d.cmd = exec.Command(bin, "run", "--workers", strconv.Itoa(n), "--socket-dir", dir,
 		"--state-file", filepath.Join(dir, "state.json"), "--listen", d.listen,
 		"--upstream-file", filepath.Join(dir, "upstream.conf"), "--log-level", "warn", "--worker-log-level", "warn")
-	d.cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET=benchmark-service-secret-0123")
+	d.cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET=benchmark-service-secret-0123", "VOXFLEET_FLEET_ID=bench-fleet")
 	d.cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := d.cmd.Start(); err != nil {

@@ -43,6 +43,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	fleetID := c.fs.String("fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "fleet id the token is scoped to ($VOXFLEET_FLEET_ID)")
 	pos, code := c.parseArgs(args, stderr)
 	if code >= 0 {
 		return code
@@ -53,6 +54,10 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	secret := os.Getenv("VOX_SERVICE_SECRET")
 	if err := svcauth.ValidateSecret(secret); err != nil {
 		fmt.Fprintf(stderr, "voxfleet call: $VOX_SERVICE_SECRET: %v (the fleet's service secret)\n", err)
+		return exitUsage
+	}
+	if err := svcauth.ValidateFleetID(*fleetID); err != nil {
+		fmt.Fprintf(stderr, "voxfleet call: --fleet-id: %v\n", err)
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -86,7 +91,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.URL, cfg.SocketPath = "ws://worker/ws/twilio", socket
 	}
-	tok, err := svcauth.Sign([]byte(secret), svcauth.AudienceFleet, "voxfleet-call", 5*time.Minute)
+	tok, err := svcauth.Sign([]byte(secret), svcauth.FleetAudience(*fleetID), "voxfleet-call", 5*time.Minute)
 	if err != nil {
 		return fail(stderr, "call", err)
 	}

@@ -183,13 +183,23 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	enc := json.NewEncoder(stdout)
+	accepted := false // the daemon started the restart: it sent a progress line
 	err := control.NewClient(c.socketDir).Restart(ctx, req, func(p control.Progress) {
+		accepted = true
 		if c.json {
 			_ = enc.Encode(p)
 			return
 		}
 		fmt.Fprintf(stdout, "%-9s %s\n", p.Step, p.Message)
 	})
+	var refused *control.RemoteError
+	if err != nil && !accepted && errors.As(err, &refused) {
+		// Refused before anything was replaced (no such worker, another
+		// restart or an upgrade under way, the daemon stopping): nothing
+		// changed, the operator has to ask differently or later.
+		fmt.Fprintf(stderr, "voxfleet restart: refused: %s\n", refused.Message)
+		return exitUsage
+	}
 	if err != nil {
 		if !c.json {
 			return fail(stderr, "restart", err)

@@ -34,6 +34,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		recycleMB      int
 		stallAfter     time.Duration
 		stallEnd       time.Duration
+		fleetID        string
+		rehearse       bool
 	)
 	f := newEnvFlags("run", stderr)
 	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no usable state file exists yet")
@@ -55,11 +57,16 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.Duration(&stallEnd, "call-stall-end", 30*time.Second, "end a call whose media has not advanced for this long")
 	f.Duration(&cfg.CanaryPeriod, "canary-period", 3*time.Second, "on upgrade, how long the first new worker must stay up before the others follow")
 	f.String(&cfg.WorkerBinary, "worker-binary", "", "binary started as each worker (default: this binary; an upgrade puts the new one in its place)")
+	f.String(&fleetID, "fleet-id", "", "this host's fleet id in the Backend's registry: workers accept only service tokens scoped to it (required)")
+	f.String(&cfg.InstallPath, "install-path", "", "where new releases are installed; voxfleet upgrade takes the new binary from here (default: this binary)")
+	f.String(&cfg.ReleaseDir, "release-dir", "", "keep every release upgraded to here, with a 'current' link to the last good one for the unit to start (empty: keep none)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.String(&logFormat, "log-format", logAuto, "auto (text when stderr is a terminal, JSON otherwise), text or json; workers log the same way")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
+	f.fs.BoolVar(&rehearse, strings.TrimPrefix(supervisor.RehearseFlag, "--"), false,
+		"check that this binary starts with this configuration, then exit 0 without starting anything (voxfleet upgrade runs this first)")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
@@ -74,7 +81,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	cfg.HostStopping = hostStopping
 	cfg.RecycleRSS = int64(recycleMB) << 20
 	cfg.WorkerArgs = []string{"--max-call-duration", maxCall.String(), "--log-level", workerLogLevel,
-		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String()}
+		"--stall-after", stallAfter.String(), "--stall-end", stallEnd.String(), "--fleet-id", fleetID}
 
 	// Every problem is reported at once, each naming its setting.
 	var problems []string
@@ -86,6 +93,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := svcauth.ValidateSecret(os.Getenv("VOX_SERVICE_SECRET")); err != nil {
 		problems = append(problems, "$VOX_SERVICE_SECRET: "+err.Error()+" (shared with the Backend and the Dialler)")
+	}
+	if err := svcauth.ValidateFleetID(fleetID); err != nil {
+		problems = append(problems, "--fleet-id ($VOXFLEET_FLEET_ID): "+err.Error())
 	}
 	if maxCall <= 0 {
 		problems = append(problems, "--max-call-duration: must be positive")
@@ -131,6 +141,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "voxfleet run: %v\n", err)
 		return exitFail
+	}
+	if rehearse {
+		fmt.Fprintf(stdout, "voxfleet %s: configuration accepted; ready to take over\n", version.Version)
+		return exitOK
 	}
 
 	// Shutdown order: a signal cancels the supervisor's context; it drains

@@ -40,7 +40,7 @@ voxfleet is running %[5]d worker(s) under %[1]s
   status          %[3]s status --socket-dir %[1]s
   resize          %[3]s scale 6 --socket-dir %[1]s
   replace all     %[3]s restart --rolling --socket-dir %[1]s
-  test call       make call   (VOX_SERVICE_SECRET=… %[3]s call --socket-dir %[1]s)
+  test call       make call   (VOX_SERVICE_SECRET=… VOXFLEET_FLEET_ID=… %[3]s call --socket-dir %[1]s)
   nginx upstream  %[4]s
                   (point the site's "include /etc/voxfleet/upstream.conf;" here)
   sockets         %[7]s

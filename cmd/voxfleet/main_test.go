@@ -54,6 +54,7 @@ func TestRunNamesEveryBadSetting(t *testing.T) {
 	t.Setenv("VOX_SERVICE_SECRET", "short")
 	t.Setenv("VOXFLEET_WORKERS", "lots")
 	t.Setenv("VOXFLEET_STOP_TIMEOUT", "forever")
+	t.Setenv("VOXFLEET_FLEET_ID", "not a fleet id")
 	var out, errOut bytes.Buffer
 	code := dispatch([]string{"run", "--socket-dir", "relative/dir", "--listen", "nowhere",
 		"--nginx-reload", "nginx -s reload", "--log-level", "loud"}, &out, &errOut)
@@ -61,7 +62,7 @@ func TestRunNamesEveryBadSetting(t *testing.T) {
 		t.Fatalf("exit %d, want %d: %s", code, exitUsage, errOut.String())
 	}
 	for _, name := range []string{"$VOXFLEET_WORKERS", "$VOXFLEET_STOP_TIMEOUT", "$VOX_SERVICE_SECRET",
-		"--socket-dir", "--listen", "--nginx-test", "--log-level"} {
+		"$VOXFLEET_FLEET_ID", "--socket-dir", "--listen", "--nginx-test", "--log-level"} {
 		if !strings.Contains(errOut.String(), name) {
 			t.Errorf("message does not name %s:\n%s", name, errOut.String())
 		}

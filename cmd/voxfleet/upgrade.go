@@ -14,6 +14,9 @@ import (
 	"github.com/voxplatform/vox/control"
 )
 
+// comeBackTimeout bounds the wait for the re-executed daemon to answer.
+const comeBackTimeout = time.Minute
+
 // runUpgrade asks the daemon to re-execute itself from the binary now on
 // disk and follows the workers' roll onto it until it ends.
 func runUpgrade(args []string, stdout, stderr io.Writer) int {
@@ -71,15 +74,26 @@ func runUpgrade(args []string, stdout, stderr io.Writer) int {
 	}
 
 	// The daemon is re-executing: wait for it to answer as the new version,
-	// then follow the roll.
+	// then follow the roll. If the new image hands back to the previous
+	// release, the daemon answers as that release with the reason.
 	var f control.Fleet
+	back := time.Now().Add(comeBackTimeout)
 	for {
 		f, err = cl.Status(ctx)
 		if err == nil && f.Version == to && f.Rollout != nil && f.Rollout.Kind == "upgrade" && f.Rollout.Version == to {
 			break
 		}
-		if ctx.Err() != nil {
-			return fail(stderr, "upgrade", fmt.Errorf("daemon did not come back as %s: %v", to, err))
+		if err == nil && f.Version != to && f.Rollout != nil && f.Rollout.Kind == "upgrade" && f.Rollout.Version == to &&
+			f.Rollout.Done && f.Rollout.Error != "" {
+			say(control.Progress{Step: "done", Done: true, Error: f.Rollout.Error, Message: "upgrade abandoned; " + f.Version + " keeps serving"})
+			if !c.json {
+				fmt.Fprintf(stderr, "voxfleet upgrade: %s; %s keeps serving\n", f.Rollout.Error, f.Version)
+			}
+			return exitFail
+		}
+		if ctx.Err() != nil || time.Now().After(back) {
+			return fail(stderr, "upgrade", fmt.Errorf("daemon did not come back as %s within %s: %v (see journalctl -u voxfleet)",
+				to, comeBackTimeout, err))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -31,6 +31,7 @@ func runWorker(args []string, stderr io.Writer) int {
 		maxCall              time.Duration
 		logLevel, logFormat  string
 		stallAfter, stallEnd time.Duration
+		fleetID              string
 	)
 	f := newEnvFlags("worker", stderr)
 	f.fs.IntVar(&index, "index", 0, "slot index (from 1)")
@@ -40,6 +41,7 @@ func runWorker(args []string, stderr io.Writer) int {
 	f.String(&logFormat, "log-format", logAuto, "auto (text on a terminal, JSON otherwise), text or json")
 	f.fs.DurationVar(&stallAfter, "stall-after", 0, "flag a call whose media has not advanced for this long")
 	f.fs.DurationVar(&stallEnd, "stall-end", 0, "end a call whose media has not advanced for this long")
+	f.fs.StringVar(&fleetID, "fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "this host's fleet id: only service tokens scoped to it are accepted")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
@@ -56,6 +58,9 @@ func runWorker(args []string, stderr io.Writer) int {
 		return exitUsage
 	case socket == "" && os.Getenv(supervisor.EnvListenFD) == "":
 		fmt.Fprintln(stderr, "voxfleet worker: --socket: required")
+		return exitUsage
+	case svcauth.ValidateFleetID(fleetID) != nil:
+		fmt.Fprintf(stderr, "voxfleet worker: --fleet-id: %v\n", svcauth.ValidateFleetID(fleetID))
 		return exitUsage
 	case svcauth.ValidateSecret(secret) != nil:
 		fmt.Fprintf(stderr, "voxfleet worker: $VOX_SERVICE_SECRET: %v\n", svcauth.ValidateSecret(secret))
@@ -91,6 +96,7 @@ func runWorker(args []string, stderr io.Writer) int {
 		Index:           index,
 		Listener:        ln,
 		Secret:          []byte(secret),
+		FleetID:         fleetID,
 		Version:         version.Version,
 		MaxCallDuration: maxCall,
 		StallAfter:      stallAfter,
