@@ -27,6 +27,7 @@ func TestCallTrustsPrivateCA(t *testing.T) {
 	notPEM := filepath.Join(dir, "bad.pem")
 	os.WriteFile(notPEM, []byte("not a certificate"), 0o644)
 	t.Setenv("VOX_SERVICE_SECRET", "a-test-service-secret-of-32-bytes-or-more")
+	t.Setenv("VOXFLEET_FLEET_ID", "test-fleet")
 	url := strings.Replace(srv.URL, "https://", "wss://", 1) + "/ws/twilio"
 	tests := []struct {
 		name string
