@@ -185,7 +185,7 @@ func TestBadStateFileRealBinary(t *testing.T) {
 	listen := freeAddr(t)
 	cmd := exec.Command(voxfleetBin, "run", "--workers", "2", "--socket-dir", sock, "--listen", listen,
 		"--upstream-file", filepath.Join(dir, "upstream.conf"), "--log-format", "json")
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
 	logFile, err := os.Create(filepath.Join(dir, "voxfleet.log"))
 	if err != nil {
 		t.Fatal(err)

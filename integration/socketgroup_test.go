@@ -62,7 +62,7 @@ func TestSocketGroupLetsNginxConnect(t *testing.T) {
 		args := append([]string{"run", "--workers", "2", "--socket-dir", sock, "--listen", listen,
 			"--upstream-file", up, "--nginx-test", nginx.TestCmd(), "--nginx-reload", nginx.ReloadCmd()}, extra...)
 		cmd := exec.Command(voxfleetBin, args...)
-		cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+		cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("voxfleet-%d.log", want)))
 		if err != nil {
 			t.Fatal(err)
