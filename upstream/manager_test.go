@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,11 +325,35 @@ func TestManagerRejectsInvalidSockets(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log sink safe for the manager's goroutine and the test.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestManagerRenderOnly(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.TestCmd, c.ReloadCmd = "", "" })
+	var logs lockedBuffer
+	h.m.logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.m.Update(socks("a", "b"))
 	h.start(t)
 	waitFor(t, "apply", 5*time.Second, func() bool { return slices.Equal(h.m.Applied(), socks("a", "b")) })
+	waitFor(t, "the write logged", 5*time.Second, func() bool { return strings.Contains(logs.String(), "upstream file written") })
+	if strings.Contains(logs.String(), "nginx upstream applied") {
+		t.Fatalf("logged an nginx apply with no reload command:\n%s", logs.String())
+	}
 	if got := h.fileContent(t); got != string(Render(Params{Sockets: socks("a", "b")})) {
 		t.Fatalf("file:\n%s", got)
 	}
