@@ -10,6 +10,11 @@ RUN_DIR  := $(CURDIR)/run
 # Development-only secret for `make run`; production reads it from the unit's EnvironmentFile.
 DEV_SECRET := dev-only-service-secret-change-me
 DEV_FLEET_ID ?= dev-fleet
+# nginx's group (Debian: www-data). `make run` gives the worker sockets under ./run to it, so that an
+# nginx with the shipped site (deploy/nginx/voxfleet.conf) can reach them; only root or a member of the
+# group may do so, otherwise it stays empty and only this user can connect (see docs/runbook.md).
+NGINX_GROUP  ?= www-data
+SOCKET_GROUP ?= $(shell getent group $(NGINX_GROUP) >/dev/null && { [ "$$(id -u)" = 0 ] || id -nG | tr ' ' '\n' | grep -qx $(NGINX_GROUP); } && echo $(NGINX_GROUP))
 
 .PHONY: help
 help: ## List the targets.
@@ -20,7 +25,7 @@ build: ## Build every binary into ./bin.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 .PHONY: run
-run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains and stops.
+run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains, a second Ctrl-C stops now.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
 	@mkdir -p $(RUN_DIR)
 	VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet run \
@@ -29,6 +34,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 		--state-file $(RUN_DIR)/state.json \
 		--upstream-file $(RUN_DIR)/voxfleet-upstream.conf \
 		--listen 127.0.0.1:9180 \
+		$(if $(SOCKET_GROUP),--socket-group $(SOCKET_GROUP)) \
 		--hint
 
 .PHONY: call
@@ -40,7 +46,7 @@ deps: ## Install what the tests need (idempotent).
 	./scripts/deps.sh
 
 .PHONY: test
-test: deps ## Install test dependencies and run every test with -race.
+test: check deps ## Run `make check`, install test dependencies, then run every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: check

@@ -52,13 +52,18 @@ func (c *Client) Status(ctx context.Context) (Fleet, error) {
 // Scale sets the desired worker count.
 func (c *Client) Scale(ctx context.Context, n int) (ScaleResponse, error) {
 	var r ScaleResponse
-	err := c.do(ctx, http.MethodPost, "/v1/scale", ScaleRequest{Workers: n}, &r)
+	err := c.do(ctx, http.MethodPost, "/v1/scale", ScaleRequest{Workers: &n}, &r)
 	return r, err
 }
 
-// Drain takes worker index out of service once its call ends.
-func (c *Client) Drain(ctx context.Context, index int) error {
-	return c.do(ctx, http.MethodPost, "/v1/drain", DrainRequest{Index: index}, nil)
+// Drain takes the workers at indices out of service once their calls end.
+// The daemon checks every index before it drains any.
+func (c *Client) Drain(ctx context.Context, indices ...int) error {
+	req := DrainRequest{Indices: indices}
+	if len(indices) == 1 {
+		req = DrainRequest{Index: indices[0]}
+	}
+	return c.do(ctx, http.MethodPost, "/v1/drain", req, nil)
 }
 
 // Restart replaces workers, calling fn for each progress line.
@@ -69,7 +74,7 @@ func (c *Client) Restart(ctx context.Context, req RestartRequest, fn func(Progre
 // Upgrade re-executes the daemon from its binary on disk and rolls the
 // workers onto it, calling fn for each progress line.
 func (c *Client) Upgrade(ctx context.Context, fn func(Progress)) error {
-	return c.stream(ctx, "/v1/upgrade", struct{}{}, fn)
+	return c.stream(ctx, "/v1/upgrade", UpgradeRequest{}, fn)
 }
 
 func (c *Client) request(ctx context.Context, method, path string, body any) (*http.Response, error) {

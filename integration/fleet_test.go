@@ -186,8 +186,9 @@ func TestFleetBehindNginx(t *testing.T) {
 	})
 
 	t.Run("scale up: upstream follows, crash-looping worker fails, nginx -t passes", func(t *testing.T) {
+		// scale waits for the new count and reports the worker that cannot start.
 		out, err := exec.Command(voxfleetBin, "scale", "6", "--socket-dir", filepath.Join(f.dir, "s")).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "4 -> 6") {
+		if err == nil || !strings.Contains(string(out), "4 -> 6") || !strings.Contains(string(out), "1 worker(s) failed to start") {
 			t.Fatalf("scale: %v %s", err, out)
 		}
 		f.waitFor(20*time.Second, "worker 5 failed, 6 ready", func() bool {

@@ -9,8 +9,12 @@ forbid() { # package, forbidden import prefix...
 	local deps
 	deps=$(go list -deps "$mod/$pkg/..." 2>/dev/null || true)
 	for bad in "$@"; do
-		if grep -qx "$mod/$bad" <<<"$deps"; then
-			echo "import boundary: $pkg must not import $bad" >&2
+		# A boundary covers the package and every package under it:
+		# "api" forbids api/store too.
+		local hits
+		hits=$(grep -E "^$mod/$bad(/|\$)" <<<"$deps" || true)
+		if [ -n "$hits" ]; then
+			echo "import boundary: $pkg must not import $bad ($(tr '\n' ' ' <<<"$hits" | sed 's/ $//'))" >&2
 			fail=1
 		fi
 	done
@@ -20,4 +24,6 @@ forbid callslot supervisor upstream api
 forbid svcauth supervisor callslot api lifeline upstream
 forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
+forbid supervisor callslot api
+forbid control supervisor callslot api upstream lifeline svcauth restart
 exit $fail

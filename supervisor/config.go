@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/restart"
 )
 
 // MaxWorkers bounds the desired worker count of one host.
-const MaxWorkers = 1024
+const MaxWorkers = control.MaxWorkers
 
 // maxSocketPath is the longest Unix socket path Linux accepts, minus the
 // longest name the daemon puts in the socket directory.
@@ -22,6 +23,7 @@ const maxSocketPath = 107 - len("/.worker-1024.sock.new")
 // below when the Config is passed through WithDefaults.
 type Config struct {
 	Workers      int           // initial desired count, used when no state file exists
+	WorkerLimit  int           // the most workers this host may run (--max-workers); MaxWorkers when 0
 	SocketDir    string        // worker sockets and control.sock
 	StateFile    string        // where the desired count is kept across restarts
 	Listen       string        // HTTP address of /health/fleet and /metrics
@@ -84,6 +86,9 @@ func (c Config) WithDefaults() Config {
 			*d = v
 		}
 	}
+	if c.WorkerLimit == 0 {
+		c.WorkerLimit = MaxWorkers
+	}
 	if c.UpstreamName == "" {
 		c.UpstreamName = DefaultUpstreamName
 	}
@@ -113,8 +118,10 @@ func (c Config) Validate() error {
 	bad := func(flag, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, a...)))
 	}
-	if c.Workers < 0 || c.Workers > MaxWorkers {
-		bad("workers", "must be between 0 and %d, got %d", MaxWorkers, c.Workers)
+	if c.WorkerLimit < 1 || c.WorkerLimit > MaxWorkers {
+		bad("max-workers", "must be between 1 and %d, got %d", MaxWorkers, c.WorkerLimit)
+	} else if c.Workers < 0 || c.Workers > c.WorkerLimit {
+		bad("workers", "must be between 0 and --max-workers (%d), got %d", c.WorkerLimit, c.Workers)
 	}
 	switch {
 	case c.SocketDir == "":

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/voxplatform/vox/control"
@@ -50,7 +48,7 @@ func (s *Supervisor) controlHandler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		resp, err := s.Scale(r.Context(), req.Workers)
+		resp, err := s.Scale(r.Context(), *req.Workers)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -62,11 +60,15 @@ func (s *Supervisor) controlHandler() http.Handler {
 		if !decode(w, r, &req) {
 			return
 		}
-		if err := s.Drain(r.Context(), req.Index); err != nil {
+		if err := s.Drain(r.Context(), req.All()...); err != nil {
 			writeErr(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"drained": req.Index})
+		if req.Index != 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"drained": req.Index})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"drained": req.Indices})
 	})
 	mux.HandleFunc("POST /v1/restart", func(w http.ResponseWriter, r *http.Request) {
 		var req control.RestartRequest
@@ -81,6 +83,9 @@ func (s *Supervisor) controlHandler() http.Handler {
 		stream(w, progress)
 	})
 	mux.HandleFunc("POST /v1/upgrade", func(w http.ResponseWriter, r *http.Request) {
+		if !decode(w, r, &control.UpgradeRequest{}) {
+			return
+		}
 		progress, err := s.Upgrade(r.Context())
 		if err != nil {
 			writeErr(w, err)
@@ -131,14 +136,20 @@ func writeErr(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusInternalServerError, err.Error())
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "invalid request: "+strings.TrimPrefix(err.Error(), "json: "))
-		return false
+// decode reads a control request strictly (see control.Decode) and answers
+// 400, or 413 for an oversize body, when it is refused.
+func decode(w http.ResponseWriter, r *http.Request, v control.Request) bool {
+	err := control.Decode(r.Body, v)
+	if err == nil {
+		return true
 	}
-	return true
+	code := http.StatusBadRequest
+	var de *control.DecodeError
+	if errors.As(err, &de) && de.TooLarge {
+		code = http.StatusRequestEntityTooLarge
+	}
+	writeError(w, code, err.Error())
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -325,12 +325,15 @@ func (s *Supervisor) onEvent(p *proc, e lifeline.Event) {
 	case lifeline.KindReady:
 		p.version = e.Version
 	case lifeline.KindCallStart:
-		p.callID = e.CallID
+		p.callID, p.callAt = e.CallID, time.Now()
 		s.m.callsStarted.Inc()
 	case lifeline.KindCallEnd:
-		p.callID = ""
+		p.callID, p.callAt = "", time.Time{}
 		p.stalled = false
 		p.calls = e.Calls
+		if sl := s.slots[p.index]; sl != nil {
+			sl.calls++
+		}
 		outcome := e.Outcome
 		if outcome != lifeline.OutcomeFailed {
 			outcome = lifeline.OutcomeCompleted

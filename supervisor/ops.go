@@ -15,8 +15,8 @@ import (
 // on the way down idle workers are retired first and busy ones finish their
 // call.
 func (s *Supervisor) Scale(ctx context.Context, n int) (control.ScaleResponse, error) {
-	if n < 0 || n > MaxWorkers {
-		return control.ScaleResponse{}, badRequest("worker count must be between 0 and %d, got %d", MaxWorkers, n)
+	if n < 0 || n > s.cfg.WorkerLimit {
+		return control.ScaleResponse{}, badRequest("worker count must be between 0 and %d (--max-workers), got %d", s.cfg.WorkerLimit, n)
 	}
 	var resp control.ScaleResponse
 	var opErr error
@@ -42,40 +42,49 @@ func (s *Supervisor) Scale(ctx context.Context, n int) (control.ScaleResponse, e
 	return resp, opErr
 }
 
-// Drain takes worker index out of routing; it finishes its call, exits, and
-// the slot stays stopped until `voxfleet restart INDEX`.
-func (s *Supervisor) Drain(ctx context.Context, index int) error {
+// Drain takes the workers at indices out of routing; each finishes its
+// call, exits, and its slot stays stopped until `voxfleet restart INDEX`.
+// Every index is checked before any worker is drained.
+func (s *Supervisor) Drain(ctx context.Context, indices ...int) error {
 	var opErr error
 	err := s.call(ctx, func() {
-		sl := s.slots[index]
-		if sl == nil || sl.retiring {
-			opErr = &requestError{http.StatusNotFound, fmt.Sprintf("no worker %d", index)}
-			return
+		for _, index := range indices {
+			if sl := s.slots[index]; sl == nil || sl.retiring {
+				opErr = &requestError{http.StatusNotFound, fmt.Sprintf("no worker %d", index)}
+				return
+			}
 		}
-		if sl.stopped {
-			return
+		for _, index := range indices {
+			s.drainSlot(s.slots[index])
 		}
-		s.log.Info("draining worker on operator request", "index", index)
-		sl.stopped = true
-		if sl.timer != nil {
-			sl.timer.Stop()
-		}
-		if sl.next != nil {
-			sl.next.stopReason = "drained"
-			sl.next.killGroup()
-		}
-		if sl.cur != nil {
-			s.stopProc(sl.cur, "drained by operator")
-		} else {
-			s.unbind(sl)
-		}
-		sl.reason = "drained by operator"
 		s.afterChange()
 	})
 	if err != nil {
 		return err
 	}
 	return opErr
+}
+
+// drainSlot stops routing to sl and lets its worker finish its call. Loop only.
+func (s *Supervisor) drainSlot(sl *slot) {
+	if sl.stopped {
+		return
+	}
+	s.log.Info("draining worker on operator request", "index", sl.index)
+	sl.stopped = true
+	if sl.timer != nil {
+		sl.timer.Stop()
+	}
+	if sl.next != nil {
+		sl.next.stopReason = "drained"
+		sl.next.killGroup()
+	}
+	if sl.cur != nil {
+		s.stopProc(sl.cur, "drained by operator")
+	} else {
+		s.unbind(sl)
+	}
+	sl.reason = "drained by operator"
 }
 
 // rollout is a restart in progress: one worker at a time when rolling,

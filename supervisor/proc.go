@@ -37,6 +37,7 @@ type proc struct {
 	ready    bool
 	draining bool // told to drain (SIGTERM sent) or said so on its lifeline
 	callID   string
+	callAt   time.Time // when the current call started, as far as the daemon knows
 	calls    int
 	version  string
 	stalled  bool

@@ -1,11 +1,14 @@
 package supervisor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // persisted is what survives a daemon restart.
@@ -13,22 +16,77 @@ type persisted struct {
 	Desired int `json:"desired"`
 }
 
-// loadState reads the state file; ok is false when there is none.
-func loadState(path string) (p persisted, ok bool, err error) {
+// stateFile is the state file as read, before it is checked: Desired is a
+// pointer so that a missing count is told apart from 0.
+type stateFile struct {
+	Desired *int `json:"desired"`
+}
+
+// errNoState is returned by loadState when there is no state file yet.
+var errNoState = errors.New("no state file")
+
+// StateError is a state file that cannot be used.
+type StateError struct {
+	Path string
+	Err  error
+}
+
+func (e *StateError) Error() string { return fmt.Sprintf("state file %q: %v", e.Path, e.Err) }
+
+func (e *StateError) Unwrap() error { return e.Err }
+
+// parseState reads a state file's content. A desired count above limit is
+// clamped to it; clamped reports the count the file asked for. Anything
+// else unusable — empty, not JSON, trailing data, no count, a negative
+// count — is an error.
+func parseState(b []byte, limit int) (p persisted, clamped int, err error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return p, 0, errors.New("empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var sf stateFile
+	if err := dec.Decode(&sf); err != nil {
+		return p, 0, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return p, 0, errors.New("unexpected data after the JSON object")
+	}
+	switch {
+	case sf.Desired == nil:
+		return p, 0, errors.New(`no "desired" worker count`)
+	case *sf.Desired < 0:
+		return p, 0, fmt.Errorf("negative desired worker count %d", *sf.Desired)
+	case *sf.Desired > limit:
+		return persisted{Desired: limit}, *sf.Desired, nil
+	}
+	return persisted{Desired: *sf.Desired}, 0, nil
+}
+
+// loadState reads the state file: errNoState when there is none, a
+// *StateError when it is unusable.
+func loadState(path string, limit int) (p persisted, clamped int, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return p, false, nil
+		return p, 0, errNoState
 	}
 	if err != nil {
-		return p, false, fmt.Errorf("read state file: %w", err)
+		return p, 0, fmt.Errorf("read state file: %w", err)
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, false, fmt.Errorf("state file %q is corrupt: %w", path, err)
+	p, clamped, err = parseState(b, limit)
+	if err != nil {
+		return p, 0, &StateError{Path: path, Err: err}
 	}
-	if p.Desired < 0 || p.Desired > MaxWorkers {
-		return p, false, fmt.Errorf("state file %q: desired count %d out of range", path, p.Desired)
+	return p, clamped, nil
+}
+
+// moveAside renames an unusable state file to PATH.bad-TIMESTAMP, keeping
+// it for the operator, and returns the new name.
+func moveAside(path string, now time.Time) (string, error) {
+	bad := path + ".bad-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, bad); err != nil {
+		return "", fmt.Errorf("move bad state file aside: %w", err)
 	}
-	return p, true, nil
+	return bad, nil
 }
 
 // saveState writes p atomically: temp file, fsync, rename, fsync of the directory.

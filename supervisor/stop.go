@@ -98,3 +98,31 @@ func (s *Supervisor) closeSockets() {
 		s.unbind(sl)
 	}
 }
+
+// StopNow ends the daemon's stop at once: every worker it started is
+// killed (calls in progress are cut, and the log says which), their
+// sockets are removed, and Run returns. It is meant for a second Ctrl-C
+// or SIGTERM during a stop; before one it does nothing.
+func (s *Supervisor) StopNow() {
+	s.post(func() {
+		if !s.stopping {
+			return
+		}
+		s.cfg.StopMode = StopDrain // nothing is handed off: every worker goes
+		s.handoffOver = false
+		cut := 0
+		for _, sl := range s.slots {
+			for _, p := range sl.procs() {
+				if p.exited {
+					continue
+				}
+				if p.callID != "" {
+					cut++
+					s.log.Warn("stopping now: killing worker in a call; the call is cut", "index", p.index, "pid", p.pid, "call_id", p.callID)
+				}
+				p.killGroup()
+			}
+		}
+		s.log.Warn("stopping now: every worker killed", "calls_cut", cut)
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,10 @@ type Supervisor struct {
 	roll        *rollout
 	upgrading   bool // an upgrade is checking its candidate, before the re-exec
 	notified    bool // READY=1 sent
+	// desiredFrom says where the desired count at start came from; written
+	// before the control socket serves, read by DesiredFrom from any goroutine.
+	desiredFrom string
+	fromReady   atomic.Pointer[string]
 	lastSet     []string
 }
 
@@ -72,6 +77,7 @@ type slot struct {
 	tracker *restart.Tracker
 
 	restarts     int
+	calls        int  // calls ended on this index, whichever worker served them
 	retiring     bool // scaled down: removed once its worker exits
 	stopped      bool // drained by an operator
 	failed       bool
@@ -190,7 +196,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		goFn("watchdog", func() { s.watchdog(bg, iv) })
 	}
 
-	s.log.Info("voxfleet started", "workers", s.desired, "socket_dir", s.cfg.SocketDir,
+	if s.desiredFrom == "" {
+		s.desiredFrom = "handed over by the previous daemon image"
+	}
+	from := s.desiredFrom
+	s.fromReady.Store(&from)
+	s.log.Info("voxfleet started", "workers", s.desired, "workers_from", s.desiredFrom, "state_file", s.cfg.StateFile, "socket_dir", s.cfg.SocketDir,
 		"listen", httpLn.Addr().String(), "upstream_file", s.cfg.UpstreamFile, "version", s.version)
 	if upgrade != nil {
 		s.post(func() { s.beginUpgradeRoll(upgrade) })
@@ -268,23 +279,52 @@ func (s *Supervisor) listenControl() (net.Listener, error) {
 	return ln, nil
 }
 
-// loadDesired takes the desired count from the state file when there is one,
-// otherwise from the configuration, and records it.
+// loadDesired takes the desired count from the state file when there is a
+// usable one, otherwise from the configuration, and records it. A count
+// above the limit is clamped to it; an unusable file is reported and moved
+// aside, and the daemon starts with the configured count rather than not
+// at all.
 func (s *Supervisor) loadDesired() error {
-	p, ok, err := loadState(s.cfg.StateFile)
-	if err != nil {
-		return err
-	}
-	if ok {
+	p, clamped, err := loadState(s.cfg.StateFile, s.cfg.WorkerLimit)
+	var se *StateError
+	switch {
+	case err == nil && clamped > 0:
+		s.log.Warn("desired worker count in state file above the maximum; clamped", "state_file", s.cfg.StateFile,
+			"asked", clamped, "desired", p.Desired, "max_workers", s.cfg.WorkerLimit)
+		s.desired, s.desiredFrom = p.Desired, "state file (clamped to --max-workers)"
+		return saveState(s.cfg.StateFile, persisted{Desired: s.desired})
+	case err == nil:
 		if p.Desired != s.cfg.Workers {
 			s.log.Info("desired worker count taken from state file", "desired", p.Desired,
 				"configured", s.cfg.Workers, "state_file", s.cfg.StateFile)
 		}
-		s.desired = p.Desired
+		s.desired, s.desiredFrom = p.Desired, "state file "+s.cfg.StateFile+
+			" (kept from the last 'voxfleet scale'; --workers applies only without one)"
 		return nil
+	case errors.As(err, &se):
+		bad, mvErr := moveAside(s.cfg.StateFile, time.Now())
+		if mvErr != nil {
+			return fmt.Errorf("%w; %w", err, mvErr)
+		}
+		s.log.Error("state file unusable; moved aside, starting with --workers", "err", err, "moved_to", bad,
+			"workers", s.cfg.Workers)
+		s.desiredFrom = "--workers (the state file was unusable and moved to " + bad + ")"
+	case errors.Is(err, errNoState):
+		s.desiredFrom = "--workers (no state file yet)"
+	default:
+		return err
 	}
 	s.desired = s.cfg.Workers
 	return saveState(s.cfg.StateFile, persisted{Desired: s.desired})
+}
+
+// DesiredFrom says where the worker count the daemon started with came
+// from (the state file, --workers, …); "" before the daemon has started.
+func (s *Supervisor) DesiredFrom() string {
+	if p := s.fromReady.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (s *Supervisor) watchdog(ctx context.Context, every time.Duration) {

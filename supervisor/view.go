@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/upstream"
 )
 
 // slotState is the state of sl's current worker, or of the empty slot.
@@ -37,10 +39,11 @@ func (s *Supervisor) workers() []control.Worker {
 		sl := s.slots[i]
 		w := control.Worker{Index: i, State: s.slotState(sl), Restarts: sl.restarts, Reason: sl.reason}
 		if p := sl.cur; p != nil {
-			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, p.calls, p.version, p.stalled
+			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, sl.calls, p.version, p.stalled
 			w.UptimeS = now.Sub(p.started).Seconds()
+			w.CallS = callAge(p, now)
 			if sl.retiring {
-				w.State, w.Reason = stateDraining, "scaled down"
+				w.State, w.Reason = stateDraining, control.ReasonScaledDown
 			}
 			if p.probeFails >= s.cfg.HungAfter {
 				w.Reason = "not answering /health"
@@ -56,10 +59,20 @@ func (s *Supervisor) workers() []control.Worker {
 			}
 			ws = append(ws, control.Worker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
 				Calls: p.calls, Version: p.version, UptimeS: now.Sub(p.started).Seconds(), Retired: true,
+				CallS:   callAge(p, now),
 				Stalled: p.stalled, Reason: reason})
 		}
 	}
 	return ws
+}
+
+// callAge is how long p's current call has lasted, in seconds; 0 when it
+// is in none or its start was not seen by this daemon.
+func callAge(p *proc, now time.Time) float64 {
+	if p.callID == "" || p.callAt.IsZero() {
+		return 0
+	}
+	return now.Sub(p.callAt).Seconds()
 }
 
 // fleetFrom totals ws into the /health/fleet answer.
@@ -159,8 +172,51 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 	}
 	wg.Wait()
 	f := fleetFrom(ws, desired, s.version)
-	f.DaemonPID, f.Rollout = os.Getpid(), roll
+	f.DaemonPID, f.Rollout, f.Binary = os.Getpid(), roll, s.exePath
+	if us, ok := s.up.(upstreamStater); ok {
+		routedOnly(&f, us.State(), s.cfg.SocketDir)
+	}
 	return f, nil
+}
+
+// upstreamStater is an Upstream that knows which set nginx routes to.
+type upstreamStater interface {
+	State() upstream.State
+}
+
+// routedOnly makes f count as free only the workers nginx routes to (the
+// set last applied), marks the others, and reports the upstream's state. A
+// failed apply degrades an otherwise ok fleet.
+func routedOnly(f *control.Fleet, st upstream.State, dir string) {
+	routed := map[string]bool{}
+	for _, p := range st.Applied {
+		routed[p] = true
+	}
+	f.Upstream = &control.Upstream{Applied: st.Current && st.Err == nil, Servers: len(st.Applied)}
+	if st.Err != nil {
+		f.Upstream.Error = st.Err.Error()
+		var ae *upstream.ApplyError
+		if errors.As(st.Err, &ae) {
+			f.Upstream.Error = ae.Brief()
+		}
+	}
+	f.Free = 0
+	for n := range f.Workers {
+		w := &f.Workers[n]
+		if w.Retired || (w.State != stateReady && w.State != stateBusy) {
+			continue
+		}
+		if !routed[workerPath(dir, w.Index)] {
+			w.NotRouted = true
+			continue
+		}
+		if w.State == stateReady {
+			f.Free++
+		}
+	}
+	if f.Upstream.Error != "" && f.Status == control.StatusOK {
+		f.Status = control.StatusDegraded
+	}
 }
 
 // probeLoop checks every ready worker's liveness each ProbeEvery.

@@ -3,6 +3,7 @@ package twilio
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -41,6 +42,8 @@ type ClientConfig struct {
 	CustomParameters map[string]string
 	// HandshakeTimeout bounds the WebSocket handshake; 10 s when zero.
 	HandshakeTimeout time.Duration
+	// TLSConfig is used for wss:// URLs; nil uses the system's roots.
+	TLSConfig *tls.Config
 }
 
 // Stats is what a Client has received so far.
@@ -88,7 +91,7 @@ type pendingMark struct {
 // Dial opens a stream. On a refused handshake it returns the server's
 // response (body readable) with the error, so callers can see 401 or 429.
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, *http.Response, error) {
-	d := websocket.Dialer{HandshakeTimeout: cfg.HandshakeTimeout}
+	d := websocket.Dialer{HandshakeTimeout: cfg.HandshakeTimeout, TLSClientConfig: cfg.TLSConfig}
 	if d.HandshakeTimeout == 0 {
 		d.HandshakeTimeout = 10 * time.Second
 	}

@@ -83,6 +83,20 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// Brief says what failed in a sentence for an operator: the stage and, for
+// a command, its output (or how it ended) without the command line.
+func (e *ApplyError) Brief() string {
+	var ce *CommandError
+	if errors.As(e.Err, &ce) {
+		why := strings.TrimSpace(ce.Output)
+		if why == "" {
+			why = ce.Err.Error()
+		}
+		return fmt.Sprintf("nginx %s failed: %s", e.Stage, why)
+	}
+	return e.Error()
+}
+
 // CommandError is a test or reload command that failed or timed out, with
 // its combined output.
 type CommandError struct {
@@ -113,6 +127,19 @@ type Manager struct {
 	latest    []string   // normalized set last passed to Update
 	applied   []string   // normalized set last applied successfully
 	appliedOK bool       // whether any apply has succeeded yet
+	lastErr   error      // the last apply's error; nil after a success
+}
+
+// State is what the Manager knows of the set nginx routes to.
+type State struct {
+	// Applied is the set last applied successfully (sorted): with a reload
+	// command configured, the sockets nginx routes to.
+	Applied []string
+	// Current is true when the latest set passed to Update is applied.
+	Current bool
+	// Err is why the last apply failed; nil when it succeeded. While it is
+	// set, nginx routes to Applied, not to the latest set.
+	Err error
 }
 
 // New checks cfg, fills in defaults and registers the metrics on reg (nil
@@ -174,6 +201,17 @@ func (m *Manager) Applied() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.applied)
+}
+
+// State reports the applied set and whether the latest one is applied.
+func (m *Manager) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return State{
+		Applied: slices.Clone(m.applied),
+		Current: m.appliedOK && slices.Equal(m.latest, m.applied),
+		Err:     m.lastErr,
+	}
 }
 
 // Run applies the current set once, then applies every change passed to
@@ -245,23 +283,38 @@ func (m *Manager) applyIfChanged(ctx context.Context, force bool) error {
 		}
 		m.m.failures.WithLabelValues(string(stage)).Inc()
 		m.m.lastSuccess.Set(0)
-		m.logger.Error("apply nginx upstream", "file", m.cfg.File, "stage", string(stage), "servers", len(set), "err", err)
+		m.mu.Lock()
+		m.lastErr = err
+		m.mu.Unlock()
+		kept := "previous file restored"
+		if stage == StageReload {
+			kept = "tested file kept for nginx's next start or reload"
+		}
+		m.logger.Error("apply nginx upstream", "file", m.cfg.File, "stage", string(stage), "servers", len(set),
+			"file_state", kept, "err", err)
 		return err
 	}
 	m.mu.Lock()
 	m.applied = set
 	m.appliedOK = true
+	m.lastErr = nil
 	m.mu.Unlock()
-	m.m.reloads.Inc()
 	m.m.lastSuccess.Set(1)
 	m.m.lastSuccessTime.SetToCurrentTime()
 	m.m.servers.Set(float64(len(set)))
+	if m.cfg.ReloadCmd == "" {
+		m.logger.Debug("upstream file written; no nginx reload command configured", "file", m.cfg.File, "servers", len(set))
+		return nil
+	}
+	m.m.reloads.Inc()
 	m.logger.Info("nginx upstream applied", "file", m.cfg.File, "servers", len(set), "duration", time.Since(start).String())
 	return nil
 }
 
-// apply writes the file for set, tests it and reloads nginx, restoring the
-// previous file when the test or the reload fails.
+// apply writes the file for set, tests it and reloads nginx. When the test
+// fails the previous file is restored. When only the reload fails the new
+// file stays: nginx accepted it, and it is what nginx must read when it
+// starts (it may not be running at all); the apply is retried.
 func (m *Manager) apply(ctx context.Context, set []string) error {
 	p := Params{Name: m.cfg.Name, ZoneSize: m.cfg.ZoneSize, Sockets: set}
 	if err := Validate(p); err != nil {
@@ -292,6 +345,9 @@ func (m *Manager) apply(ctx context.Context, set []string) error {
 			continue
 		}
 		if err := runCommand(ctx, step.cmd, m.cfg.CmdTimeout); err != nil {
+			if step.stage == StageReload {
+				return &ApplyError{Stage: step.stage, Err: err}
+			}
 			return &ApplyError{Stage: step.stage, Err: err, Restore: restore()}
 		}
 	}

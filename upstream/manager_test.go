@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -255,24 +256,34 @@ func TestManagerRestoresOnTestFailure(t *testing.T) {
 	}
 }
 
-func TestManagerRestoresOnReloadFailure(t *testing.T) {
-	h := newHarness(t, nil, nil)
+// TestManagerKeepsTestedFileOnReloadFailure: nginx accepted the new file but
+// could not be reloaded (it is not running, say). The file stays, for nginx
+// to read when it starts; the applied set is still the old one, State says
+// why, and the retry applies it once the reload works.
+func TestManagerKeepsTestedFileOnReloadFailure(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config) { c.RetryMin, c.RetryMax = 50*time.Millisecond, 100*time.Millisecond })
 	h.m.Update(socks("a"))
 	h.start(t)
 	waitFor(t, "initial apply", 5*time.Second, func() bool { return count(h.reloads) == 1 })
-	good := h.fileContent(t)
 
 	h.flag(t, h.failRel, true)
 	h.m.Update(socks("a", "b"))
-	waitFor(t, "a failed reload", 5*time.Second, func() bool { return h.failures(StageReload) == 1 })
-	if got := h.fileContent(t); got != good {
-		t.Fatalf("file not restored after a failed reload:\n%s", got)
+	waitFor(t, "a failed reload", 5*time.Second, func() bool { return h.failures(StageReload) >= 1 })
+	if got, want := h.fileContent(t), string(Render(Params{Sockets: socks("a", "b")})); got != want {
+		t.Fatalf("the tested file was not kept after a failed reload:\n%s", got)
 	}
-	if got := h.m.Applied(); !slices.Equal(got, socks("a")) {
-		t.Fatalf("Applied = %q, want the old set", got)
+	st := h.m.State()
+	if !slices.Equal(st.Applied, socks("a")) || st.Current || st.Err == nil || !strings.Contains(st.Err.Error(), "reload says no") {
+		t.Fatalf("State = %+v, want the old set applied, not current, with the reload's error", st)
 	}
 	if got := value(h.m.m.reloads); got != 1 {
 		t.Fatalf("reloads_total = %v, want 1", got)
+	}
+	// No new Update: the retry applies the kept file once nginx reloads.
+	h.flag(t, h.failRel, false)
+	waitFor(t, "the retried reload", 5*time.Second, func() bool { return h.m.State().Current })
+	if st := h.m.State(); !slices.Equal(st.Applied, socks("a", "b")) || st.Err != nil {
+		t.Fatalf("State after recovery = %+v", st)
 	}
 }
 
@@ -314,16 +325,46 @@ func TestManagerRejectsInvalidSockets(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log sink safe for the manager's goroutine and the test.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestManagerRenderOnly(t *testing.T) {
 	h := newHarness(t, nil, func(c *Config) { c.TestCmd, c.ReloadCmd = "", "" })
+	var logs lockedBuffer
+	h.m.logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.m.Update(socks("a", "b"))
 	h.start(t)
 	waitFor(t, "apply", 5*time.Second, func() bool { return slices.Equal(h.m.Applied(), socks("a", "b")) })
+	waitFor(t, "the write logged", 5*time.Second, func() bool { return strings.Contains(logs.String(), "upstream file written") })
+	if strings.Contains(logs.String(), "nginx upstream applied") {
+		t.Fatalf("logged an nginx apply with no reload command:\n%s", logs.String())
+	}
 	if got := h.fileContent(t); got != string(Render(Params{Sockets: socks("a", "b")})) {
 		t.Fatalf("file:\n%s", got)
 	}
 	if count(h.tests)+count(h.reloads) != 0 {
 		t.Fatal("commands ran with TestCmd and ReloadCmd empty")
+	}
+	if got := value(h.m.m.reloads); got != 0 {
+		t.Fatalf("voxfleet_nginx_reloads_total = %v with no reload command, want 0", got)
+	}
+	if st := h.m.State(); !st.Current || st.Err != nil {
+		t.Fatalf("State = %+v, want the written set current", st)
 	}
 }
 
@@ -359,8 +400,11 @@ func TestApplyCommandErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("error %q lacks %q", err, tt.wantMsg)
 			}
-			if _, err := os.Stat(tt.cfg.File); !errors.Is(err, fs.ErrNotExist) {
-				t.Fatalf("file not removed after failure: %v", err)
+			// A failed test removes the file it wrote; after a failed reload
+			// the tested file stays for nginx's next start.
+			_, err = os.Stat(tt.cfg.File)
+			if kept := err == nil; kept != (tt.stage == StageReload) {
+				t.Fatalf("file after a failed %s: stat err %v", tt.stage, err)
 			}
 		})
 	}

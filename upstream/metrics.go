@@ -16,11 +16,11 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reloads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "voxfleet_nginx_reloads_total",
-			Help: "Upstream files applied successfully: written, tested and nginx reloaded.",
+			Help: "nginx reloads with a new upstream file (written, tested, reloaded); none when no reload command is configured.",
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "voxfleet_nginx_reload_failures_total",
-			Help: "Upstream applies that failed, by stage (validate, write, test, reload); the previous file was restored.",
+			Help: "Upstream applies that failed, by stage (validate, write, test, reload); the previous file is restored after a failed test, the tested file kept after a failed reload.",
 		}, []string{"stage"}),
 		servers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "voxfleet_upstream_servers",

@@ -1,18 +1,19 @@
 package main
 
 import (
-	"slices"
-
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"github.com/voxplatform/vox/agent"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
@@ -35,10 +36,11 @@ type callReport struct {
 // greeting, speaks for a moment, waits for the echo, then presses '#'.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("call", stderr)
-	var url, socket string
+	var url, socket, caFile string
 	var speak, timeout time.Duration
 	c.fs.StringVar(&url, "url", "", "stream URL, e.g. ws://fleet.example.com/ws/twilio (default: a free worker's socket)")
 	c.fs.StringVar(&socket, "socket", "", "worker socket to call directly")
+	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fleetID := c.fs.String("fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "fleet id the token is scoped to ($VOXFLEET_FLEET_ID)")
@@ -62,6 +64,14 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 
 	cfg := twilio.ClientConfig{URL: url}
+	if caFile != "" {
+		pool, err := loadCA(caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet call: --ca: %v\n", err)
+			return exitUsage
+		}
+		cfg.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	if url == "" {
 		if socket == "" {
 			f, err := control.NewClient(c.socketDir).Status(ctx)
@@ -150,4 +160,17 @@ func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Dura
 		return "the call did not end after '#'"
 	}
 	return ""
+}
+
+// loadCA reads a PEM bundle of CA certificates.
+func loadCA(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

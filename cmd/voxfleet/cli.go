@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"time"
 
 	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/supervisor"
@@ -64,6 +65,10 @@ func usageErr(stderr io.Writer, fs *flag.FlagSet, msg string) int {
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("status", stderr)
+	var watch bool
+	var every time.Duration
+	c.fs.BoolVar(&watch, "watch", false, "redraw every --interval until Ctrl-C")
+	c.fs.DurationVar(&every, "interval", time.Second, "how often --watch redraws")
 	pos, code := c.parseArgs(args, stderr)
 	if code >= 0 {
 		return code
@@ -71,50 +76,54 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return usageErr(stderr, c.fs, "takes no arguments")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), control.DefaultTimeout)
-	defer cancel()
-	f, err := control.NewClient(c.socketDir).Status(ctx)
-	if err != nil {
-		return fail(stderr, "status", err)
+	if watch && every <= 0 {
+		return usageErr(stderr, c.fs, "--interval must be positive")
 	}
-	if c.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(f)
-	} else {
-		_ = control.WriteTable(stdout, f)
+	cl := control.NewClient(c.socketDir)
+	show := func(ctx context.Context) int {
+		ctx, cancel := context.WithTimeout(ctx, control.DefaultTimeout)
+		defer cancel()
+		f, err := cl.Status(ctx)
+		if err != nil {
+			return fail(stderr, "status", err)
+		}
+		if c.json {
+			enc := json.NewEncoder(stdout)
+			if !watch {
+				enc.SetIndent("", "  ")
+			}
+			_ = enc.Encode(f)
+		} else {
+			_ = control.WriteTable(stdout, f)
+		}
+		if f.Status == control.StatusDown {
+			return exitFail
+		}
+		return exitOK
 	}
-	if f.Status == control.StatusDown {
-		return exitFail
+	if !watch {
+		return show(context.Background())
 	}
-	return exitOK
-}
-
-func runScale(args []string, stdout, stderr io.Writer) int {
-	c := newCLI("scale", stderr)
-	pos, code := c.parseArgs(args, stderr)
-	if code >= 0 {
-		return code
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	clear := !c.json && isTerminal(stdout)
+	for {
+		if clear {
+			fmt.Fprint(stdout, "\033[H\033[2J")
+		}
+		if !c.json {
+			fmt.Fprintf(stdout, "%s  (every %s, Ctrl-C to stop)\n", time.Now().Format(time.TimeOnly), every)
+		}
+		show(ctx)
+		if !clear && !c.json {
+			fmt.Fprintln(stdout)
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-time.After(every):
+		}
 	}
-	if len(pos) != 1 {
-		return usageErr(stderr, c.fs, "usage: voxfleet scale N")
-	}
-	n, err := strconv.Atoi(pos[0])
-	if err != nil || n < 0 || n > supervisor.MaxWorkers {
-		return usageErr(stderr, c.fs, fmt.Sprintf("N must be a whole number from 0 to %d, got %q", supervisor.MaxWorkers, pos[0]))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), control.DefaultTimeout)
-	defer cancel()
-	r, err := control.NewClient(c.socketDir).Scale(ctx, n)
-	if err != nil {
-		return fail(stderr, "scale", err)
-	}
-	if c.json {
-		_ = json.NewEncoder(stdout).Encode(r)
-	} else {
-		fmt.Fprintf(stdout, "desired workers: %d -> %d (busy workers finish their calls first)\n", r.Previous, r.Desired)
-	}
-	return exitOK
 }
 
 func runDrain(args []string, stdout, stderr io.Writer) int {
@@ -123,24 +132,39 @@ func runDrain(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if len(pos) != 1 {
-		return usageErr(stderr, c.fs, "usage: voxfleet drain INDEX")
+	if len(pos) == 0 {
+		return usageErr(stderr, c.fs, "usage: voxfleet drain INDEX...")
 	}
-	i, err := strconv.Atoi(pos[0])
-	if err != nil || i < 1 {
-		return usageErr(stderr, c.fs, fmt.Sprintf("INDEX must be a worker index, got %q", pos[0]))
+	idx, msg := parseIndices(pos)
+	if msg != "" {
+		return usageErr(stderr, c.fs, msg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), control.DefaultTimeout)
 	defer cancel()
-	if err := control.NewClient(c.socketDir).Drain(ctx, i); err != nil {
+	if err := control.NewClient(c.socketDir).Drain(ctx, idx...); err != nil {
 		return fail(stderr, "drain", err)
 	}
 	if c.json {
-		_ = json.NewEncoder(stdout).Encode(map[string]int{"drained": i})
-	} else {
+		_ = json.NewEncoder(stdout).Encode(map[string][]int{"drained": idx})
+		return exitOK
+	}
+	for _, i := range idx {
 		fmt.Fprintf(stdout, "worker %d drains: no new calls; it stops after its call. 'voxfleet restart %d' brings it back.\n", i, i)
 	}
 	return exitOK
+}
+
+// parseIndices reads worker indices, or says what is wrong with them.
+func parseIndices(args []string) ([]int, string) {
+	var idx []int
+	for _, a := range args {
+		i, err := strconv.Atoi(a)
+		if err != nil || i < 1 || i > control.MaxWorkers {
+			return nil, fmt.Sprintf("worker indices must be whole numbers from 1 to %d, got %q", control.MaxWorkers, a)
+		}
+		idx = append(idx, i)
+	}
+	return idx, ""
 }
 
 func runRestart(args []string, stdout, stderr io.Writer) int {
@@ -151,14 +175,11 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	req := control.RestartRequest{Rolling: rolling}
-	for _, a := range pos {
-		i, err := strconv.Atoi(a)
-		if err != nil || i < 1 {
-			return usageErr(stderr, c.fs, fmt.Sprintf("worker indices must be whole numbers from 1, got %q", a))
-		}
-		req.Indices = append(req.Indices, i)
+	idx, msg := parseIndices(pos)
+	if msg != "" {
+		return usageErr(stderr, c.fs, msg)
 	}
+	req := control.RestartRequest{Rolling: rolling, Indices: idx}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	enc := json.NewEncoder(stdout)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,6 +27,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg            supervisor.Config
 		logLevel       string
+		logFormat      string
 		maxCall        time.Duration
 		hint           bool
 		workerLogLevel string
@@ -36,9 +38,10 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		rehearse       bool
 	)
 	f := newEnvFlags("run", stderr)
-	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no state file exists yet")
+	f.Int(&cfg.Workers, "workers", 4, "workers on this host when no usable state file exists yet")
+	f.Int(&cfg.WorkerLimit, "max-workers", supervisor.MaxWorkers, "the most workers this host may run: scale refuses more, a larger state file count is clamped")
 	f.String(&cfg.SocketDir, "socket-dir", supervisor.DefaultSocketDir, "directory of worker sockets and control.sock")
-	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts")
+	f.String(&cfg.StateFile, "state-file", supervisor.DefaultStateFile, "file keeping the desired worker count across restarts (default with a --socket-dir other than "+supervisor.DefaultSocketDir+": SOCKET_DIR/state.json)")
 	f.String(&cfg.Listen, "listen", supervisor.DefaultListen, "address of /health/fleet and /metrics")
 	f.String(&cfg.UpstreamFile, "upstream-file", supervisor.DefaultUpstreamFile, "nginx upstream include that voxfleet renders")
 	f.String(&cfg.NginxTest, "nginx-test", "", "command that tests nginx's configuration (sh -c); empty skips")
@@ -58,6 +61,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.String(&cfg.InstallPath, "install-path", "", "where new releases are installed; voxfleet upgrade takes the new binary from here (default: this binary)")
 	f.String(&cfg.ReleaseDir, "release-dir", "", "keep every release upgraded to here, with a 'current' link to the last good one for the unit to start (empty: keep none)")
 	f.String(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.String(&logFormat, "log-format", logAuto, "auto (text when stderr is a terminal, JSON otherwise), text or json; workers log the same way")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
@@ -69,6 +73,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if f.fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "voxfleet run: unexpected arguments %q\n", f.fs.Args())
 		return exitUsage
+	}
+	if !f.isSet("state-file") {
+		cfg.StateFile = defaultStateFile(cfg.SocketDir)
 	}
 	cfg = cfg.WithDefaults()
 	cfg.HostStopping = hostStopping
@@ -96,9 +103,15 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	if stallAfter <= 0 || stallEnd <= stallAfter {
 		problems = append(problems, "--call-stall-after, --call-stall-end: both positive, the end longer than the flag")
 	}
-	logger, err := newLogger(stderr, logLevel)
+	logger, err := newLogger(stderr, logLevel, logFormat)
 	if err != nil {
-		problems = append(problems, "--log-level: "+err.Error())
+		problems = append(problems, "--log-level, --log-format: "+err.Error())
+	}
+	if lf, err := resolveLogFormat(logFormat, isTerminal(stderr)); err == nil {
+		// Workers inherit the environment and write to the same stderr: they
+		// log as the daemon does. An environment variable rather than a flag,
+		// so that a release without --log-format still starts as a worker.
+		os.Setenv(envName("log-format"), lf)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintln(stderr, "voxfleet run: invalid configuration:")
@@ -142,15 +155,23 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		logger.Info("stopping supervisor", "component", "main")
 		cancel()
 	})
-	sigCtx, stopSig := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stopSig()
+	// The first SIGINT or SIGTERM drains; a second one stops every worker
+	// at once, cutting the calls in progress, and still leaves no process
+	// and no socket behind.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	first := make(chan os.Signal, 1)
+	sigDone := make(chan struct{})
+	defer close(sigDone)
+	go watchSignals(sigs, first, sigDone, sup, logger, stderr)
 	g.Add(func() error {
-		<-sigCtx.Done()
+		<-first
 		return errSignal
-	}, func(error) { stopSig() })
+	}, func(error) {})
 	if hint {
 		hctx, hcancel := context.WithCancel(context.Background())
-		g.Add(func() error { printHint(hctx, stdout, cfg); <-hctx.Done(); return nil }, func(error) { hcancel() })
+		g.Add(func() error { printHint(hctx, stdout, cfg, sup.DesiredFrom); <-hctx.Done(); return nil }, func(error) { hcancel() })
 	}
 	if err := g.Run(); err != nil && !errors.Is(err, errSignal) {
 		logger.Error("voxfleet failed", "component", "main", "err", err)
@@ -160,6 +181,43 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 }
 
 var errSignal = errors.New("signal received")
+
+// defaultStateFile is the state file used when none is given: the system
+// one for the system socket directory, otherwise state.json inside the
+// socket directory, so that a daemon run by hand on its own directory never
+// shares (and rewrites) the installed daemon's worker count.
+func defaultStateFile(socketDir string) string {
+	if filepath.Clean(socketDir) == supervisor.DefaultSocketDir {
+		return supervisor.DefaultStateFile
+	}
+	return filepath.Join(socketDir, "state.json")
+}
+
+// watchSignals hands the first signal to first and turns the second into
+// sup.StopNow, until done is closed.
+func watchSignals(sigs <-chan os.Signal, first chan<- os.Signal, done <-chan struct{}, sup *supervisor.Supervisor,
+	logger *slog.Logger, stderr io.Writer) {
+	n := 0
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-sigs:
+			n++
+			switch n {
+			case 1:
+				logger.Info("signal received: draining; a second signal stops every worker now", "component", "main", "signal", sig.String())
+				if isTerminal(stderr) {
+					fmt.Fprintln(stderr, "voxfleet: draining: calls in progress may finish. Press Ctrl-C again to stop now (calls in progress are cut).")
+				}
+				first <- sig
+			case 2:
+				logger.Warn("second signal: stopping every worker now", "component", "main", "signal", sig.String())
+				sup.StopNow()
+			}
+		}
+	}
+}
 
 // hostStopping asks systemd whether the machine is shutting down.
 func hostStopping() bool {

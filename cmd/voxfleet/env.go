@@ -64,6 +64,17 @@ func (e *envFlags) Duration(p *time.Duration, name string, def time.Duration, he
 	e.fs.DurationVar(p, name, def, help+" ($"+envName(name)+")")
 }
 
+// isSet reports whether the flag name was given on the command line or
+// through its VOXFLEET_* variable.
+func (e *envFlags) isSet(name string) bool {
+	if _, ok := os.LookupEnv(envName(name)); ok {
+		return true
+	}
+	set := false
+	e.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // parse parses args; it returns exitUsage (and has printed why) on failure,
 // or -1 when parsing went well.
 func (e *envFlags) parse(args []string, stderr io.Writer) int {
@@ -83,12 +94,42 @@ func (e *envFlags) parse(args []string, stderr io.Writer) int {
 	return -1
 }
 
-// newLogger builds the JSON logger every voxfleet process writes to stderr
-// (the journal under systemd).
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// Log formats of --log-format.
+const (
+	logAuto = "auto" // text on a terminal, JSON otherwise (the journal, a file, a pipe)
+	logText = "text"
+	logJSON = "json"
+)
+
+// resolveLogFormat turns --log-format into text or json; auto picks text
+// when stderr is a terminal.
+func resolveLogFormat(format string, terminal bool) (string, error) {
+	switch format {
+	case logText, logJSON:
+		return format, nil
+	case logAuto, "":
+		if terminal {
+			return logText, nil
+		}
+		return logJSON, nil
+	}
+	return "", fmt.Errorf("log format %q: want auto, text or json", format)
+}
+
+// newLogger builds the logger every voxfleet process writes to w (stderr:
+// the journal under systemd) at level, as text or JSON (see resolveLogFormat).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	format, err := resolveLogFormat(format, isTerminal(w))
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == logText {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
 }

@@ -1,14 +1,15 @@
 // Command voxfleet runs a fleet host's call workers and controls them.
 //
 //	voxfleet run                  the daemon (under systemd: voxfleet.service)
-//	voxfleet status [--json]      every worker and what it is doing
-//	voxfleet scale N              resize the host
+//	voxfleet status [--json] [--watch]  every worker and what it is doing
+//	voxfleet scale N [--yes] [--no-wait] resize the host and wait for the new count
 //	voxfleet restart [--rolling] [I…]   replace workers without cutting a call
-//	voxfleet drain I              take one worker out of service after its call
-//	voxfleet upgrade              re-exec from the binary on disk, then roll the workers, canary first
+//	voxfleet drain I…             take workers out of service after their calls
+//	voxfleet upgrade [--force]    re-exec from the binary on disk, then roll the workers, canary first
 //	voxfleet call                 place a test call and report what was heard
 //	voxfleet worker …             one call slot (started by the daemon)
-//	voxfleet version
+//	voxfleet completion bash|zsh  shell completion script
+//	voxfleet version (--version, -v)
 //
 // Exit codes: 0 ok, 1 failed, 2 usage.
 package main
@@ -36,14 +37,15 @@ const usage = `usage: voxfleet <command> [flags]
 
 commands:
   run                         run the fleet daemon
-  status [--json]             show every worker
-  scale N                     set the number of workers
+  status [--json] [--watch]   show every worker
+  scale N [--yes] [--no-wait] set the number of workers and wait until they serve
   restart [--rolling] [I...]  replace workers (all when none named) without cutting calls
-  drain I                     take worker I out of service once its call ends
-  upgrade                     re-execute the daemon from the binary on disk, then roll the workers onto it
+  drain I...                  take workers out of service once their calls end
+  upgrade [--force]           re-execute the daemon from the binary on disk, then roll the workers onto it
   call                        place a test call on a free worker
   worker                      run one call slot (started by the daemon)
-  version                     print the version
+  completion bash|zsh         print a shell completion script
+  version                     print the version (also --version, -v)
 
 Run 'voxfleet <command> -h' for a command's flags.
 `
@@ -71,7 +73,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return runCall(rest, stdout, stderr)
 	case "upgrade":
 		return runUpgrade(rest, stdout, stderr)
-	case "version", "--version":
+	case "completion":
+		return runCompletion(rest, stdout, stderr)
+	case "version", "--version", "-version", "-v":
 		fmt.Fprintln(stdout, "voxfleet", version.Version)
 		return exitOK
 	case "help", "-h", "--help":

@@ -21,7 +21,14 @@ func TestDispatchUsage(t *testing.T) {
 		{"scale not a number", []string{"scale", "many"}, exitUsage, `got "many"`},
 		{"scale negative", []string{"scale", "-3"}, exitUsage, ""},
 		{"scale too many", []string{"scale", "5000"}, exitUsage, "from 0 to 1024"},
-		{"drain bad index", []string{"drain", "0"}, exitUsage, "worker index"},
+		{"drain bad index", []string{"drain", "0"}, exitUsage, "worker indices"},
+		{"drain one bad index among good", []string{"drain", "1", "x"}, exitUsage, `got "x"`},
+		{"drain without index", []string{"drain"}, exitUsage, "usage: voxfleet drain INDEX..."},
+		{"version flag", []string{"--version"}, exitOK, "voxfleet "},
+		{"short version flag", []string{"-v"}, exitOK, "voxfleet "},
+		{"completion without shell", []string{"completion"}, exitUsage, "bash|zsh"},
+		{"completion unknown shell", []string{"completion", "fish"}, exitUsage, `unknown shell "fish"`},
+		{"status bad interval", []string{"status", "--watch", "--interval", "0s"}, exitUsage, "--interval must be positive"},
 		{"restart bad index", []string{"restart", "x"}, exitUsage, `got "x"`},
 		{"status extra argument", []string{"status", "now"}, exitUsage, "takes no arguments"},
 		{"unknown flag", []string{"status", "--bogus"}, exitUsage, "flag provided but not defined"},
@@ -58,6 +65,54 @@ func TestRunNamesEveryBadSetting(t *testing.T) {
 		"$VOXFLEET_FLEET_ID", "--socket-dir", "--listen", "--nginx-test", "--log-level"} {
 		if !strings.Contains(errOut.String(), name) {
 			t.Errorf("message does not name %s:\n%s", name, errOut.String())
+		}
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	tests := []struct {
+		format   string
+		terminal bool
+		want     string
+		bad      bool
+	}{
+		{"auto", true, logText, false},
+		{"auto", false, logJSON, false},
+		{"", false, logJSON, false},
+		{"text", false, logText, false},
+		{"json", true, logJSON, false},
+		{"yaml", true, "", true},
+	}
+	for _, tt := range tests {
+		got, err := resolveLogFormat(tt.format, tt.terminal)
+		if got != tt.want || (err != nil) != tt.bad {
+			t.Errorf("resolveLogFormat(%q, terminal %v) = %q, %v; want %q", tt.format, tt.terminal, got, err, tt.want)
+		}
+	}
+	// A buffer is not a terminal: auto writes JSON; text writes key=value.
+	for format, want := range map[string]string{"auto": `"msg":"hello"`, "text": `msg=hello`} {
+		var b bytes.Buffer
+		l, err := newLogger(&b, "info", format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Info("hello", "component", "test")
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("--log-format %s wrote %q, want %q", format, b.String(), want)
+		}
+	}
+}
+
+func TestDefaultStateFile(t *testing.T) {
+	for dir, want := range map[string]string{
+		"/run/voxfleet":       "/var/lib/voxfleet/state.json",
+		"/run/voxfleet/":      "/var/lib/voxfleet/state.json",
+		"/tmp/vf":             "/tmp/vf/state.json",
+		"/home/me/vox/run":    "/home/me/vox/run/state.json",
+		"/run/voxfleet-green": "/run/voxfleet-green/state.json",
+	} {
+		if got := defaultStateFile(dir); got != want {
+			t.Errorf("defaultStateFile(%q) = %q, want %q", dir, got, want)
 		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/voxplatform/vox/control"
@@ -20,7 +22,9 @@ const comeBackTimeout = time.Minute
 func runUpgrade(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("upgrade", stderr)
 	var timeout time.Duration
+	var force bool
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Minute, "give up following the roll after this long (it goes on)")
+	c.fs.BoolVar(&force, "force", false, "upgrade even when the binary on disk is the version already running")
 	pos, code := c.parseArgs(args, stderr)
 	if code >= 0 {
 		return code
@@ -45,6 +49,16 @@ func runUpgrade(args []string, stdout, stderr io.Writer) int {
 	before, err := cl.Status(ctx)
 	if err != nil {
 		return fail(stderr, "upgrade", err)
+	}
+	if !force && before.Binary != "" {
+		// The daemon checks the binary too; asking here first lets a no-op
+		// upgrade be refused before anything is re-executed.
+		if v, err := binaryVersion(ctx, before.Binary); err == nil && v == before.Version {
+			fmt.Fprintf(stderr, "voxfleet upgrade: the daemon already runs %s, and %s is %s too: nothing to upgrade.\n"+
+				"Put the new release at %s first, or pass --force to re-execute and replace every worker anyway.\n",
+				before.Version, before.Binary, v, before.Binary)
+			return exitUsage
+		}
 	}
 	var to string
 	reexec := false
@@ -118,4 +132,19 @@ func runUpgrade(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, "upgrade", fmt.Errorf("the roll is no longer reported"))
 		}
 	}
+}
+
+// binaryVersion runs `BINARY version` and returns the version it prints.
+func binaryVersion(ctx context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s version: %w", path, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 || f[0] != "voxfleet" {
+		return "", fmt.Errorf("%s version: unexpected answer %q", path, strings.TrimSpace(string(out)))
+	}
+	return f[1], nil
 }

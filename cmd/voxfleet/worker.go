@@ -29,7 +29,7 @@ func runWorker(args []string, stderr io.Writer) int {
 		index                int
 		socket               string
 		maxCall              time.Duration
-		logLevel             string
+		logLevel, logFormat  string
 		stallAfter, stallEnd time.Duration
 		fleetID              string
 	)
@@ -38,13 +38,14 @@ func runWorker(args []string, stderr io.Writer) int {
 	f.fs.StringVar(&socket, "socket", "", "socket path this worker serves")
 	f.fs.DurationVar(&maxCall, "max-call-duration", time.Hour, "longest call allowed")
 	f.fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.String(&logFormat, "log-format", logAuto, "auto (text on a terminal, JSON otherwise), text or json")
 	f.fs.DurationVar(&stallAfter, "stall-after", 0, "flag a call whose media has not advanced for this long")
 	f.fs.DurationVar(&stallEnd, "stall-end", 0, "end a call whose media has not advanced for this long")
 	f.fs.StringVar(&fleetID, "fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "this host's fleet id: only service tokens scoped to it are accepted")
 	if code := f.parse(args, stderr); code >= 0 {
 		return code
 	}
-	base, err := newLogger(stderr, logLevel)
+	base, err := newLogger(stderr, logLevel, logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "voxfleet worker: %v\n", err)
 		return exitUsage

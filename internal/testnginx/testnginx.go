@@ -202,6 +202,17 @@ func (n *Nginx) kill() {
 	<-n.done
 }
 
+// Kill ends the master and its workers with SIGKILL, as a crash would: the
+// pid file is left behind, naming a process that no longer exists.
+func (n *Nginx) Kill() { n.kill() }
+
+// Restart starts the master again with the same configuration and port,
+// after Kill. It fails as nginx would, e.g. when an include is missing.
+func (n *Nginx) Restart() error { return n.start() }
+
+// PidFile is the path of the master's pid file.
+func (n *Nginx) PidFile() string { return filepath.Join(n.Prefix, "nginx.pid") }
+
 func (n *Nginx) args(extra ...string) []string {
 	return append([]string{"-p", n.Prefix + "/", "-c", n.Conf, "-e", n.ErrorLog}, extra...)
 }
