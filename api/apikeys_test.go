@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/api/auth"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 // TestAPIKeysBoundedByOwner: a key acts with at most its owner's current

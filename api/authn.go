@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/voxplatform/vox/api/auth"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/svcauth"
 )
 

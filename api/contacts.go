@@ -10,8 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/voxplatform/vox/api/importer"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/importer"
+	"github.com/voxplatform/vox/store"
 )
 
 // uploadResult reports a contact upload row by row.

@@ -9,7 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/voxplatform/vox/api/auth"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 // docPtr is a pointer to an organisation-owned document.

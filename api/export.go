@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/voxplatform/vox/api/importer"
+	"github.com/voxplatform/vox/importer"
 )
 
 // exportContacts writes a campaign's contacts as CSV: phone, name, status,

@@ -9,7 +9,7 @@ import (
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/config"
 	"github.com/voxplatform/vox/api/fleetpoll"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 // platformFleets turns FLEET_PLATFORM into fleets of no organisation (see

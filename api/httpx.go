@@ -12,7 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/api/auth"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 // Access levels of a route.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/voxplatform/vox/api/phone"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/store"
 )
 
 // unverifyOnChange puts a number back to pending when its organisation

@@ -8,8 +8,8 @@ import (
 
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/fleetpoll"
-	"github.com/voxplatform/vox/api/phone"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/store"
 )
 
 type agentInput struct {

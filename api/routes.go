@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/api/auth"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 // routesAll registers every route. Each /api/v1 route names the least role

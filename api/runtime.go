@@ -15,8 +15,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/voxplatform/vox/api/fleetpoll"
-	"github.com/voxplatform/vox/api/phone"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/store"
 )
 
 func agentKey(id string) string { return "vox:rt:agent:" + id }

@@ -18,8 +18,8 @@ import (
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/config"
 	"github.com/voxplatform/vox/api/fleetpoll"
-	"github.com/voxplatform/vox/api/store"
 	"github.com/voxplatform/vox/plainbody"
+	"github.com/voxplatform/vox/store"
 )
 
 // Server is voxbridge: the HTTP API and the clients it needs.

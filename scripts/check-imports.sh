@@ -21,6 +21,9 @@ forbid() { # package, forbidden import prefix...
 }
 forbid callslot supervisor upstream api
 [ -d api ] && forbid api supervisor callslot upstream
+forbid store api supervisor callslot upstream
+forbid phone api store supervisor callslot upstream
+forbid importer api store supervisor callslot upstream
 forbid svcauth supervisor callslot api lifeline upstream
 forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api

@@ -3,7 +3,7 @@ package fleetpoll
 import (
 	"testing"
 
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 )
 
 func TestChoose(t *testing.T) {

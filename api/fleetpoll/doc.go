@@ -15,6 +15,6 @@
 // Platform fleets (Options.Platform, OrgID "") come from configuration, serve
 // every organisation and are not restricted.
 //
-// fleetpoll imports api/store only; it must never import supervisor,
+// fleetpoll imports store only; it must never import supervisor,
 // callslot or upstream (it speaks to fleets only over HTTP).
 package fleetpoll

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/voxplatform/vox/api/store"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/store"
 )
 
 // Capacity is what the poller last learnt of one fleet host.

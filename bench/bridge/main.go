@@ -31,9 +31,9 @@ import (
 
 	"github.com/voxplatform/vox/api"
 	"github.com/voxplatform/vox/api/config"
-	"github.com/voxplatform/vox/api/store"
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/internal/testredis"
+	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/svcauth"
 )
 

@@ -29,7 +29,7 @@ import (
 	"github.com/voxplatform/vox/api"
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/config"
-	"github.com/voxplatform/vox/api/store"
+	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/version"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/voxplatform/vox/api/phone"
+	"github.com/voxplatform/vox/phone"
 )
 
 // Limits on one contact.

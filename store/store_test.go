@@ -10,7 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
-	"github.com/voxplatform/vox/api/importer"
+	"github.com/voxplatform/vox/importer"
 	"github.com/voxplatform/vox/internal/testmongo"
 )
 

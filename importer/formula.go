@@ -3,7 +3,7 @@ package importer
 import (
 	"strings"
 
-	"github.com/voxplatform/vox/api/phone"
+	"github.com/voxplatform/vox/phone"
 )
 
 // formulaStarts are the first characters with which a spreadsheet reads a

@@ -3,5 +3,5 @@
 // and dropping duplicates within the file. It is pure: no I/O beyond the
 // reader it is given.
 //
-// importer imports nothing from this module but api/phone.
+// importer imports nothing from this module but phone.
 package importer

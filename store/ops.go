@@ -9,7 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/voxplatform/vox/api/importer"
+	"github.com/voxplatform/vox/importer"
 )
 
 // Bootstrap creates the organisation name and its owner unless they exist.

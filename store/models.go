@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/voxplatform/vox/api/phone"
+	"github.com/voxplatform/vox/phone"
 )
 
 // Roles, from least to most privileged.
