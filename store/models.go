@@ -355,6 +355,11 @@ type Contact struct {
 	Metadata   map[string]string `bson:"metadata,omitempty" json:"metadata,omitempty"`
 	Status     string            `bson:"status" json:"status"`
 	Attempts   int               `bson:"attempts" json:"attempts"`
+	// Timezone is the contact's IANA time zone where known; empty means
+	// the campaign's. The Dialler calls only inside the window there.
+	Timezone string `bson:"timezone,omitempty" json:"timezone,omitempty"`
+	// DialState is what the Dialler keeps on the contact (see dialler.go).
+	DialState `bson:",inline"`
 }
 
 // DNCEntry is a number of the organisation's do-not-call list.
