@@ -43,6 +43,9 @@ type Config struct {
 	TallyEvery time.Duration
 	// Pacing configures each campaign's pacer; its Cap is AbandonCap.
 	Pacing pacing.Config
+	// Now is the clock of leases, windows and records; nil is time.Now.
+	// Tests move it forward to cross retry delays and quiet periods.
+	Now func() time.Time
 }
 
 // leaseFor is the lease of one attempt: ringing, attaching and a margin.
@@ -128,10 +131,13 @@ func New(cfg Config, st *store.Store, el *leader.Elector, placer Placer, attache
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	dctx, cancel := context.WithCancel(context.Background())
 	return &Dialler{
 		cfg: cfg, st: st, el: el, placer: placer, attacher: attacher, capacity: capacity,
-		logger: logger.With("component", "dialler"), m: newMetrics(), now: time.Now,
+		logger: logger.With("component", "dialler"), m: newMetrics(), now: cfg.Now,
 		dialCtx: dctx, dialCancel: cancel,
 		camps: map[string]*campaign{}, drr: map[string]*fairshare.DRR{}, calls: map[string]bool{},
 	}, nil
