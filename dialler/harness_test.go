@@ -108,6 +108,7 @@ type fixture struct {
 	agent    string
 	campaign store.Campaign
 	clock    *clock
+	next     int // index of the next contact's number
 }
 
 func newFixture(t *testing.T, mutate func(*store.Campaign)) *fixture {
@@ -146,7 +147,8 @@ func (f *fixture) addContacts(t *testing.T, campaignID string, n int, tz string)
 	for i := range n {
 		ids[i] = store.NewID()
 		docs[i] = store.Contact{Meta: store.Meta{ID: ids[i], OrgID: f.org, CreatedAt: now, UpdatedAt: now},
-			CampaignID: campaignID, Phone: phoneOf(campaignID, i), Status: store.ContactPending, Timezone: tz}
+			CampaignID: campaignID, Phone: phoneOf(campaignID, f.next), Status: store.ContactPending, Timezone: tz}
+		f.next++
 	}
 	if _, err := f.st.C(store.CollContacts).InsertMany(context.Background(), docs); err != nil {
 		t.Fatal(err)
@@ -179,10 +181,11 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// testConfig is a fast configuration: 50 ms ticks, 300 ms ringing.
+// testConfig is a fast configuration: 50 ms ticks, 300 ms ringing; the
+// leader lease outlasts the slowest tick under the race detector.
 func testConfig(owner string) dialler.Config {
 	return dialler.Config{
-		Owner: owner, Interval: 50 * time.Millisecond, LeaderTTL: 500 * time.Millisecond,
+		Owner: owner, Interval: 50 * time.Millisecond, LeaderTTL: 3 * time.Second,
 		RingTimeout: 300 * time.Millisecond, AttachTimeout: time.Second, MaxCall: time.Minute,
 		AbandonCap: 0.03, DrainTimeout: 5 * time.Second, TallyEvery: time.Second, Pacing: pacing.DefaultConfig(),
 	}
