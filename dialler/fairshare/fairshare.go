@@ -24,9 +24,10 @@ type DRR struct {
 }
 
 // Split gives each claim a share of free workers. Each round adds to every
-// campaign that still wants workers a quantum of weight/Σweight, and a
-// campaign takes one worker per whole unit of credit; a campaign that wants
-// nothing more loses its credit (it has nothing queued), as in DRR.
+// campaign that still wants workers a quantum of weight/Σweight, and the
+// campaign with the most credit takes one worker per whole unit of credit;
+// a campaign that wants nothing more loses its credit (it has nothing
+// queued), as in DRR.
 func (d *DRR) Split(free int, claims []Claim) map[string]int {
 	if d.deficit == nil {
 		d.deficit = map[string]float64{}
@@ -65,18 +66,31 @@ func (d *DRR) Split(free int, claims []Claim) map[string]int {
 		if n == 0 {
 			break
 		}
-		for k := 0; k < len(cs) && free > 0; k++ {
-			c := cs[(start+k)%len(cs)]
+		// The campaign with the most credit takes the next worker; when
+		// none has a whole worker of credit, a round adds every wanting
+		// campaign its quantum.
+		best, bestD := -1, 0.0
+		for k := range cs {
+			i := (start + k) % len(cs)
+			c := cs[i]
 			if out[c.ID] >= c.Want || c.Weight <= 0 {
 				continue
 			}
-			d.deficit[c.ID] += float64(c.Weight) / sum
-			for d.deficit[c.ID] >= 1 && out[c.ID] < c.Want && free > 0 {
-				out[c.ID]++
-				d.deficit[c.ID]--
-				free--
+			if dd := d.deficit[c.ID]; dd >= 1 && (best < 0 || dd > bestD) {
+				best, bestD = i, dd
 			}
 		}
+		if best < 0 {
+			for _, c := range cs {
+				if out[c.ID] < c.Want && c.Weight > 0 {
+					d.deficit[c.ID] += float64(c.Weight) / sum
+				}
+			}
+			continue
+		}
+		out[cs[best].ID]++
+		d.deficit[cs[best].ID]--
+		free--
 	}
 	for _, c := range cs {
 		if out[c.ID] >= c.Want {
