@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/media-sdk"
-	protoLogger "github.com/livekit/protocol/logger"
 	"github.com/livekit/protocol/livekit"
+	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 	"github.com/pion/webrtc/v4"
@@ -207,7 +207,14 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 		return fmt.Errorf("new local track: %w", err)
 	}
 	track := &boundTrack{PCMLocalTrack: pcm, bound: make(chan struct{})}
-	room := lksdk.NewRoom(l.callbacks())
+	cb := l.callbacks()
+	var room *lksdk.Room
+	// The SDK's reason folds ROOM_DELETED into "other reasons"; the room
+	// keeps the protocol's.
+	cb.OnDisconnectedWithReason = func(lksdk.DisconnectionReason) {
+		l.post(event{kind: evDisconnected, text: room.DisconnectReason().String()})
+	}
+	room = lksdk.NewRoom(cb)
 	opts := []lksdk.ConnectOption{lksdk.WithLogger(lkLog), lksdk.WithAutoSubscribe(true)}
 	if l.cfg.SinglePeerConnection {
 		opts = append(opts, lksdk.WithSinglePeerConnection())
@@ -257,9 +264,6 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 			l.post(event{kind: evCallerLeft, text: rp.Identity()})
 		}
 	}
-	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) {
-		l.post(event{kind: evDisconnected, text: string(reason)})
-	}
 	cb.OnTrackSubscribed = l.trackSubscribed
 	cb.OnDataPacket = func(data lksdk.DataPacket, params lksdk.DataReceiveParams) {
 		if d, ok := data.(*livekit.SipDTMF); ok && d.Digit != "" {
@@ -299,7 +303,9 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 		return
 	}
 	rt, err := lkmedia.NewPCMRemoteTrack(track, &callerWriter{l: l},
-		lkmedia.WithTargetSampleRate(Rate), lkmedia.WithLogger(sdkLogger(l.log)))
+		// Closing the track races its RTP loop's last read, which the SDK
+		// logs as an error: its log is dropped.
+		lkmedia.WithTargetSampleRate(Rate), lkmedia.WithLogger(protoLogger.GetDiscardLogger()))
 	if err != nil {
 		l.log.Warn("subscribe caller audio", "caller", rp.Identity(), "err", err)
 		return
@@ -483,7 +489,7 @@ func (l *Leg) handle(ctx context.Context, sess agent.Session, ev event) error {
 }
 
 func (l *Leg) disconnected(reason string) {
-	if reason == string(lksdk.RoomClosed) || reason == livekit.DisconnectReason_ROOM_DELETED.String() {
+	if reason == livekit.DisconnectReason_ROOM_DELETED.String() || reason == livekit.DisconnectReason_ROOM_CLOSED.String() {
 		l.end(CauseRoomDeleted, reason)
 		return
 	}
@@ -551,6 +557,14 @@ func (t *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamete
 		t.once.Do(func() { close(t.bound) })
 	}
 	return p, err
+}
+
+// SetSDKLogger sends the LiveKit SDK's own logs (signalling, pion's
+// WebRTC stack), warnings and errors only, to logger; without it they go to
+// the standard logger at every level. The SDK's logger is global: call this
+// once at start, before any leg joins.
+func SetSDKLogger(logger *slog.Logger) {
+	lksdk.SetLogger(sdkLogger(logger.With("component", "livekit")))
 }
 
 // sdkLogger routes the SDK's logs to logger, warnings and errors only.

@@ -9,12 +9,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
+	protoLogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/internal/testredis"
@@ -50,6 +53,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Lookup(t)
+	quietSDK()
 	rd := testredis.StartServer(t)
 	s, err := Launch(bin, t.TempDir(), rd, opts)
 	if err != nil {
@@ -209,6 +213,12 @@ func (s *Server) Token(room, identity string, kind livekit.ParticipantInfo_Kind)
 		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room})
 	return at.ToJWT()
 }
+
+var sdkOnce sync.Once
+
+// quietSDK silences the LiveKit SDK's global logger (pion's WebRTC debug
+// lines), once, before the test's first participant or leg.
+func quietSDK() { sdkOnce.Do(func() { lksdk.SetLogger(protoLogger.GetDiscardLogger()) }) }
 
 func freeTCP() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
