@@ -29,4 +29,6 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
+forbid roomleg supervisor callslot api store upstream lifeline control
 exit $fail
