@@ -28,5 +28,7 @@ forbid svcauth supervisor callslot api lifeline upstream
 forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
-forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid control supervisor callslot api upstream lifeline restart
+# The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
+forbid fleetapi agent api callslot control importer lifeline pacing phone plainbody restart sdnotify store supervisor twilio upstream version
 exit $fail
