@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/agent"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // CallRecord is what a worker knows about a finished call.
@@ -37,5 +38,5 @@ type CallRecorder interface {
 // ends or ctx ends. The LiveKit issue provides it; without it /attach
 // answers 503.
 type RoomMedia interface {
-	Serve(ctx context.Context, req AttachRequest, factory agent.Factory) error
+	Serve(ctx context.Context, req fleetapi.AttachRequest, factory agent.Factory) error
 }

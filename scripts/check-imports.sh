@@ -28,7 +28,9 @@ forbid svcauth supervisor callslot api lifeline upstream
 forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
-forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid control supervisor callslot api upstream lifeline restart
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
+# The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
+forbid fleetapi agent api callslot control importer lifeline pacing phone plainbody restart sdnotify store supervisor twilio upstream version
 exit $fail
