@@ -49,6 +49,16 @@ func TestCallTranscript(t *testing.T) {
 	if r["applied"] != false || r["appended"] != 1.0 || r["status"] != "completed" {
 		t.Fatalf("stale write: %v", r)
 	}
+	// A recording uploaded later attaches its key whatever status its
+	// uploader knew, once.
+	r = put(200, map[string]any{"status": "in-progress", "recording_key": "recordings/o/2026/03/01/TR1.wav"})
+	if r["applied"] != false || r["recording_key"] != "recordings/o/2026/03/01/TR1.wav" || r["status"] != "completed" {
+		t.Fatalf("late recording key: %v", r)
+	}
+	r = put(200, map[string]any{"status": "ringing", "recording_key": "recordings/other.wav"})
+	if r["recording_key"] != "recordings/o/2026/03/01/TR1.wav" {
+		t.Fatalf("recording key replaced by a stale write: %v", r)
+	}
 	// Replaying the same write is a no-op.
 	r = put(200, map[string]any{"status": "in-progress", "transcript": []any{entry(3, "caller", "Bye")}})
 	if r["appended"] != 0.0 {

@@ -181,11 +181,11 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 	switch {
 	case res.Created:
 		outcome = "created"
-	case !res.Applied && res.Appended == 0:
+	case !res.Applied && res.Appended == 0 && !res.Attached:
 		outcome = "stale"
 	}
 	s.metrics.calls.WithLabelValues(outcome).Inc()
-	if res.Applied || res.Appended > 0 {
+	if res.Applied || res.Appended > 0 || res.Attached {
 		s.publish(ctx, res.Call.OrgID, "call", res.Call)
 	}
 	status := http.StatusOK

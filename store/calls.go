@@ -102,6 +102,9 @@ type UpsertResult struct {
 	Applied bool // false: the update was older than the stored status and was ignored
 	// Appended is how many transcript entries were new.
 	Appended int
+	// Attached: a stale write set the recording key of a call that had
+	// none (see attachRecording).
+	Attached bool
 }
 
 // UpsertCall creates or updates a call record without a transaction, so
@@ -216,7 +219,7 @@ func (s *Store) upsertStatus(ctx context.Context, u CallUpdate, rank int) (Upser
 	case err != nil:
 		return UpsertResult{}, err
 	case cur.StatusRank > rank || (cur.StatusRank == rank && cur.Status != u.Status):
-		return UpsertResult{Call: cur}, nil // stale: nothing to write
+		return s.attachRecording(ctx, u, UpsertResult{Call: cur}) // stale: nothing else to write
 	}
 	filter := bson.M{
 		"_id": u.CallID,
@@ -233,7 +236,30 @@ func (s *Store) upsertStatus(ctx context.Context, u CallUpdate, rank int) (Upser
 	if err != nil {
 		return UpsertResult{}, fmt.Errorf("read back call %s: %w", u.CallID, err)
 	}
-	return UpsertResult{Call: c, Applied: res.MatchedCount > 0}, nil
+	return s.attachRecording(ctx, u, UpsertResult{Call: c, Applied: res.MatchedCount > 0})
+}
+
+// attachRecording sets the recording key of a call that has none, even
+// from a stale write: a recording is uploaded after its call ended (or,
+// recovered, after its worker died), and its key must reach the record
+// whatever status the uploader last knew.
+func (s *Store) attachRecording(ctx context.Context, u CallUpdate, r UpsertResult) (UpsertResult, error) {
+	key, ok := u.Set["recording_key"].(string)
+	if r.Applied || !ok || key == "" || r.Call.RecordingKey != "" {
+		return r, nil
+	}
+	filter := bson.M{"_id": u.CallID, "$or": bson.A{
+		bson.M{"recording_key": bson.M{"$exists": false}}, bson.M{"recording_key": ""}}}
+	res, err := s.C(CollCalls).UpdateOne(ctx, filter, bson.M{"$set": bson.M{"recording_key": key,
+		"updated_at": time.Now().UTC().Truncate(time.Millisecond)}})
+	if err != nil {
+		return r, classify("attach recording to call "+u.CallID, err)
+	}
+	if res.MatchedCount > 0 {
+		r.Call.RecordingKey = key
+		r.Attached = true
+	}
+	return r, nil
 }
 
 // stripe maps a call id to one of the call locks.
