@@ -9,6 +9,7 @@ import (
 
 	"github.com/voxplatform/vox/dialler/compliance"
 	"github.com/voxplatform/vox/pacing"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -27,8 +28,8 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 	}()
 	log := d.logger.With("call_id", dial.CallID, "campaign_id", dial.CampaignID, "contact_id", dial.ContactID)
 	placedAt := d.now().UTC()
-	d.record(ctx, dial, store.CallQueued, bson.M{"attempt": dial.Attempt, "dialler_epoch": epoch})
-	d.record(ctx, dial, store.CallRinging, bson.M{"started_at": placedAt})
+	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallQueued})
+	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallRinging, StartedAt: placedAt})
 	d.m.dials.WithLabelValues(dial.CampaignID).Inc()
 
 	res, err := d.placer.Place(ctx, dial)
@@ -46,21 +47,15 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 		c.mu.Lock()
 		c.pacer.Estimator().ObserveDial(pacing.NoAnswer, 0)
 		c.mu.Unlock()
-		status, outcome := store.CallFailed, store.OutcomeFailed
+		status, outcome := runtimeapi.CallFailed, store.OutcomeFailed
 		switch res.Result {
 		case NoAnswer:
-			status, outcome = store.CallNoAnswer, store.OutcomeNoAnswer
+			status, outcome = runtimeapi.CallNoAnswer, store.OutcomeNoAnswer
 		case Busy:
-			status, outcome = store.CallBusy, store.OutcomeBusy
+			status, outcome = runtimeapi.CallBusy, store.OutcomeBusy
 		}
-		set := bson.M{"outcome": outcome, "ended_at": d.now().UTC(), "ring_seconds": ring.Seconds()}
-		if res.SIPStatus != 0 {
-			set["sip_status"] = res.SIPStatus
-		}
-		if res.Reason != "" {
-			set["error"] = truncate(res.Reason, 1000)
-		}
-		d.record(ctx, dial, status, set)
+		d.record(ctx, dial, runtimeapi.CallRecord{Status: status, EndedAt: d.now().UTC(), RingSeconds: seconds(ring),
+			SIPStatus: res.SIPStatus, Error: truncate(res.Reason, 1000)})
 		next := compliance.AfterAttempt(doc, dial.Attempt, compliance.NotReached, d.now())
 		d.endLease(ctx, store.LeaseEnd{ContactID: dial.ContactID, Attempt: dial.Attempt, Epoch: epoch,
 			Status: next.Status, NextAttemptAt: next.NextAttemptAt, Outcome: outcome, CallID: dial.CallID})
@@ -85,12 +80,8 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 		c.month.HumanAnswers++
 		c.mu.Unlock()
 		d.m.answers.WithLabelValues(dial.CampaignID).Inc()
-		set := bson.M{"outcome": store.OutcomeAnswered, "answered_at": answeredAt, "sip_status": 200,
-			"ring_seconds": ring.Seconds()}
-		if fleetURL != "" {
-			set["fleet_url"] = fleetURL
-		}
-		d.record(ctx, dial, store.CallInProgress, set)
+		d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallInProgress, AnsweredAt: answeredAt,
+			SIPStatus: 200, RingSeconds: seconds(ring), FleetURL: fleetURL})
 		d.endLease(ctx, store.LeaseEnd{ContactID: dial.ContactID, Attempt: dial.Attempt, Epoch: epoch,
 			Status: store.ContactAnswered, Outcome: store.OutcomeAnswered, CallID: dial.CallID})
 		log.Debug("answered and attached", "fleet_url", fleetURL)
@@ -115,32 +106,38 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 	}
 	c.mu.Unlock()
 	d.m.abandons.WithLabelValues(dial.CampaignID).Inc()
-	d.record(ctx, dial, store.CallCanceled, bson.M{"outcome": store.OutcomeAbandoned, "answered_at": answeredAt,
-		"ended_at": d.now().UTC(), "sip_status": 200, "ring_seconds": ring.Seconds(),
-		"error": "abandoned: " + truncate(err.Error(), 900)})
+	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallCompleted, EndCause: runtimeapi.EndAbandoned,
+		AnsweredAt: answeredAt, EndedAt: d.now().UTC(), SIPStatus: 200, RingSeconds: seconds(ring),
+		Error: "abandoned: " + truncate(err.Error(), 900)})
 	next := compliance.AfterAttempt(doc, dial.Attempt, compliance.Abandoned, d.now())
 	d.endLease(ctx, store.LeaseEnd{ContactID: dial.ContactID, Attempt: dial.Attempt, Epoch: epoch, Status: next.Status,
 		NextAttemptAt: next.NextAttemptAt, LastAbandonAt: next.LastAbandonAt, Outcome: store.OutcomeAbandoned, CallID: dial.CallID})
 	log.Info("abandoned: no free worker", "err", err)
 }
 
-// record writes one step of the call record of dial. Its common fields are
-// set at every step, so that any one write creates a complete record.
-func (d *Dialler) record(ctx context.Context, dial Dial, status string, set bson.M) {
-	all := bson.M{"campaign_id": dial.CampaignID, "contact_id": dial.ContactID, "direction": "outbound",
-		"to": dial.To, "room": dial.Room, "participant": dial.Identity}
-	if dial.From != "" {
-		all["from"] = dial.From
-	}
-	for k, v := range set {
-		all[k] = v
+// record writes one step of the call record of dial, in the runtime
+// contract's terms (runtimeapi.CallRecord, the body the worker sends to
+// PUT /runtime/calls/{id}), through the same monotonic store write the
+// Backend applies to it. The fields that identify the call are set at every
+// step, so that any one write creates a complete record.
+func (d *Dialler) record(ctx context.Context, dial Dial, r runtimeapi.CallRecord) {
+	r.AgentID, r.CampaignID, r.ContactID = dial.AgentID, dial.CampaignID, dial.ContactID
+	r.Direction, r.Carrier, r.To, r.From = runtimeapi.Outbound, runtimeapi.CarrierSIP, dial.To, dial.From
+	if err := r.Validate(); err != nil {
+		d.logger.Error("call record refused by its own contract", "call_id", dial.CallID, "err", err)
+		return
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := d.st.UpsertCall(wctx, store.CallUpdate{CallID: dial.CallID, OrgID: dial.OrgID, AgentID: dial.AgentID,
-		Status: status, Set: all}); err != nil {
-		d.logger.Warn("write call record", "call_id", dial.CallID, "status", status, "err", err)
+		Status: r.Status, Set: store.RecordSet(r)}); err != nil {
+		d.logger.Warn("write call record", "call_id", dial.CallID, "status", r.Status, "err", err)
 	}
+}
+
+func seconds(d time.Duration) *float64 {
+	v := d.Seconds()
+	return &v
 }
 
 // endLease ends a lease, counting a refusal (a newer leader owns it).
@@ -190,8 +187,8 @@ func (d *Dialler) recover(ctx context.Context, epoch int64) {
 
 // recorded is what recovery reads of a call record.
 type recorded struct {
-	Status  string `bson:"status"`
-	Outcome string `bson:"outcome"`
+	Status   string `bson:"status"`
+	EndCause string `bson:"end_cause"`
 }
 
 func (d *Dialler) recoverOne(ctx context.Context, epoch int64, camp store.Campaign, ct store.Contact, dial Dial, now time.Time) {
@@ -204,14 +201,21 @@ func (d *Dialler) recoverOne(ctx context.Context, epoch int64, camp store.Campai
 	end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, CallID: dial.CallID}
 	action := "ended"
 	switch {
-	case rec.Outcome == store.OutcomeAnswered || rec.Status == store.CallInProgress || rec.Status == store.CallCompleted:
-		end.Status, end.Outcome, action = store.ContactAnswered, store.OutcomeAnswered, "answered"
-	case rec.Outcome == store.OutcomeAbandoned:
+	case rec.EndCause == runtimeapi.EndAbandoned:
 		next := compliance.AfterAttempt(camp, ct.Attempts, compliance.Abandoned, now)
-		end.Status, end.NextAttemptAt, end.LastAbandonAt, end.Outcome = next.Status, next.NextAttemptAt, next.LastAbandonAt, rec.Outcome
-	case store.StatusRank(rec.Status) == 4:
+		end.Status, end.NextAttemptAt, end.LastAbandonAt, end.Outcome = next.Status, next.NextAttemptAt, next.LastAbandonAt, store.OutcomeAbandoned
+	case rec.Status == runtimeapi.CallInProgress || rec.Status == runtimeapi.CallCompleted:
+		end.Status, end.Outcome, action = store.ContactAnswered, store.OutcomeAnswered, "answered"
+	case runtimeapi.Terminal(rec.Status):
 		next := compliance.AfterAttempt(camp, ct.Attempts, compliance.NotReached, now)
-		end.Status, end.NextAttemptAt, end.Outcome = next.Status, next.NextAttemptAt, rec.Outcome
+		outcome := store.OutcomeFailed
+		switch rec.Status {
+		case runtimeapi.CallNoAnswer:
+			outcome = store.OutcomeNoAnswer
+		case runtimeapi.CallBusy:
+			outcome = store.OutcomeBusy
+		}
+		end.Status, end.NextAttemptAt, end.Outcome = next.Status, next.NextAttemptAt, outcome
 	default:
 		// Queued, ringing or no record: the Dialler that placed it died
 		// before it knew. Ask whether the call is up.
@@ -228,8 +232,8 @@ func (d *Dialler) recoverOne(ctx context.Context, epoch int64, camp store.Campai
 			log.Info("expired lease of a live attempt: extended, not redialled")
 			return
 		}
-		d.record(ctx, dial, store.CallFailed, bson.M{"outcome": store.OutcomeFailed, "ended_at": now.UTC(),
-			"error": "the dialler that placed the call stopped before it ended; the call is not live"})
+		d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallFailed, EndedAt: now.UTC(),
+			Error: "the dialler that placed the call stopped before it ended; the call is not live"})
 		next := compliance.AfterAttempt(camp, ct.Attempts, compliance.NotReached, now)
 		end.Status, end.NextAttemptAt, end.Outcome, action = next.Status, next.NextAttemptAt, store.OutcomeFailed, "dead"
 	}

@@ -10,17 +10,12 @@ import (
 
 	"github.com/voxplatform/vox/dialler"
 	"github.com/voxplatform/vox/dialler/simulate"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
-// callDoc is a call record with the fields the Dialler sets.
-type callDoc struct {
-	store.Call `bson:",inline"`
-	Outcome    string `bson:"outcome"`
-	SIPStatus  int    `bson:"sip_status"`
-	Attempt    int    `bson:"attempt"`
-	Room       string `bson:"room"`
-}
+// callDoc is a call record.
+type callDoc = store.Call
 
 func (f *fixture) calls(t *testing.T, campaignID string) []callDoc {
 	t.Helper()
@@ -76,24 +71,22 @@ func TestCampaignRunsToTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := map[int]struct {
-		status, outcome, call string
-		sip                   int
-	}{}
+	type expect struct {
+		status, outcome, call, cause string
+		sip                          int
+	}
+	want := map[int]expect{}
 	for i := range 20 {
-		w := struct {
-			status, outcome, call string
-			sip                   int
-		}{store.ContactAnswered, store.OutcomeAnswered, store.CallInProgress, 200}
+		w := expect{store.ContactAnswered, store.OutcomeAnswered, store.CallInProgress, "", 200}
 		switch {
 		case i >= 10 && i < 14:
-			w.status, w.outcome, w.call, w.sip = store.ContactExhausted, store.OutcomeNoAnswer, store.CallNoAnswer, 480
+			w = expect{store.ContactExhausted, store.OutcomeNoAnswer, store.CallNoAnswer, "", 480}
 		case i >= 14 && i < 17:
-			w.status, w.outcome, w.call, w.sip = store.ContactExhausted, store.OutcomeBusy, store.CallBusy, 486
+			w = expect{store.ContactExhausted, store.OutcomeBusy, store.CallBusy, "", 486}
 		case i == 17:
-			w.status, w.outcome, w.call, w.sip = store.ContactExhausted, store.OutcomeFailed, store.CallFailed, 503
+			w = expect{store.ContactExhausted, store.OutcomeFailed, store.CallFailed, "", 503}
 		case i == 18:
-			w.status, w.outcome, w.call, w.sip = store.ContactExhausted, store.OutcomeAbandoned, store.CallCanceled, 200
+			w = expect{store.ContactExhausted, store.OutcomeAbandoned, store.CallCompleted, runtimeapi.EndAbandoned, 200}
 		}
 		want[i] = w
 	}
@@ -115,10 +108,11 @@ func TestCampaignRunsToTheEnd(t *testing.T) {
 			continue
 		}
 		r := recs[0]
-		callID, room, _ := dialler.Names(id, 1)
-		if r.CallID != callID || r.Room != room || r.Status != w.call || r.Outcome != w.outcome || r.SIPStatus != w.sip ||
-			r.To != c.Phone || r.Direction != "outbound" || r.AgentID != f.agent || r.OrgID != f.org || r.Attempt != 1 {
-			t.Errorf("contact %d: record %+v, want %s status %s outcome %s sip %d", indexOf(c.Phone), r, callID, w.call, w.outcome, w.sip)
+		callID, _, _ := dialler.Names(id, 1)
+		if r.CallID != callID || r.Status != w.call || r.EndCause != w.cause || r.SIPStatus != w.sip ||
+			r.To != c.Phone || r.Direction != runtimeapi.Outbound || r.AgentID != f.agent || r.OrgID != f.org ||
+			r.StartedAt.IsZero() || r.RingSeconds == nil || (w.outcome == store.OutcomeAnswered || w.outcome == store.OutcomeAbandoned) == r.AnsweredAt.IsZero() {
+			t.Errorf("contact %d: record %+v, want %s status %s end cause %q sip %d", indexOf(c.Phone), r, callID, w.call, w.cause, w.sip)
 		}
 		if w.outcome == store.OutcomeAbandoned && c.LastAbandonAt == nil {
 			t.Errorf("contact %d: abandoned without last_abandon_at", indexOf(c.Phone))

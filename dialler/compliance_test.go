@@ -10,6 +10,7 @@ import (
 
 	"github.com/voxplatform/vox/dialler"
 	"github.com/voxplatform/vox/dialler/simulate"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -194,13 +195,13 @@ func TestAbandonBudget(t *testing.T) {
 			f.addContacts(t, f.campaign.ID, 60, "")
 			ctx := context.Background()
 			for i := range 10 {
-				outcome := store.OutcomeAnswered
+				r := runtimeapi.CallRecord{Status: runtimeapi.CallCompleted, CampaignID: f.campaign.ID,
+					AnsweredAt: f.clock.Now().Add(-tc.ago)}
 				if i < tc.abandons {
-					outcome = store.OutcomeAbandoned
+					r.EndCause = runtimeapi.EndAbandoned
 				}
-				at := f.clock.Now().Add(-tc.ago)
 				if _, err := f.st.UpsertCall(ctx, store.CallUpdate{CallID: "old-" + store.NewID(), OrgID: f.org, AgentID: f.agent,
-					Status: store.CallCompleted, Set: map[string]any{"campaign_id": f.campaign.ID, "outcome": outcome, "answered_at": at}}); err != nil {
+					Status: r.Status, Set: store.RecordSet(r)}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/pacing"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -118,7 +119,7 @@ func newFixture(t *testing.T, mutate func(*store.Campaign)) *fixture {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if err := store.Insert(ctx, st, store.CollAgents, store.Agent{Meta: store.Meta{ID: f.agent, OrgID: f.org, CreatedAt: now, UpdatedAt: now},
-		Name: "a", Language: "en", MaxCallSeconds: 600}); err != nil {
+		AgentSettings: runtimeapi.AgentSettings{Name: "a", Language: "en", MaxCallSeconds: 600}}); err != nil {
 		t.Fatal(err)
 	}
 	f.campaign = store.Campaign{Meta: store.Meta{ID: store.NewID(), OrgID: f.org, CreatedAt: now, UpdatedAt: now},

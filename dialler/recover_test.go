@@ -20,7 +20,9 @@ type livePlacer struct {
 	live map[string]bool
 }
 
-func (p livePlacer) Live(ctx context.Context, d dialler.Dial) (bool, error) { return p.live[d.CallID], nil }
+func (p livePlacer) Live(ctx context.Context, d dialler.Dial) (bool, error) {
+	return p.live[d.CallID], nil
+}
 
 // TestExpiredLeaseRecovery: the leases of a Dialler that died mid-call are
 // recovered by what their attempt reached; an attempt that is live or was

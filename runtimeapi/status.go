@@ -67,3 +67,8 @@ const (
 	SpeakerAgent  = "agent"
 	SpeakerCaller = "caller"
 )
+
+// EndAbandoned is the end cause of an outbound call a person answered when
+// no worker was free: the Dialler hung up (status completed). Abandons
+// count against a campaign's abandon cap.
+const EndAbandoned = "abandoned"

@@ -9,6 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // CollDiallerLeader holds the one leader document of the Dialler.
@@ -35,7 +37,8 @@ func ContactFinal(status string) bool {
 	return status == ContactAnswered || status == ContactExhausted || status == ContactDoNotCall
 }
 
-// Call outcomes the Dialler records on a call (field "outcome").
+// Attempt outcomes the Dialler keeps on a contact (last_outcome). On the
+// call record the same facts are its status and end cause (runtimeapi).
 const (
 	OutcomeAnswered  = "answered"  // a person answered and a worker took the call
 	OutcomeAbandoned = "abandoned" // a person answered and no worker was free: hung up
@@ -341,22 +344,16 @@ func (s *Store) CampaignOpenContacts(ctx context.Context, campaignID string) (in
 		"status": bson.M{"$in": bson.A{ContactPending, ContactDialling}}})
 }
 
-// AbandonTally counts, among the calls of a campaign answered by a person
-// since since, those handed to a worker or abandoned, and those abandoned.
+// AbandonTally counts the calls of a campaign a person answered since
+// since (answered_at is set on both the calls handed to a worker and the
+// abandoned ones), and those abandoned (end cause abandoned).
 func (s *Store) AbandonTally(ctx context.Context, campaignID string, since time.Time) (humans, abandons int64, err error) {
-	base := bson.M{"campaign_id": campaignID, "answered_at": bson.M{"$gte": since.UTC()}}
-	h := bson.M{"outcome": bson.M{"$in": bson.A{OutcomeAnswered, OutcomeAbandoned}}}
-	for k, v := range base {
-		h[k] = v
-	}
-	if humans, err = Count(ctx, s, CollCalls, h); err != nil {
+	f := bson.M{"campaign_id": campaignID, "answered_at": bson.M{"$gte": since.UTC()}}
+	if humans, err = Count(ctx, s, CollCalls, f); err != nil {
 		return 0, 0, err
 	}
-	a := bson.M{"outcome": OutcomeAbandoned}
-	for k, v := range base {
-		a[k] = v
-	}
-	abandons, err = Count(ctx, s, CollCalls, a)
+	f["end_cause"] = runtimeapi.EndAbandoned
+	abandons, err = Count(ctx, s, CollCalls, f)
 	return humans, abandons, err
 }
 

@@ -190,7 +190,7 @@ func (w *World) Attach(ctx context.Context, d dialler.Dial) (string, error) {
 		}
 	})
 	w.timers[t] = true
-	return "sim://fleet", nil
+	return "http://fleet.simulated.invalid", nil
 }
 
 // Pool implements dialler.Capacity.
