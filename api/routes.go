@@ -46,4 +46,6 @@ func (s *Server) routesAll() {
 		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: verifyNumberInput{}, Out: store.PhoneNumber{}}, s.verifyNumber)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/fleets/select", Summary: "A fleet host with a free slot",
 		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: runtimeapi.FleetChoice{}}, s.selectFleet)
+	s.add(routeInfo{Method: http.MethodGet, Path: runtimeapi.PathFleetCapacity, Summary: "Free and busy workers of the fleets an organisation's calls may use",
+		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: runtimeapi.FleetCapacity{}}, s.fleetCapacity)
 }
