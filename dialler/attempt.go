@@ -28,7 +28,6 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 	}()
 	log := d.logger.With("call_id", dial.CallID, "campaign_id", dial.CampaignID, "contact_id", dial.ContactID)
 	placedAt := d.now().UTC()
-	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallQueued})
 	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallRinging, StartedAt: placedAt})
 	d.m.dials.WithLabelValues(dial.CampaignID).Inc()
 
@@ -120,19 +119,21 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 // PUT /runtime/calls/{id}), through the same monotonic store write the
 // Backend applies to it. The fields that identify the call are set at every
 // step, so that any one write creates a complete record.
-func (d *Dialler) record(ctx context.Context, dial Dial, r runtimeapi.CallRecord) {
+func (d *Dialler) record(ctx context.Context, dial Dial, r runtimeapi.CallRecord) error {
 	r.AgentID, r.CampaignID, r.ContactID = dial.AgentID, dial.CampaignID, dial.ContactID
 	r.Direction, r.Carrier, r.To, r.From = runtimeapi.Outbound, runtimeapi.CarrierSIP, dial.To, dial.From
 	if err := r.Validate(); err != nil {
 		d.logger.Error("call record refused by its own contract", "call_id", dial.CallID, "err", err)
-		return
+		return err
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := d.st.UpsertCall(wctx, store.CallUpdate{CallID: dial.CallID, OrgID: dial.OrgID, AgentID: dial.AgentID,
 		Status: r.Status, Set: store.RecordSet(r)}); err != nil {
 		d.logger.Warn("write call record", "call_id", dial.CallID, "status", r.Status, "err", err)
+		return err
 	}
+	return nil
 }
 
 func seconds(d time.Duration) *float64 {
@@ -201,6 +202,10 @@ func (d *Dialler) recoverOne(ctx context.Context, epoch int64, camp store.Campai
 	end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, CallID: dial.CallID}
 	action := "ended"
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// No record: the attempt was leased but never placed (the record
+		// is written before the call). Give the attempt back.
+		end.Status, end.UndoAttempt, end.CallID, action = store.ContactPending, true, "", "unplaced"
 	case rec.EndCause == runtimeapi.EndAbandoned:
 		next := compliance.AfterAttempt(camp, ct.Attempts, compliance.Abandoned, now)
 		end.Status, end.NextAttemptAt, end.LastAbandonAt, end.Outcome = next.Status, next.NextAttemptAt, next.LastAbandonAt, store.OutcomeAbandoned
@@ -217,8 +222,8 @@ func (d *Dialler) recoverOne(ctx context.Context, epoch int64, camp store.Campai
 		}
 		end.Status, end.NextAttemptAt, end.Outcome = next.Status, next.NextAttemptAt, outcome
 	default:
-		// Queued, ringing or no record: the Dialler that placed it died
-		// before it knew. Ask whether the call is up.
+		// Queued or ringing: the Dialler that placed it died before it
+		// knew how it went. Ask whether the call is up.
 		live, err := d.placer.Live(ctx, dial)
 		if err != nil {
 			log.Warn("recover lease: cannot tell whether the attempt is live; keeping it leased", "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/voxplatform/vox/dialler/fairshare"
 	"github.com/voxplatform/vox/dialler/leader"
 	"github.com/voxplatform/vox/pacing"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -478,32 +479,48 @@ func (d *Dialler) dialCampaign(ctx context.Context, epoch int64, p *plan, n int,
 	if n <= 0 || p.claim.Want == 0 {
 		return 0
 	}
-	doc := p.c.doc
 	placed := 0
+	// A lease once asked for is seen through even when the loop is told to
+	// stop (its reply would otherwise be lost with the lease taken);
+	// stopping is checked between leases.
+	wctx := context.WithoutCancel(ctx)
 	for placed < n {
-		if e, ok := d.el.Leading(); !ok || e != epoch {
-			return placed // lost the lead mid-tick: stop at once
+		if e, ok := d.el.Leading(); !ok || e != epoch || ctx.Err() != nil {
+			return placed // lost the lead or stopping: no new dial
 		}
-		ct, err := d.st.LeaseContact(ctx, store.LeaseQuery{
-			CampaignID: doc.ID, Epoch: epoch, Owner: d.cfg.Owner, Now: now, For: d.cfg.leaseFor(),
-			MaxAttempts: doc.MaxAttempts, AbandonQuiet: compliance.AbandonQuiet,
-			Zones: p.zones, CampaignZoneOpen: p.campaignTZ,
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			p.c.mu.Lock()
-			p.c.emptyAt = now
-			p.c.mu.Unlock()
-			return placed
-		}
-		if err != nil {
-			d.logger.Warn("lease contact", "campaign_id", doc.ID, "err", err)
-			return placed
-		}
-		if d.start(ctx, epoch, p.c, doc, ct) {
+		started, more := d.leaseOne(wctx, epoch, p, now)
+		if started {
 			placed++
+		}
+		if !more {
+			return placed
 		}
 	}
 	return placed
+}
+
+// leaseOne leases one contact of the plan's campaign and starts its call.
+// more is false when the campaign has nothing more to lease this tick.
+func (d *Dialler) leaseOne(ctx context.Context, epoch int64, p *plan, now time.Time) (started, more bool) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	doc := p.c.doc
+	ct, err := d.st.LeaseContact(ctx, store.LeaseQuery{
+		CampaignID: doc.ID, Epoch: epoch, Owner: d.cfg.Owner, Now: now, For: d.cfg.leaseFor(),
+		MaxAttempts: doc.MaxAttempts, AbandonQuiet: compliance.AbandonQuiet,
+		Zones: p.zones, CampaignZoneOpen: p.campaignTZ,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		p.c.mu.Lock()
+		p.c.emptyAt = now
+		p.c.mu.Unlock()
+		return false, false
+	}
+	if err != nil {
+		d.logger.Warn("lease contact", "campaign_id", doc.ID, "err", err)
+		return false, false
+	}
+	return d.start(ctx, epoch, p.c, doc, ct), true
 }
 
 // start checks the leased contact once more against the rules that must
@@ -532,6 +549,14 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 		d.logger.Info("contact on the do-not-call list at dial time: not dialled", "contact_id", ct.ID, "campaign_id", doc.ID)
 		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactDoNotCall,
 			Outcome: "do_not_call"})
+		return false
+	}
+	// The queued record comes first: an attempt without a record was never
+	// placed, which is what recovery relies on.
+	if err := d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallQueued}); err != nil {
+		d.logger.Warn("call record not written; not dialling", "contact_id", ct.ID, "err", err)
+		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
+			UndoAttempt: true})
 		return false
 	}
 	c.mu.Lock()

@@ -48,7 +48,7 @@ func TestExpiredLeaseRecovery(t *testing.T) {
 	rec(0, store.CallInProgress, bson.M{"outcome": store.OutcomeAnswered}) // answered and attached
 	rec(1, store.CallRinging, nil)                                         // ringing, still up
 	rec(2, store.CallRinging, nil)                                         // ringing, gone
-	// ids[3]: leased, no record at all, not live.
+	// ids[3]: leased, no record at all: never placed.
 	live, _, _ := dialler.Names(ids[1], 1)
 	log := &placements{}
 	w := world(log, simulate.NoAnswer, 10)
@@ -69,17 +69,18 @@ func TestExpiredLeaseRecovery(t *testing.T) {
 	if c := cs[ids[1]]; c.Status != store.ContactDialling || c.Attempts != 1 || !c.LeaseUntil.After(f.clock.Now()) {
 		t.Errorf("live attempt: contact %s attempts %d lease %v, want its lease extended", c.Status, c.Attempts, c.LeaseUntil)
 	}
-	for _, i := range []int{2, 3} {
-		if c := cs[ids[i]]; c.Status != store.ContactPending || c.Attempts != 1 || c.NextAttemptAt == nil {
-			t.Errorf("dead attempt %d: contact %s attempts %d next %v, want pending for a retry after the delay", i, c.Status, c.Attempts, c.NextAttemptAt)
-		}
-		callID, _, _ := dialler.Names(ids[i], 1)
-		r, err := store.FindOne[callDoc](ctx, f.st, store.CollCalls, bson.M{"_id": callID})
-		if err != nil || r.Status != store.CallFailed {
-			t.Errorf("dead attempt %d: record %+v %v, want failed", i, r, err)
-		}
+	if c := cs[ids[2]]; c.Status != store.ContactPending || c.Attempts != 1 || c.NextAttemptAt == nil {
+		t.Errorf("dead attempt: contact %s attempts %d next %v, want pending for a retry after the delay", c.Status, c.Attempts, c.NextAttemptAt)
 	}
-	if got := log.contacts(); len(got) != 0 {
-		t.Fatalf("recovery dialled %v at once", got)
+	callID, _, _ := dialler.Names(ids[2], 1)
+	if r, err := store.FindOne[callDoc](ctx, f.st, store.CollCalls, bson.M{"_id": callID}); err != nil || r.Status != store.CallFailed {
+		t.Errorf("dead attempt: record %+v %v, want failed", r, err)
+	}
+	// The attempt never placed was given back and placed now, as attempt 1.
+	if got := log.contacts(); len(got) != 1 || got[0] != ids[3] {
+		t.Fatalf("recovery dialled %v, want only the contact whose attempt was never placed", got)
+	}
+	if c := cs[ids[3]]; c.Attempts != 1 {
+		t.Errorf("unplaced attempt: contact attempts %d, want 1 (given back, then placed)", c.Attempts)
 	}
 }

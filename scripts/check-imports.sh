@@ -37,4 +37,12 @@ forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcau
 forbid roomleg supervisor callslot api store upstream lifeline control
 # The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
 forbid fleetapi agent api callslot control importer lifeline pacing phone plainbody restart sdnotify store supervisor twilio upstream version
+# The Dialler: its engine reaches the Backend only through store and the
+# runtime contract, the fleets only through fleetapi; its pure parts import
+# nothing that does I/O.
+forbid dialler api supervisor callslot upstream control lifeline restart roomleg agent
+forbid dialler/compliance api supervisor callslot upstream dialler/leader dialler/fairshare dialler/simulate dialler/lkplace dialler/fleets lkapi fleetapi runtimeclient
+forbid dialler/fairshare api store supervisor callslot upstream pacing lkapi fleetapi runtimeclient
+forbid dialler/leader api supervisor callslot upstream pacing lkapi fleetapi runtimeclient
+forbid pacing api store supervisor callslot upstream dialler lkapi fleetapi runtimeclient
 exit $fail

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -242,9 +241,7 @@ func loadConfig(getenv func(string) string, args []string) (config, error) {
 		c.LiveKit = lkapi.Config{URL: get("LIVEKIT_URL"), Key: get("LIVEKIT_API_KEY"), Secret: get("LIVEKIT_API_SECRET")}
 		if c.LiveKit.URL != "" && c.LiveKit.Key != "" && c.LiveKit.Secret != "" {
 			if err := c.LiveKit.Validate("LIVEKIT_"); err != nil {
-				for _, e := range strings.Split(err.Error(), "\n") {
-					problems = append(problems, e)
-				}
+				problems = append(problems, strings.Split(err.Error(), "\n")...)
 			}
 		}
 	case PlacerSimulate:
@@ -265,6 +262,3 @@ func loadConfig(getenv func(string) string, args []string) (config, error) {
 	}
 	return c, nil
 }
-
-// errUsage marks a command-line mistake.
-var errUsage = errors.New("usage")

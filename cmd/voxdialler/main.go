@@ -173,9 +173,8 @@ func serve(cfg config, logger *slog.Logger) error {
 		})
 	}
 	err = g.Run()
-	var se run.SignalError
-	if errors.As(err, &se) {
-		logger.Info("stopped", "signal", se.Signal.String())
+	if errors.Is(err, run.ErrSignal) {
+		logger.Info("stopped", "cause", err.Error())
 		return nil
 	}
 	return err

@@ -11,7 +11,6 @@ import (
 	"github.com/voxplatform/vox/runtimeclient"
 )
 
-
 // Fleets is a dialler.Attacher and dialler.Capacity over the Backend.
 type Fleets struct {
 	rt      *runtimeclient.Client
