@@ -4,6 +4,7 @@
 // database; others wait as standby.
 //
 //	voxdialler [--placer livekit|simulate] [--interval S] [--health-host H] [--health-port P] [--id NAME] [--log-level L] [--mongodb-uri URI]
+//	voxdialler check [--url http://127.0.0.1:8090]
 //	voxdialler version | --version
 //	voxdialler help | -h | --help
 //
@@ -47,6 +48,7 @@ func main() {
 const usage = `usage:
   voxdialler [--placer livekit|simulate] [--interval S] [--health-host H] [--health-port P]
              [--id NAME] [--log-level L] [--mongodb-uri URI]
+  voxdialler check [--url http://127.0.0.1:8090]   (the healthcheck: /health and a smoke check of /metrics)
   voxdialler version | --version
   voxdialler help | -h | --help`
 
@@ -88,6 +90,8 @@ func runMain(args []string, getenv func(string) string, stdout, stderr io.Writer
 		case "version", "--version":
 			fmt.Fprintln(stdout, version.Version)
 			return 0
+		case "check":
+			return check(args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := loadConfig(getenv, args)

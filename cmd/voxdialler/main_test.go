@@ -363,6 +363,12 @@ func TestSIGTERMStopsDiallingAndLetsCallsFinish(t *testing.T) {
 		}
 		return true
 	})
+	var co, ce bytes.Buffer
+	url := fmt.Sprintf("--url=http://127.0.0.1:%d", a.port)
+	if code := runMain([]string{"check", url}, func(string) string { return "" }, &co, &ce); code != 0 ||
+		!strings.HasPrefix(co.String(), "OK ") || !strings.Contains(co.String(), "leader") {
+		t.Errorf("check of a running leader: exit %d: %s%s", code, co.String(), ce.String())
+	}
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +384,10 @@ func TestSIGTERMStopsDiallingAndLetsCallsFinish(t *testing.T) {
 	// At most the dials of the tick in progress were added.
 	if n := len(w.placed(t)); n > stopped+20 {
 		t.Errorf("%d calls placed after SIGTERM", n-stopped)
+	}
+	co.Reset()
+	if code := runMain([]string{"check", url}, func(string) string { return "" }, &co, &ce); code != 1 || !strings.HasPrefix(co.String(), "UNHEALTHY") {
+		t.Errorf("check of a stopped dialler: exit %d: %s", code, co.String())
 	}
 	ctx := context.Background()
 	if n, err := store.Count(ctx, w.st, store.CollContacts, bson.M{"status": store.ContactDialling}); err != nil || n != 0 {
