@@ -364,16 +364,18 @@ func (s *SIP) Dial(ctx context.Context, from, to string, ph Phone) (*Call, error
 	id := "SCL_" + rand.NewString()[:12]
 	res, err := s.io.EvaluateSIPDispatchRules(ctx, &rpc.EvaluateSIPDispatchRulesRequest{
 		SipCallId: id, CallingNumber: from, CalledNumber: to, SrcAddress: "127.0.0.1",
-		CallingHost: "127.0.0.1", CalledHost: "127.0.0.1",
+		Call: &rpc.SIPCall{
+			LkCallId: id, SourceIp: "127.0.0.1",
+			From:    &livekit.SIPUri{User: from, Host: "127.0.0.1"},
+			To:      &livekit.SIPUri{User: to, Host: "127.0.0.1"},
+			Address: &livekit.SIPUri{User: to, Host: "127.0.0.1"},
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate dispatch rules for %s: %w", to, err)
 	}
 	if res.Result != rpc.SIPDispatchResult_ACCEPT && res.Result != rpc.SIPDispatchResult_LEGACY_ACCEPT_OR_PIN {
 		return nil, fmt.Errorf("dispatch rules for %s: %s", to, res.Result)
-	}
-	if res.RequestPin {
-		return nil, fmt.Errorf("dispatch rules for %s ask for a pin", to)
 	}
 	c := &Call{
 		SIPCallID: id, Room: res.RoomName, Identity: res.ParticipantIdentity, To: to, From: from, Inbound: true,
