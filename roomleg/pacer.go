@@ -31,6 +31,7 @@ type pacer struct {
 	out    sampleWriter
 	tap    Tap
 	onMark func(string)
+	now    func() time.Time // the clock of mark and clear (tests set it)
 
 	mu        sync.Mutex // guards every field below
 	queue     []int16    // agent audio not yet handed to the track
@@ -42,7 +43,7 @@ type pacer struct {
 }
 
 func newPacer(out sampleWriter, tap Tap, onMark func(string)) *pacer {
-	return &pacer{out: out, tap: tap, onMark: onMark}
+	return &pacer{out: out, tap: tap, onMark: onMark, now: time.Now}
 }
 
 // played is the estimated play position at now.
@@ -63,7 +64,7 @@ func (p *pacer) audio(pcm []int16) {
 func (p *pacer) mark(name string) {
 	p.mu.Lock()
 	at := p.handed + int64(len(p.queue))
-	fire := len(p.queue) == 0 && p.played(time.Now()) >= at
+	fire := len(p.queue) == 0 && p.played(p.now()) >= at
 	if !fire {
 		p.marks = append(p.marks, mark{name: name, at: at})
 	}
@@ -77,7 +78,7 @@ func (p *pacer) clear() {
 	p.mu.Lock()
 	p.queue = nil
 	p.out.ClearQueue()
-	p.handed = p.played(time.Now())
+	p.handed = p.played(p.now())
 	p.playStart = time.Time{}
 	fired := p.marks
 	p.marks = nil

@@ -119,12 +119,14 @@ type Leg struct {
 	endCause  Cause
 	endReason string
 
-	mu       sync.Mutex // guards caller, remotes, closed
-	caller   string
-	remotes  []*lkmedia.PCMRemoteTrack
-	closed   bool
-	joinedAt time.Time
-	heard    int64
+	mu      sync.Mutex // guards caller, remotes, closed
+	caller  string
+	remotes []*lkmedia.PCMRemoteTrack
+	// subscribed holds the caller's tracks already decoded.
+	subscribed map[string]bool
+	closed     bool
+	joinedAt   time.Time
+	heard      int64
 }
 
 type eventKind int
@@ -157,10 +159,11 @@ func Join(ctx context.Context, cfg Config, logger *slog.Logger) (*Leg, error) {
 	}
 	logger = logger.With("component", "roomleg", "room", cfg.Room)
 	l := &Leg{
-		cfg:    cfg,
-		log:    logger,
-		events: make(chan event, 256),
-		done:   make(chan struct{}),
+		cfg:        cfg,
+		log:        logger,
+		events:     make(chan event, 256),
+		subscribed: map[string]bool{},
+		done:       make(chan struct{}),
 	}
 	if cfg.DeleteRoom {
 		api, err := lkapi.New(cfg.LiveKit)
@@ -265,6 +268,14 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 		}
 	}
 	cb.OnTrackSubscribed = l.trackSubscribed
+	cb.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
+		if _, ok := changed[livekit.AttrSIPCallStatus]; !ok {
+			return
+		}
+		if rp, ok := p.(*lksdk.RemoteParticipant); ok {
+			l.considerCaller(rp)
+		}
+	}
 	cb.OnDataPacket = func(data lksdk.DataPacket, params lksdk.DataReceiveParams) {
 		if d, ok := data.(*livekit.SipDTMF); ok && d.Digit != "" {
 			l.post(event{kind: evDTMF, text: d.Digit})
@@ -274,9 +285,16 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 }
 
 // considerCaller takes rp as the caller if none is chosen yet and it fits.
+// A SIP participant counts once its call is answered: livekit-sip puts it
+// in the room while the phone still rings.
 func (l *Leg) considerCaller(rp *lksdk.RemoteParticipant) {
 	if rp.Kind() == lksdk.ParticipantAgent && l.cfg.Caller == "" {
 		return
+	}
+	if rp.Kind() == lksdk.ParticipantSIP {
+		if st, ok := rp.Attributes()[livekit.AttrSIPCallStatus]; ok && st != "active" {
+			return
+		}
 	}
 	if l.cfg.Caller != "" && rp.Identity() != l.cfg.Caller {
 		return
@@ -287,9 +305,16 @@ func (l *Leg) considerCaller(rp *lksdk.RemoteParticipant) {
 		l.caller = rp.Identity()
 	}
 	l.mu.Unlock()
-	if chosen {
-		l.post(event{kind: evCallerJoined, text: rp.Identity()})
+	if !chosen {
+		return
 	}
+	// Tracks subscribed before the caller was chosen (a SIP call ringing).
+	for _, pub := range rp.TrackPublications() {
+		if rpub, ok := pub.(*lksdk.RemoteTrackPublication); ok && rpub.TrackRemote() != nil {
+			l.trackSubscribed(rpub.TrackRemote(), rpub, rp)
+		}
+	}
+	l.post(event{kind: evCallerJoined, text: rp.Identity()})
 }
 
 func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
@@ -299,9 +324,10 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 	l.considerCaller(rp)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || rp.Identity() != l.caller {
+	if l.closed || rp.Identity() != l.caller || l.subscribed[track.ID()] {
 		return
 	}
+	l.subscribed[track.ID()] = true
 	rt, err := lkmedia.NewPCMRemoteTrack(track, &callerWriter{l: l},
 		// Closing the track races its RTP loop's last read, which the SDK
 		// logs as an error: its log is dropped.
@@ -481,11 +507,34 @@ func (l *Leg) handle(ctx context.Context, sess agent.Session, ev event) error {
 	case evMark:
 		return sess.OnMark(ctx, ev.text)
 	case evCallerLeft:
-		l.end(CauseCallerLeft, ev.text)
+		l.callerLeft(ev.text)
 	case evDisconnected:
 		l.disconnected(ev.text)
 	}
 	return nil
+}
+
+// leftGrace is how long a caller's leaving waits for the room's own end:
+// deleting a room first tells everyone that the others left.
+const leftGrace = 300 * time.Millisecond
+
+func (l *Leg) callerLeft(identity string) {
+	t := time.NewTimer(leftGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.end(CauseCallerLeft, identity)
+			return
+		case <-l.done:
+			return
+		case ev := <-l.events:
+			if ev.kind == evDisconnected {
+				l.disconnected(ev.text)
+				return
+			}
+		}
+	}
 }
 
 func (l *Leg) disconnected(reason string) {
