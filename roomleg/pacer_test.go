@@ -4,93 +4,105 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/livekit/media-sdk"
 )
 
-type fakeTrack struct {
-	got     []int16
-	cleared int
-}
+type fakeTrack struct{ frames [][]int16 }
 
-func (f *fakeTrack) WriteSample(s media.PCM16Sample) error { f.got = append(f.got, s...); return nil }
-func (f *fakeTrack) ClearQueue()                           { f.cleared++ }
+func (f *fakeTrack) writeFrame(pcm []int16) error {
+	f.frames = append(f.frames, slices.Clone(pcm))
+	return nil
+}
 
 func ms(n int) int { return n * Rate / 1000 }
 
-// TestPacer steps the pacer on a synthetic clock: audio is handed over
-// just ahead of real time, marks fire once the audio before them has
-// played, a mark after nothing fires at once, and Clear takes back what is
-// not played and fires the pending marks.
+// loud counts the frames carrying agent audio (non-zero samples).
+func (f *fakeTrack) loud() int {
+	n := 0
+	for _, fr := range f.frames {
+		if slices.ContainsFunc(fr, func(s int16) bool { return s != 0 }) {
+			n++
+		}
+	}
+	return n
+}
+
+func tone(n int) []int16 {
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = 1000
+	}
+	return out
+}
+
+// TestPacer steps the pacer on a synthetic clock: one 20 ms frame per tick,
+// silence when idle; marks fire once the frames before them are out; a mark
+// after nothing fires at once; Clear drops what is unsent and fires the
+// pending marks; a long stall is skipped, not burst.
 func TestPacer(t *testing.T) {
 	out := &fakeTrack{}
 	var marks []string
 	p := newPacer(out, nil, func(n string) { marks = append(marks, n) })
 	t0 := time.Unix(1000, 0)
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	var clock time.Duration
-	p.now = func() time.Time { return at(clock) }
-	// step advances the clock to d in ticks, as run does.
-	step := func(d time.Duration) {
-		for {
-			marks = append(marks, p.step(at(clock))...)
-			if clock >= d {
-				return
-			}
-			clock = min(clock+tick, d)
-		}
-	}
+	step := func(d time.Duration) { marks = append(marks, p.step(t0.Add(d))...) }
 
 	p.mark("empty")
 	if !slices.Equal(marks, []string{"empty"}) {
 		t.Fatalf("mark with nothing queued: marks = %v", marks)
 	}
 	marks = nil
-
-	p.audio(make([]int16, ms(100)))
-	p.mark("a")
-	p.audio(make([]int16, ms(100)))
-	p.mark("b")
 	step(0)
-	if len(out.got) != lead {
-		t.Fatalf("handed %d samples at start, want the lead %d", len(out.got), lead)
-	}
-	step(50 * time.Millisecond)
-	if len(out.got) != ms(50)+lead || len(marks) != 0 {
-		t.Fatalf("at 50 ms: handed %d marks %v", len(out.got), marks)
-	}
-	step(99 * time.Millisecond)
-	if len(marks) != 0 {
-		t.Fatalf("mark a fired before its audio played: %v", marks)
-	}
-	step(100 * time.Millisecond)
-	if !slices.Equal(marks, []string{"a"}) {
-		t.Fatalf("at 100 ms marks = %v, want [a]", marks)
-	}
-	step(200 * time.Millisecond)
-	if len(out.got) != ms(200) || !slices.Equal(marks, []string{"a", "b"}) {
-		t.Fatalf("at 200 ms: handed %d marks %v", len(out.got), marks)
+	if len(out.frames) != 1 || out.loud() != 0 || len(out.frames[0]) != frameSamples {
+		t.Fatalf("idle tick: %d frames, %d loud", len(out.frames), out.loud())
 	}
 
-	// A new burst after silence starts from its own clock.
-	step(time.Second - tick)
-	clock = time.Second
+	p.audio(tone(ms(100)))
+	p.mark("a")
+	p.audio(tone(ms(50)))
+	p.mark("b")
+	for i := 1; i <= 4; i++ {
+		step(time.Duration(i) * frameDur)
+	}
+	if out.loud() != 4 || len(marks) != 0 {
+		t.Fatalf("after 4 ticks: %d loud frames, marks %v", out.loud(), marks)
+	}
+	step(5 * frameDur)
+	if !slices.Equal(marks, []string{"a"}) {
+		t.Fatalf("after 100 ms sent: marks %v, want [a]", marks)
+	}
+	step(6 * frameDur)
+	step(7 * frameDur)
+	step(8 * frameDur) // the last 10 ms, padded with silence
+	if !slices.Equal(marks, []string{"a", "b"}) || out.loud() != 8 {
+		t.Fatalf("after 150 ms sent: marks %v, loud frames %d", marks, out.loud())
+	}
+
 	marks = nil
-	p.audio(make([]int16, ms(100)))
+	p.audio(tone(ms(200)))
 	p.mark("c")
-	step(time.Second)
-	step(time.Second + 30*time.Millisecond)
+	step(9 * frameDur)
 	p.clear()
-	if out.cleared != 1 || !slices.Equal(marks, []string{"c"}) {
-		t.Fatalf("clear: cleared %d marks %v", out.cleared, marks)
+	if !slices.Equal(marks, []string{"c"}) {
+		t.Fatalf("clear: marks %v", marks)
 	}
-	handed := len(out.got)
-	step(time.Second + 60*time.Millisecond)
-	if len(out.got) != handed {
-		t.Fatalf("audio handed after clear: %d > %d", len(out.got), handed)
+	loud := out.loud()
+	step(10 * frameDur)
+	if out.loud() != loud {
+		t.Fatal("audio sent after clear")
 	}
-	played, first := p.stats()
-	if played != int64(ms(30)+ms(200)) || !first.Equal(t0) {
-		t.Fatalf("stats = %d, %v", played, first)
+
+	// A stall of a second sends at most maxCatchUp frames.
+	n := len(out.frames)
+	step(10*frameDur + time.Second)
+	if got := len(out.frames) - n; got != 1 {
+		t.Fatalf("after a 1 s stall %d frames went out at once, want 1", got)
+	}
+	n = len(out.frames)
+	step(10*frameDur + time.Second + 3*frameDur)
+	if got := len(out.frames) - n; got != 3 {
+		t.Fatalf("3 late ticks sent %d frames, want 3", got)
+	}
+	sent, first := p.stats()
+	if sent != int64(ms(150)+frameSamples) || !first.Equal(t0.Add(frameDur)) {
+		t.Fatalf("stats = %d, %v", sent, first)
 	}
 }

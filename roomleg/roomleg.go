@@ -13,7 +13,6 @@ import (
 	"github.com/livekit/protocol/livekit"
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voxplatform/vox/agent"
@@ -68,6 +67,9 @@ type Config struct {
 	DeleteRoom bool
 	// Tap, when set, sees both sides' audio.
 	Tap Tap
+	// OpusComplexity is the agent's encoder complexity, 1-10; 0 means
+	// DefaultOpusComplexity.
+	OpusComplexity int
 }
 
 func (c *Config) defaults() {
@@ -79,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.Name == "" {
 		c.Name = c.Identity
+	}
+	if c.OpusComplexity <= 0 {
+		c.OpusComplexity = DefaultOpusComplexity
 	}
 }
 
@@ -108,7 +113,7 @@ type Leg struct {
 	api  *lkapi.Client
 	room *lksdk.Room
 
-	track *boundTrack
+	track *outTrack
 	pace  *pacer
 
 	events chan event
@@ -121,7 +126,7 @@ type Leg struct {
 
 	mu      sync.Mutex // guards caller, remotes, closed
 	caller  string
-	remotes []*lkmedia.PCMRemoteTrack
+	remotes []*inTrack
 	// subscribed holds the caller's tracks already decoded.
 	subscribed map[string]bool
 	closed     bool
@@ -205,11 +210,10 @@ func Join(ctx context.Context, cfg Config, logger *slog.Logger) (*Leg, error) {
 // join makes one attempt: a fresh room and track, connect, publish, wait
 // for the binding. On failure it leaves nothing behind.
 func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
-	pcm, err := lkmedia.NewPCMLocalTrack(Rate, 1, lkLog)
+	track, err := newOutTrack(l.cfg.OpusComplexity, lkLog)
 	if err != nil {
-		return fmt.Errorf("new local track: %w", err)
+		return err
 	}
-	track := &boundTrack{PCMLocalTrack: pcm, bound: make(chan struct{})}
 	cb := l.callbacks()
 	var room *lksdk.Room
 	// The SDK's reason folds ROOM_DELETED into "other reasons"; the room
@@ -233,12 +237,12 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := room.JoinWithContext(jctx, l.cfg.LiveKit.WSURL(), info, opts...); err != nil {
-		_ = track.Close()
+		track.close()
 		return err
 	}
 	fail := func(err error) error {
 		room.Disconnect()
-		_ = track.Close()
+		track.close()
 		return err
 	}
 	if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
@@ -328,10 +332,7 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 		return
 	}
 	l.subscribed[track.ID()] = true
-	rt, err := lkmedia.NewPCMRemoteTrack(track, &callerWriter{l: l},
-		// Closing the track races its RTP loop's last read, which the SDK
-		// logs as an error: its log is dropped.
-		lkmedia.WithTargetSampleRate(Rate), lkmedia.WithLogger(protoLogger.GetDiscardLogger()))
+	rt, err := decode(track, l.callerAudio, protoLogger.GetDiscardLogger())
 	if err != nil {
 		l.log.Warn("subscribe caller audio", "caller", rp.Identity(), "err", err)
 		return
@@ -339,23 +340,18 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 	l.remotes = append(l.remotes, rt)
 }
 
-// callerWriter receives the caller's decoded audio.
-type callerWriter struct{ l *Leg }
-
-func (w *callerWriter) WriteSample(s media.PCM16Sample) error {
+// callerAudio receives the caller's decoded audio.
+func (l *Leg) callerAudio(s media.PCM16Sample) {
 	if len(s) == 0 {
-		return nil
+		return
 	}
 	pcm := make([]int16, len(s))
 	copy(pcm, s)
-	if w.l.cfg.Tap != nil {
-		w.l.cfg.Tap.CallerAudio(pcm)
+	if l.cfg.Tap != nil {
+		l.cfg.Tap.CallerAudio(pcm)
 	}
-	w.l.post(event{kind: evAudio, pcm: pcm})
-	return nil
+	l.post(event{kind: evAudio, pcm: pcm})
 }
-
-func (w *callerWriter) Close() error { return nil }
 
 // post hands an event to Run's loop; audio is dropped (and counted) rather
 // than blocking the media path when the loop falls behind.
@@ -585,27 +581,10 @@ func (l *Leg) Close() {
 		cancel()
 	}
 	l.room.Disconnect()
-	_ = l.track.Close()
-	for _, rt := range remotes {
-		rt.Close()
+	l.track.close()
+	for _, rt := range remotes { // their reads end with the connection
+		<-rt.done
 	}
-}
-
-// boundTrack tells when pion has bound the local track: samples written
-// before that are dropped by the SDK.
-type boundTrack struct {
-	*lkmedia.PCMLocalTrack
-	once  sync.Once
-	bound chan struct{}
-}
-
-// Bind implements webrtc.TrackLocal.
-func (t *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	p, err := t.PCMLocalTrack.Bind(ctx)
-	if err == nil {
-		t.once.Do(func() { close(t.bound) })
-	}
-	return p, err
 }
 
 // SetSDKLogger sends the LiveKit SDK's own logs (signalling, pion's
