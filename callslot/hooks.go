@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/fleetapi"
 )
 
@@ -16,9 +15,12 @@ type CallRecord struct {
 	StreamSID  string            `json:"stream_sid,omitempty"`
 	Parameters map[string]string `json:"parameters,omitempty"`
 	Started    time.Time         `json:"started"`
+	Answered   time.Time         `json:"answered,omitempty"` // zero when the caller never came
 	Ended      time.Time         `json:"ended"`
-	Outcome    string            `json:"outcome"` // lifeline.OutcomeCompleted or OutcomeFailed
-	Reason     string            `json:"reason"`  // why the call ended, for people
+	Cause      EndCause          `json:"cause"`
+	Code       int               `json:"code,omitempty"` // the carrier's status: WebSocket close code, SIP status
+	Outcome    string            `json:"outcome"`        // Cause.Outcome(): lifeline.OutcomeCompleted or OutcomeFailed
+	Reason     string            `json:"reason"`         // why the call ended, for people
 }
 
 // Seconds is the call's duration.
@@ -33,10 +35,11 @@ type CallRecorder interface {
 	RecordCall(ctx context.Context, rec CallRecord) error
 }
 
-// RoomMedia carries an attached call's audio through a LiveKit room,
-// between the room's caller and a session made by factory, until the call
-// ends or ctx ends. The LiveKit issue provides it; without it /attach
-// answers 503.
+// RoomMedia makes the legs of calls carried through LiveKit rooms; without
+// it the LiveKit routes answer 503.
 type RoomMedia interface {
-	Serve(ctx context.Context, req fleetapi.AttachRequest, factory agent.Factory) error
+	// AttachLeg returns the leg of the answered call waiting in req.Room.
+	// It returns at once: the leg's Run joins the room and answers the call
+	// when the callee is there.
+	AttachLeg(req fleetapi.AttachRequest) (Leg, error)
 }

@@ -1,17 +1,13 @@
 package callslot
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/fleetapi"
-	"github.com/voxplatform/vox/lifeline"
 )
 
 var errNoLiveKit = errorf(http.StatusServiceUnavailable, "livekit not configured", nil)
@@ -42,33 +38,16 @@ func (w *Worker) attach(c *fiber.Ctx) error {
 	case err != nil:
 		return admissionError(err)
 	}
-	w.slot.claim(gen)
-	w.callStarted(req.CallID)
-	go w.runAttached(gen, req)
-	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: req.CallID, Status: fleetapi.CallAccepted, Room: req.Room})
-}
-
-// runAttached carries an attached call until it ends, then frees the slot.
-func (w *Worker) runAttached(gen uint64, req fleetapi.AttachRequest) {
-	rec := CallRecord{CallID: req.CallID, Source: "attach", AgentID: req.AgentID, Parameters: req.Metadata,
-		Started: time.Now(), Outcome: lifeline.OutcomeCompleted, Reason: "call ended"}
-	defer func() {
-		if p := recover(); p != nil {
-			rec.Outcome, rec.Reason = lifeline.OutcomeFailed, fmt.Sprintf("panic: %v", p)
-		}
-		rec.Ended = time.Now()
-		w.callEnded(rec)
+	leg, err := w.cfg.Rooms.AttachLeg(req)
+	if err != nil {
 		w.slot.release(gen)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.MaxCallDuration)
-	defer cancel()
-	err := w.cfg.Rooms.Serve(ctx, req, w.cfg.Agent)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		rec.Reason = "max call duration"
-	case err != nil:
-		rec.Outcome, rec.Reason = lifeline.OutcomeFailed, err.Error()
+		return errorf(http.StatusInternalServerError, "cannot join the room", err)
 	}
+	w.slot.claim(gen)
+	call := w.newCall(gen, "attach", leg)
+	call.begin(CallInfo{ID: req.CallID, AgentID: req.AgentID, Parameters: req.Metadata})
+	go call.run()
+	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: req.CallID, Status: fleetapi.CallAccepted, Room: req.Room})
 }
 
 func (w *Worker) dialout(c *fiber.Ctx) error {

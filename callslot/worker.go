@@ -280,7 +280,7 @@ func (w *Worker) authenticate(query bool) fiber.Handler {
 // lifeline. The caller frees the slot afterwards.
 func (w *Worker) callEnded(rec CallRecord) {
 	n := w.calls.Add(1)
-	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "outcome", rec.Outcome,
+	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "cause", rec.Cause, "outcome", rec.Outcome,
 		"reason", rec.Reason, "seconds", rec.Seconds())
 	if w.cfg.Recorder != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -251,15 +251,33 @@ func newHeldRooms() *heldRooms {
 	return &heldRooms{release: make(chan struct{}), served: make(chan fleetapi.AttachRequest, 10)}
 }
 
-func (r *heldRooms) Serve(ctx context.Context, req fleetapi.AttachRequest, _ agent.Factory) error {
-	r.served <- req
+func (r *heldRooms) AttachLeg(req fleetapi.AttachRequest) (Leg, error) {
+	return &heldLeg{rooms: r, req: req}, nil
+}
+
+// heldLeg answers at once, takes the agent's audio and ends when released.
+type heldLeg struct {
+	rooms *heldRooms
+	req   fleetapi.AttachRequest
+}
+
+func (l *heldLeg) Run(ctx context.Context, in Inbound) End {
+	if err := in.Answer(); err != nil {
+		return End{}
+	}
+	l.rooms.served <- l.req
 	select {
-	case <-r.release:
-		return nil
+	case <-l.rooms.release:
+		return End{Cause: CauseCallerHangup, Reason: "caller left"}
 	case <-ctx.Done():
-		return ctx.Err()
+		return End{}
 	}
 }
+
+func (l *heldLeg) Audio([]int16) error { return nil }
+func (l *heldLeg) Mark(string) error   { return nil }
+func (l *heldLeg) Clear() error        { return nil }
+func (l *heldLeg) Close(End)           {}
 
 func TestAttach(t *testing.T) {
 	t.Run("livekit not configured", func(t *testing.T) {
