@@ -30,5 +30,7 @@ forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline restart
 # The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
-forbid fleetapi agent api callslot control importer lifeline pacing phone plainbody restart sdnotify store supervisor twilio upstream version
+forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
+forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
+forbid roomleg supervisor callslot api store upstream lifeline control
 exit $fail
