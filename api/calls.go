@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -33,8 +34,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	q.Desc, q.Field = true, "seq"
 	f := bson.M{"org_id": principal(c).OrgID}
 	for _, fl := range []filter{
-		oneOfFilter("status", "status", store.CallQueued, store.CallRinging, store.CallInProgress, store.CallCompleted,
-			store.CallFailed, store.CallNoAnswer, store.CallBusy, store.CallCanceled),
+		oneOfFilter("status", "status", runtimeapi.Statuses...),
 		idFilter("agent_id", "agent_id"), idFilter("campaign_id", "campaign_id"),
 		oneOfFilter("direction", "direction", "inbound", "outbound"),
 	} {
@@ -55,7 +55,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 
 func (s *Server) getCall(c *fiber.Ctx) error {
 	id := c.Params("call_id")
-	if !callIDRE.MatchString(id) {
+	if !runtimeapi.ValidCallID(id) {
 		return errNotFound
 	}
 	ctx := c.UserContext()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/voxplatform/vox/importer"
 	"github.com/voxplatform/vox/internal/testmongo"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 func open(t *testing.T) *Store {
@@ -124,7 +125,7 @@ func TestStore(t *testing.T) {
 
 	t.Run("pagination", func(t *testing.T) {
 		for i := 0; i < 5; i++ {
-			a := Agent{Meta: Meta{ID: NewID(), OrgID: "pg"}, Name: fmt.Sprint(i)}
+			a := Agent{Meta: Meta{ID: NewID(), OrgID: "pg"}, AgentSettings: runtimeapi.AgentSettings{Name: fmt.Sprint(i)}}
 			if err := Insert(ctx, s, CollAgents, a); err != nil {
 				t.Fatal(err)
 			}
