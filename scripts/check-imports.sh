@@ -37,4 +37,6 @@ forbid control supervisor callslot api upstream lifeline restart
 forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
+forbid devstack supervisor callslot api
+forbid deploy supervisor callslot api
 exit $fail
