@@ -107,7 +107,9 @@ func TestAttachLegRefused(t *testing.T) {
 
 type refusingRooms struct{}
 
-func (refusingRooms) AttachLeg(fleetapi.AttachRequest) (Leg, error) { return nil, context.DeadlineExceeded }
+func (refusingRooms) AttachLeg(fleetapi.AttachRequest) (Leg, error) {
+	return nil, context.DeadlineExceeded
+}
 
 func TestEndCauseOutcome(t *testing.T) {
 	completed := map[EndCause]bool{CauseCallerHangup: true, CauseAgentHangup: true, CauseMaxDuration: true, CauseRoomDeleted: true}
