@@ -11,23 +11,27 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
-// EndCause says why a call ended.
+// EndCause says why a call ended. The causes the Backend knows are
+// runtimeapi's End… values; the others are the worker's own finer ones.
 type EndCause string
 
 // The causes a call ends with.
 const (
-	CauseCallerHangup EndCause = "caller_hangup"   // the caller hung up, left the room or the carrier stopped the stream
-	CauseAgentHangup  EndCause = "agent_hangup"    // the agent ended the call
-	CauseMaxDuration  EndCause = "max_duration"    // the call reached its maximum duration
-	CauseRoomDeleted  EndCause = "room_deleted"    // the call's LiveKit room was deleted
-	CauseNoMedia      EndCause = "no_media"        // nothing arrived from the caller for StallEnd
-	CauseNoAnswer     EndCause = "no_answer"       // the callee never answered, or the caller never joined
-	CauseSetupFailed  EndCause = "setup_failed"    // the call could not be placed or joined
-	CauseLost         EndCause = "connection_lost" // the carrier's connection broke
-	CauseProtocol     EndCause = "protocol_error"  // the carrier broke its protocol
-	CauseAgentError   EndCause = "agent_error"     // the agent failed or refused the call
+	CauseCallerHangup EndCause = runtimeapi.EndCallerHangup // the caller hung up, left the room or the carrier stopped the stream
+	CauseAgentHangup  EndCause = runtimeapi.EndAgentHangup  // the agent ended the call
+	CauseMaxDuration  EndCause = runtimeapi.EndMaxDuration  // the call reached its maximum duration
+	CauseRoomDeleted  EndCause = runtimeapi.EndRoomDeleted  // the call's LiveKit room was deleted
+	CauseNoMedia      EndCause = runtimeapi.EndStalled      // nothing arrived from the caller for StallEnd
+	CauseNoCaller     EndCause = runtimeapi.EndNoCaller     // a widget caller never joined
+	CauseNoAnswer     EndCause = "no_answer"                // the callee never answered
+	CauseBusy         EndCause = "busy"                     // the callee was busy
+	CauseSetupFailed  EndCause = "setup_failed"             // the call could not be placed or joined
+	CauseLost         EndCause = "connection_lost"          // the carrier's connection broke
+	CauseProtocol     EndCause = "protocol_error"           // the carrier broke its protocol
+	CauseAgentError   EndCause = "agent_error"              // the agent failed or refused the call
 )
 
 // Outcome is the lifeline outcome of a call that ended for c: completed
@@ -167,8 +171,24 @@ func (w *Worker) newCall(gen uint64, source string, leg Leg) *call {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &call{w: w, gen: gen, leg: leg, ctx: ctx, cancel: cancel,
 		rec: CallRecord{Source: source, Started: time.Now()}}
+	c.rec.Carrier, c.rec.Direction = carrierOf(source)
 	c.logp.Store(w.log)
 	return c
+}
+
+// carrierOf says how a call of route source reaches the worker.
+func carrierOf(source string) (carrier, direction string) {
+	switch source {
+	case "twilio":
+		return runtimeapi.CarrierTwilio, ""
+	case "attach", "dialout":
+		return runtimeapi.CarrierSIP, runtimeapi.Outbound
+	case "dispatch":
+		return runtimeapi.CarrierSIP, runtimeapi.Inbound
+	case "widget":
+		return runtimeapi.CarrierWidget, runtimeapi.Inbound
+	}
+	return "", ""
 }
 
 // log is the call's logger.
@@ -248,13 +268,17 @@ func (c *call) watchStall() {
 
 // begin makes the call known: the slot names it, the daemon hears of it.
 func (c *call) begin(info CallInfo) {
-	c.rec.CallID, c.rec.AgentID, c.rec.StreamSID, c.rec.Parameters = info.ID, info.AgentID, info.StreamSID, info.Parameters
+	c.rec.CallID, c.rec.StreamSID, c.rec.Parameters = info.ID, info.StreamSID, info.Parameters
+	if info.AgentID != "" {
+		c.rec.AgentID = info.AgentID
+	}
 	c.logp.Store(c.w.log.With("call_id", info.ID))
 	c.w.slot.setCallID(c.gen, info.ID)
 	c.w.callStarted(info.ID)
 	id := info.ID
 	c.id.Store(&id)
 	c.phase = phaseBegun
+	c.w.record(c.rec)
 }
 
 // finish ends the leg and the session, reports the call and frees the slot.
@@ -308,6 +332,7 @@ func (in inbound) Answer() error {
 	}
 	c.phase = phaseAnswered
 	c.rec.Answered = time.Now()
+	c.w.record(c.rec)
 	c.lastMedia.Store(time.Now().UnixNano())
 	sess, err := c.w.cfg.Agent.NewSession(agent.Call{ID: c.rec.CallID, AgentID: c.rec.AgentID,
 		Parameters: c.rec.Parameters}, c)

@@ -3,12 +3,14 @@ package callslot
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // records keeps every call record a worker reports.
@@ -31,7 +33,7 @@ func (r *records) wait(t *testing.T, id string) CallRecord {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for _, rec := range r.recs {
-			if rec.CallID == id {
+			if rec.CallID == id && !rec.Ended.IsZero() {
 				got = rec
 				return true
 			}
@@ -51,12 +53,13 @@ func TestAttachedCallLifecycle(t *testing.T) {
 		mod         func(*Config)
 		wantCause   EndCause
 		wantOutcome string
+		wantStatus  string
 		stalled     bool
 	}{
 		{"silent caller", func(c *Config) { c.StallAfter, c.StallEnd = 150*time.Millisecond, 600*time.Millisecond },
-			CauseNoMedia, lifeline.OutcomeFailed, true},
+			CauseNoMedia, lifeline.OutcomeFailed, runtimeapi.CallFailed, true},
 		{"max duration", func(c *Config) { c.MaxCallDuration = 300 * time.Millisecond },
-			CauseMaxDuration, lifeline.OutcomeCompleted, false},
+			CauseMaxDuration, lifeline.OutcomeCompleted, runtimeapi.CallCompleted, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,15 +69,29 @@ func TestAttachedCallLifecycle(t *testing.T) {
 				c.LiveKitURL, c.Rooms, c.Recorder = "ws://livekit.invalid", rooms, recs
 				tt.mod(c)
 			})
-			r, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "c1", Room: "r1", AgentID: "a1"})
+			r, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "c1", Room: "r1", AgentID: "0123456789abcdef01234567"})
 			if err != nil || r.Status != fleetapi.CallAccepted {
 				t.Fatalf("attach: %+v, %v", r, err)
 			}
 			<-rooms.served
 			rec := recs.wait(t, "c1")
-			if rec.Cause != tt.wantCause || rec.Outcome != tt.wantOutcome || rec.Source != "attach" || rec.AgentID != "a1" ||
+			if rec.Cause != tt.wantCause || rec.Outcome != tt.wantOutcome || rec.Source != "attach" || rec.AgentID != "0123456789abcdef01234567" ||
 				rec.Answered.IsZero() || !rec.Ended.After(rec.Answered) {
 				t.Fatalf("record %+v; want cause %s outcome %s", rec, tt.wantCause, tt.wantOutcome)
+			}
+			var statuses []string
+			recs.mu.Lock()
+			for _, r := range recs.recs {
+				statuses = append(statuses, r.Status())
+			}
+			recs.mu.Unlock()
+			if want := []string{runtimeapi.CallRinging, runtimeapi.CallInProgress, tt.wantStatus}; !slices.Equal(statuses, want) {
+				t.Fatalf("record statuses %v; want %v", statuses, want)
+			}
+			rt := rec.Runtime("http://fleet.example")
+			if err := rt.Validate(); err != nil || rt.Carrier != runtimeapi.CarrierSIP || rt.EndCause != string(tt.wantCause) ||
+				rt.TalkSeconds == nil || rt.FleetURL != "http://fleet.example" {
+				t.Fatalf("runtime record %+v, %v", rt, err)
 			}
 			stalled := false
 			for _, e := range h.eventsCopy() {

@@ -282,16 +282,22 @@ func (w *Worker) callEnded(rec CallRecord) {
 	n := w.calls.Add(1)
 	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "cause", rec.Cause, "outcome", rec.Outcome,
 		"reason", rec.Reason, "seconds", rec.Seconds())
-	if w.cfg.Recorder != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
-			w.log.Error("call record lost", "call_id", rec.CallID, "err", err)
-		}
-		cancel()
-	}
+	w.record(rec)
 	if err := w.events.Send(lifeline.Event{Kind: lifeline.KindCallEnd, CallID: rec.CallID, Outcome: rec.Outcome,
 		Seconds: rec.Seconds(), Calls: int(n), PID: w.pid}); err != nil {
 		w.log.Warn("lifeline send failed", "err", err)
+	}
+}
+
+// record hands rec to the recorder, if any.
+func (w *Worker) record(rec CallRecord) {
+	if w.cfg.Recorder == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
+		w.log.Error("call record lost", "call_id", rec.CallID, "status", rec.Status(), "err", err)
 	}
 }
 
