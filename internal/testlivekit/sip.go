@@ -363,7 +363,6 @@ func (s *SIP) hold(c *Call, _ *Participant, ph Phone, maxDur time.Duration) {
 func (s *SIP) Dial(ctx context.Context, from, to string, ph Phone) (*Call, error) {
 	id := "SCL_" + rand.NewString()[:12]
 	res, err := s.io.EvaluateSIPDispatchRules(ctx, &rpc.EvaluateSIPDispatchRulesRequest{
-		SipCallId: id, CallingNumber: from,
 		Call: &rpc.SIPCall{
 			LkCallId: id, SourceIp: "127.0.0.1",
 			From:    &livekit.SIPUri{User: from, Host: "127.0.0.1"},
