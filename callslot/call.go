@@ -154,9 +154,11 @@ type call struct {
 
 	// Touched only by the goroutine of run (the leg's Run calls Inbound
 	// on it), and read by finish after Run returned.
-	phase callPhase
-	rec   CallRecord
-	sess  agent.Session
+	phase    callPhase
+	rec      CallRecord
+	sess     agent.Session
+	agentCfg *runtimeapi.Agent // the agent's configuration, once looked up
+	timer    *time.Timer       // ends the call at its maximum duration
 
 	lastMedia atomic.Int64           // unix nanoseconds of the last caller media; 0 before answer
 	id        atomic.Pointer[string] // set on begin, for the stall watcher
@@ -207,7 +209,7 @@ func (c *call) run() {
 	runDone := make(chan struct{})
 	watchDone := make(chan struct{})
 	go c.watch(runDone, watchDone)
-	timer := time.AfterFunc(c.w.cfg.MaxCallDuration, func() { c.end(endMaxDuration) })
+	c.timer = time.AfterFunc(c.w.cfg.MaxCallDuration, func() { c.end(endMaxDuration) })
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -217,7 +219,7 @@ func (c *call) run() {
 		}()
 		end = c.leg.Run(c.ctx, c.inbound())
 	}()
-	timer.Stop()
+	c.timer.Stop()
 	close(runDone)
 	<-watchDone
 	c.finish(end)
@@ -334,6 +336,11 @@ func (in inbound) Answer() error {
 	c.rec.Answered = time.Now()
 	c.w.record(c.rec)
 	c.lastMedia.Store(time.Now().UnixNano())
+	if err := c.configure(); err != nil {
+		c.log().Error("call refused", "err", err)
+		c.end(End{Cause: CauseSetupFailed, Reason: "agent configuration unavailable"})
+		return err
+	}
 	sess, err := c.w.cfg.Agent.NewSession(agent.Call{ID: c.rec.CallID, AgentID: c.rec.AgentID,
 		Parameters: c.rec.Parameters}, c)
 	if err == nil {
@@ -346,6 +353,26 @@ func (in inbound) Answer() error {
 		return fmt.Errorf("start session: %w", err)
 	}
 	return c.ctx.Err()
+}
+
+// configure looks the call's agent up (unless known already) and applies
+// its maximum call length. A Backend outage falls back on the host's cache;
+// with neither, the call fails cleanly.
+func (c *call) configure() error {
+	if c.agentCfg == nil && c.w.cfg.Agents != nil && c.rec.AgentID != "" {
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		a, src, err := c.w.cfg.Agents.Agent(ctx, c.rec.AgentID)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("agent %s configuration: %w", c.rec.AgentID, err)
+		}
+		c.log().Info("agent configuration", "agent_id", a.ID, "from", src)
+		c.agentCfg = &a
+	}
+	if a := c.agentCfg; a != nil && a.MaxCall() > 0 && a.MaxCall() < c.w.cfg.MaxCallDuration {
+		c.timer.Reset(a.MaxCall())
+	}
+	return nil
 }
 
 // CallerAudio implements Inbound.

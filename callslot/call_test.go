@@ -66,7 +66,7 @@ func TestAttachedCallLifecycle(t *testing.T) {
 			recs := &records{}
 			rooms := newHeldRooms()
 			h := startWorker(t, func(c *Config) {
-				c.LiveKitURL, c.Rooms, c.Recorder = "ws://livekit.invalid", rooms, recs
+				c.Rooms, c.Recorder = rooms, recs
 				tt.mod(c)
 			})
 			r, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "c1", Room: "r1", AgentID: "0123456789abcdef01234567"})
@@ -112,17 +112,17 @@ func TestAttachedCallLifecycle(t *testing.T) {
 
 // A leg that cannot be made frees the slot at once.
 func TestAttachLegRefused(t *testing.T) {
-	h := startWorker(t, func(c *Config) { c.LiveKitURL, c.Rooms = "ws://livekit.invalid", refusingRooms{} })
+	h := startWorker(t, func(c *Config) { c.Rooms = refusingRooms{} })
 	_, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "c1", Room: "r1"})
-	if fleetapi.StatusOf(err) != http.StatusInternalServerError {
-		t.Fatalf("attach: %v; want 500", err)
+	if fleetapi.StatusOf(err) != http.StatusUnprocessableEntity {
+		t.Fatalf("attach: %v; want 422", err)
 	}
 	if hl := h.health(); hl.State != fleetapi.WorkerIdle {
 		t.Fatalf("slot kept: %+v", hl)
 	}
 }
 
-type refusingRooms struct{}
+type refusingRooms struct{ RoomMedia }
 
 func (refusingRooms) AttachLeg(fleetapi.AttachRequest) (Leg, error) {
 	return nil, context.DeadlineExceeded

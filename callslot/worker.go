@@ -57,16 +57,19 @@ type Config struct {
 	FleetID         string
 	Version         string
 	MaxCallDuration time.Duration // 0 → DefaultMaxCallDuration
-	LiveKitURL      string        // "" → livekit routes answer 503
 	// StallAfter flags a call whose media stopped advancing (lifeline
 	// KindStalled); StallEnd ends it. 0 → the defaults.
 	StallAfter, StallEnd time.Duration
 	Agent                agent.Factory // nil → agent.Scripted default
 
-	// Rooms carries /attach calls through LiveKit; nil → /attach answers 503
-	// even with LiveKitURL set.
+	// Rooms carries calls through LiveKit rooms (NewLiveKit); nil → the
+	// LiveKit routes answer 503.
 	Rooms RoomMedia
-	// Recorder receives each finished call's record; nil → logged only.
+	// Agents looks agent configurations up (the inbound agent by number,
+	// each call's greeting, maximum length, recording); nil → the default
+	// agent, and /livekit/dispatch takes calls without a lookup.
+	Agents Agents
+	// Recorder receives each call's record at each step; nil → logged only.
 	Recorder CallRecorder
 }
 
@@ -136,9 +139,6 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 	if cfg.Lifeline != nil {
 		w.events = lifeline.NewSender(cfg.Lifeline)
 	}
-	if cfg.LiveKitURL != "" && cfg.Rooms == nil {
-		w.log.Warn("LiveKit URL set but this build carries no LiveKit media; /attach answers 503")
-	}
 	w.app = w.newApp()
 	return w, nil
 }
@@ -171,7 +171,7 @@ func (w *Worker) newApp() *fiber.App {
 	app.Post(fleetapi.PathAttach, w.authenticate(false), w.attach)
 	app.Post(fleetapi.PathDialout, w.authenticate(false), w.dialout)
 	app.Post(fleetapi.PathWidget, w.authenticate(false), w.widget)
-	app.Post(fleetapi.PathDispatch, w.authenticate(false), w.dispatch)
+	app.Post(fleetapi.PathDispatch, w.dispatch) // LiveKit signs it: see dispatch
 	return app
 }
 
