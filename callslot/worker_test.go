@@ -246,8 +246,8 @@ func TestAuth(t *testing.T) {
 // each attached call lasts until released.
 type heldRooms struct {
 	RoomMedia // only AttachLeg is used
-	release chan struct{}
-	served  chan fleetapi.AttachRequest
+	release   chan struct{}
+	served    chan fleetapi.AttachRequest
 }
 
 func newHeldRooms() *heldRooms {
