@@ -128,6 +128,10 @@ func (e *CallFailed) Unwrap() error { return e.Err }
 // Busy reports whether the callee was busy (SIP 486 or 600).
 func (e *CallFailed) Busy() bool { return e.Code == 486 || e.Code == 600 }
 
+// NoAnswer reports whether the call rang out unanswered (SIP 408, 480 or
+// 487).
+func (e *CallFailed) NoAnswer() bool { return e.Code == 408 || e.Code == 480 || e.Code == 487 }
+
 // CreateSIPParticipant places d. With WaitUntilAnswered it returns once the
 // callee answered, or a *CallFailed with the SIP status.
 func (c *Client) CreateSIPParticipant(ctx context.Context, d Dial) (Dialled, error) {

@@ -25,7 +25,7 @@ type Answer int
 const (
 	Answers  Answer = iota // picks up after Phone.RingFor
 	Busy                   // refuses with 486 Busy Here after Phone.RingFor
-	NoAnswer               // rings until the call's ringing timeout: 408
+	NoAnswer               // rings until the call's ringing timeout: 480
 	Rejects                // declines with 603 after Phone.RingFor
 )
 
@@ -214,6 +214,7 @@ func (s *SIP) track(c *Call) error {
 // createSIPParticipant is the outbound call: ring, then answer or refuse
 // with a SIP status, as the Phone for the number says.
 func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateSIPParticipantRequest) (*rpc.InternalCreateSIPParticipantResponse, error) {
+	start := time.Now()
 	ph := s.phone(req.CallTo)
 	c := &Call{
 		SIPCallID: req.SipCallId, Room: req.RoomName, Identity: req.ParticipantIdentity,
@@ -238,11 +239,12 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	case Rejects:
 		fail = &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_GLOBAL_DECLINE, Status: "Decline"}
 	case NoAnswer:
-		fail = &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TIMEOUT, Status: "Request Timeout"}
 		ring = ringingTimeout
 	}
-	if fail == nil && ring > ringingTimeout {
-		fail = &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TIMEOUT, Status: "Request Timeout"}
+	if ph.Answer == NoAnswer || ring > ringingTimeout {
+		// 408 would read as a timed-out request (DeadlineExceeded) and be
+		// retried on the way back; carriers answer an unanswered call with 480.
+		fail = &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_TEMPORARILY_UNAVAILABLE, Status: "Temporarily Unavailable"}
 		ring = ringingTimeout
 	}
 
@@ -257,7 +259,7 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	go func() {
 		defer s.wg.Done()
 		select {
-		case <-time.After(ring):
+		case <-time.After(time.Until(start.Add(ring))): // it rang while the phone joined
 		case <-c.ended:
 			close(ringDone)
 			return
@@ -309,7 +311,7 @@ func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status
 	if err != nil {
 		return nil, err
 	}
-	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
+	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{SinglePeerConnection: true})
 	if err != nil {
 		return nil, err
 	}
