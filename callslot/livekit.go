@@ -145,10 +145,14 @@ func (lk *LiveKit) Inbound(body []byte, authorization string) (InboundCall, bool
 		return InboundCall{}, false, err
 	}
 	p := ev.GetParticipant()
-	if ev.GetEvent() != lkapi.EventParticipantJoined || !lkapi.IsSIP(p) || ev.GetRoom().GetName() == "" {
+	a := p.GetAttributes()
+	// Only an inbound call was placed by a dispatch rule; the SIP
+	// participants of outbound calls (the Dialler's, a dial-out's) join
+	// rooms too, and are not calls to take.
+	if ev.GetEvent() != lkapi.EventParticipantJoined || !lkapi.IsSIP(p) || ev.GetRoom().GetName() == "" ||
+		a[livekit.AttrSIPDispatchRuleID] == "" {
 		return InboundCall{}, false, nil
 	}
-	a := p.GetAttributes()
 	return InboundCall{Room: ev.GetRoom().GetName(), Participant: p.GetIdentity(), SIPCallID: a[livekit.AttrSIPCallID],
 		To: a[livekit.AttrSIPTrunkNumber], From: a[livekit.AttrSIPPhoneNumber]}, true, nil
 }
