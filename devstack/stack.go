@@ -19,8 +19,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/deploy"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/upstream"
 )
 
@@ -254,7 +254,7 @@ func fleetReady(url string) func(context.Context) error {
 			return err
 		}
 		defer res.Body.Close()
-		var f control.Fleet
+		var f fleetapi.Fleet
 		if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&f); err != nil {
 			return fmt.Errorf("GET %s: %d: %w", url, res.StatusCode, err)
 		}

@@ -33,7 +33,11 @@ forbid svcauth supervisor callslot api lifeline upstream
 forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
-forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid control supervisor callslot api upstream lifeline restart
+# The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
+forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
+forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
+forbid roomleg supervisor callslot api store upstream lifeline control
 forbid devstack supervisor callslot api
 forbid deploy supervisor callslot api
 exit $fail

@@ -15,6 +15,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
 )
@@ -79,7 +80,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 				return fail(stderr, "call", err)
 			}
 			for _, w := range f.Workers {
-				if w.State == control.StateReady {
+				if w.State == fleetapi.SlotReady {
 					socket = filepath.Join(c.socketDir, "worker-"+strconv.Itoa(w.Index)+".sock")
 					break
 				}
