@@ -1,12 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -14,9 +10,9 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
-	"github.com/voxplatform/vox/svcauth"
 )
 
 // widgetSession is the answer of POST /api/v1/agents/{id}/widget: what a
@@ -30,66 +26,31 @@ type widgetSession struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// WidgetCall is what the Backend asks a fleet host to do for a widget
-// call: join Room and talk to the caller Identity as AgentID.
-type WidgetCall struct {
-	CallID   string
-	Room     string
-	Identity string
-	AgentID  string
-}
-
-// FleetCaller asks a fleet host to take a call (POST /livekit/widget on the
-// host's nginx, which passes it to a free worker). Its error is a
-// *FleetError when the host answered.
+// FleetCaller asks a fleet host to take a call (POST /livekit/widget on
+// the host's nginx, which passes it to a free worker). An error from the
+// host is a *fleetapi.Error.
 type FleetCaller interface {
-	Widget(ctx context.Context, fleet store.Fleet, call WidgetCall) error
+	Widget(ctx context.Context, fleet store.Fleet, req fleetapi.WidgetRequest) error
 }
-
-// FleetError is a fleet host's refusal.
-type FleetError struct {
-	Status int
-	Msg    string
-}
-
-func (e *FleetError) Error() string { return fmt.Sprintf("fleet answered %d: %s", e.Status, e.Msg) }
 
 // SetFleetCaller replaces how the Backend reaches fleet hosts (tests).
 func (s *Server) SetFleetCaller(fc FleetCaller) { s.fleetCaller = fc }
 
-// httpFleetCaller is the FleetCaller of a running Backend: the poller's
-// clients (the address policy applies), a service token scoped to the fleet.
+// httpFleetCaller is the FleetCaller of a running Backend: the fleet's
+// client over the poller's HTTP clients (the address policy applies), with
+// service tokens scoped to the fleet.
 type httpFleetCaller struct {
 	s *Server
 }
 
-func (h httpFleetCaller) Widget(ctx context.Context, f store.Fleet, call WidgetCall) error {
-	tok, err := svcauth.Sign(h.s.cfg.ServiceSecret, svcauth.FleetAudience(f.ID), "voxbridge", 0)
+func (h httpFleetCaller) Widget(ctx context.Context, f store.Fleet, req fleetapi.WidgetRequest) error {
+	c, err := fleetapi.New(f.URL, fleetapi.WithHTTPClient(h.s.poller.Client(f)),
+		fleetapi.WithFleetToken(h.s.cfg.ServiceSecret, f.ID, "voxbridge"))
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{
-		"call_id": call.CallID, "room": call.Room, "identity": call.Identity, "agent_id": call.AgentID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.URL+"/livekit/widget", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := h.s.poller.Client(f).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	var eb struct {
-		Error string `json:"error"`
-	}
-	_ = json.Unmarshal(b, &eb)
-	return &FleetError{Status: resp.StatusCode, Msg: eb.Error}
+	_, err = c.Widget(ctx, req)
+	return err
 }
 
 func (s *Server) widgetRoutes() {
@@ -121,7 +82,10 @@ func (s *Server) startWidget(c *fiber.Ctx) error {
 		return err
 	}
 	callID := "web-" + store.NewID()
-	call := WidgetCall{CallID: callID, Room: callID, Identity: "caller-" + callID, AgentID: agent.ID}
+	call := fleetapi.WidgetRequest{CallID: callID, Room: callID, Identity: "caller-" + callID, AgentID: agent.ID, OrgID: p.OrgID}
+	if err := call.Validate(); err != nil {
+		return fmt.Errorf("widget request: %w", err)
+	}
 	expires := time.Now().Add(lk.TokenTTL).UTC().Truncate(time.Second)
 	grant := &lkauth.VideoGrant{RoomJoin: true, Room: call.Room}
 	grant.SetCanPublish(true)
@@ -143,8 +107,7 @@ func (s *Server) startWidget(c *fiber.Ctx) error {
 	}
 	if err := s.fleetCaller.Widget(ctx, fleet, call); err != nil {
 		s.failWidget(callID, err)
-		var fe *FleetError
-		if errors.As(err, &fe) && (fe.Status == http.StatusTooManyRequests || fe.Status == http.StatusServiceUnavailable) {
+		if st := fleetapi.StatusOf(err); st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable {
 			return httpErr(http.StatusServiceUnavailable, "no fleet has a free slot").withErr(err)
 		}
 		return httpErr(http.StatusBadGateway, "the fleet did not take the call").withErr(err)

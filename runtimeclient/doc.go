@@ -10,5 +10,6 @@
 // be reached, a call starts with the last known configuration instead of
 // failing.
 //
-// runtimeclient imports runtimeapi and svcauth only, of this module.
+// runtimeclient imports runtimeapi, fleetapi (the error body) and svcauth
+// only, of this module.
 package runtimeclient
