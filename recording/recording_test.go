@@ -347,3 +347,23 @@ func TestRecoverRefusesOtherFiles(t *testing.T) {
 		t.Fatal("key not dated in UTC")
 	}
 }
+
+// BenchmarkCallSecond records one second of a call (50 frames of 20 ms per
+// side) to disk: the recording's share of a worker's CPU per call-second.
+func BenchmarkCallSecond(b *testing.B) {
+	c := &clock{t: time.Now()}
+	w, err := create(filepath.Join(b.TempDir(), "b.wav"), c.now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	frame := fill(160, 1234)
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 50 {
+			c.add(20 * time.Millisecond)
+			w.Caller(frame)
+			w.Agent(frame)
+		}
+	}
+}
