@@ -24,7 +24,8 @@ forbid callslot supervisor upstream api
 forbid store api supervisor callslot upstream
 # The runtime contract is a leaf: the standard library only.
 forbid runtimeapi api store phone importer supervisor callslot upstream lifeline svcauth restart control
-forbid runtimeclient api store phone importer supervisor callslot upstream lifeline restart control spool recording
+forbid runtimeclient api store phone importer supervisor callslot upstream lifeline restart control recording
+forbid recording api store phone importer supervisor callslot upstream lifeline svcauth restart control runtimeclient
 forbid spool api store phone importer supervisor callslot upstream lifeline svcauth restart control runtimeapi runtimeclient recording
 forbid phone api store supervisor callslot upstream
 forbid importer api store supervisor callslot upstream
