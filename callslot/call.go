@@ -11,6 +11,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/recording"
 	"github.com/voxplatform/vox/runtimeapi"
 )
 
@@ -158,7 +159,9 @@ type call struct {
 	rec      CallRecord
 	sess     agent.Session
 	agentCfg *runtimeapi.Agent // the agent's configuration, once looked up
-	timer    *time.Timer       // ends the call at its maximum duration
+	recMeta  recording.Meta
+	recw     atomic.Pointer[recording.Writer] // the call's recording, when its agent records
+	timer    *time.Timer                      // ends the call at its maximum duration
 
 	lastMedia atomic.Int64           // unix nanoseconds of the last caller media; 0 before answer
 	id        atomic.Pointer[string] // set on begin, for the stall watcher
@@ -303,6 +306,7 @@ func (c *call) finish(legEnd End) {
 		c.rec.Ended = time.Now()
 		c.rec.Cause, c.rec.Code = end.Cause, end.Code
 		c.rec.Outcome, c.rec.Reason = end.Cause.Outcome(), end.Reason
+		c.finishRecording(c.rec.Status())
 		c.w.callEnded(c.rec)
 	} else {
 		c.log().Info("call ended before it began", "cause", end.Cause, "reason", end.Reason)
@@ -341,6 +345,7 @@ func (in inbound) Answer() error {
 		c.end(End{Cause: CauseSetupFailed, Reason: "agent configuration unavailable"})
 		return err
 	}
+	c.startRecording()
 	sess, err := c.w.cfg.Agent.NewSession(agent.Call{ID: c.rec.CallID, AgentID: c.rec.AgentID,
 		Parameters: c.rec.Parameters}, c)
 	if err == nil {
@@ -375,10 +380,39 @@ func (c *call) configure() error {
 	return nil
 }
 
+// startRecording begins the call's recording when its agent records.
+func (c *call) startRecording() {
+	a := c.agentCfg
+	if a == nil || !a.Recording || c.w.cfg.Recordings == nil {
+		return
+	}
+	c.recMeta = recording.Meta{CallID: c.rec.CallID, OrgID: a.OrgID, AgentID: a.ID, StartedAt: c.rec.Answered}
+	w, err := c.w.cfg.Recordings.Begin(c.recMeta)
+	if err != nil {
+		c.log().Error("recording not started", "err", err)
+		return
+	}
+	c.recw.Store(w)
+}
+
+// finishRecording closes the recording and spools its upload.
+func (c *call) finishRecording(status string) {
+	w := c.recw.Swap(nil)
+	if w == nil {
+		return
+	}
+	if err := c.w.cfg.Recordings.Finish(w, c.recMeta, status); err != nil {
+		c.log().Error("recording not finished", "err", err)
+	}
+}
+
 // CallerAudio implements Inbound.
 func (in inbound) CallerAudio(pcm []int16) error {
 	if in.c.sess == nil {
 		return errCallEnded
+	}
+	if w := in.c.recw.Load(); w != nil {
+		w.Caller(pcm)
 	}
 	in.c.lastMedia.Store(time.Now().UnixNano())
 	return in.c.agentDid(in.c.sess.OnAudio(in.c.ctx, pcm))
@@ -423,6 +457,9 @@ func (c *call) Audio(pcm []int16) error {
 	if c.ctx.Err() != nil {
 		return errCallEnded
 	}
+	if w := c.recw.Load(); w != nil {
+		w.Agent(pcm)
+	}
 	return c.leg.Audio(pcm)
 }
 
@@ -438,6 +475,9 @@ func (c *call) Mark(name string) error {
 func (c *call) Clear() error {
 	if c.ctx.Err() != nil {
 		return errCallEnded
+	}
+	if w := c.recw.Load(); w != nil {
+		w.ClearAgent()
 	}
 	return c.leg.Clear()
 }

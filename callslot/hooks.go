@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/voxplatform/vox/fleetapi"
+	"github.com/voxplatform/vox/recording"
 	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/runtimeclient"
 )
@@ -27,6 +28,13 @@ type RoomMedia interface {
 	InboundLeg(call InboundCall) (Leg, error)
 	// Refuse removes an inbound call this worker cannot take.
 	Refuse(ctx context.Context, call InboundCall) error
+}
+
+// Recordings records calls on disk and spools their upload
+// (*recording.Uploader implements it; the daemon uploads).
+type Recordings interface {
+	Begin(m recording.Meta) (*recording.Writer, error)
+	Finish(w *recording.Writer, m recording.Meta, status string) error
 }
 
 // Agents looks agent configurations up in the Backend, falling back on the

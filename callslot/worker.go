@@ -71,6 +71,9 @@ type Config struct {
 	Agents Agents
 	// Recorder receives each call's record at each step; nil → logged only.
 	Recorder CallRecorder
+	// Recordings records the calls whose agent says so (both sides, one
+	// stereo file); nil → no recording.
+	Recordings Recordings
 }
 
 // Worker serves one call at a time on its socket.

@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/voxplatform/vox/callslot"
 	"github.com/voxplatform/vox/lkapi"
-	"github.com/voxplatform/vox/runtimeapi"
+	"github.com/voxplatform/vox/recording"
 	"github.com/voxplatform/vox/runtimeclient"
 	"github.com/voxplatform/vox/spool"
 )
@@ -31,6 +32,10 @@ const (
 	envBackendURL    = "VOXFLEET_BACKEND_URL"
 	envSpoolDir      = "VOXFLEET_SPOOL_DIR"
 	envFleetURL      = "VOXFLEET_FLEET_URL"
+	envMinIOEndpoint = "VOXFLEET_MINIO_ENDPOINT"
+	envMinIOKey      = "VOXFLEET_MINIO_ACCESS_KEY"
+	envMinIOSecret   = "VOXFLEET_MINIO_SECRET_KEY"
+	envMinIOBucket   = "VOXFLEET_MINIO_BUCKET"
 )
 
 // callSettingsHelp ends `voxfleet run -h`.
@@ -46,6 +51,8 @@ call settings (environment only; the workers inherit them):
         call records wait here for the Backend, agent configurations are cached here (default: spool beside the state file)
   $VOXFLEET_FLEET_URL
         this host's URL as the Backend knows it, written into call records
+  $VOXFLEET_MINIO_ENDPOINT, $VOXFLEET_MINIO_ACCESS_KEY, $VOXFLEET_MINIO_SECRET_KEY, $VOXFLEET_MINIO_BUCKET
+        the host's MinIO (host:port, keys, bucket, default recordings): calls whose agent records are uploaded there
 `
 
 // callSettings are the settings of envLiveKit… to envFleetURL.
@@ -59,6 +66,9 @@ type callSettings struct {
 	BackendURL string
 	SpoolDir   string
 	FleetURL   string
+	// MinIO is the host's MinIO for recordings; Endpoint "" records
+	// nothing.
+	MinIO recording.MinIO
 }
 
 var trunkRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
@@ -72,6 +82,11 @@ func loadCallSettings() (callSettings, []string) {
 		BackendURL: os.Getenv(envBackendURL),
 		SpoolDir:   os.Getenv(envSpoolDir),
 		FleetURL:   os.Getenv(envFleetURL),
+		MinIO: recording.MinIO{Endpoint: os.Getenv(envMinIOEndpoint), AccessKey: os.Getenv(envMinIOKey),
+			SecretKey: os.Getenv(envMinIOSecret), Bucket: os.Getenv(envMinIOBucket)},
+	}
+	if s.MinIO.Bucket == "" {
+		s.MinIO.Bucket = "recordings"
 	}
 	var problems []string
 	if s.LiveKit != (lkapi.Config{}) {
@@ -94,6 +109,14 @@ func loadCallSettings() (callSettings, []string) {
 			problems = append(problems, fmt.Sprintf("$%s %q: want an http(s) URL", name, v))
 		}
 	}
+	if s.MinIO.Endpoint != "" {
+		if _, _, err := net.SplitHostPort(s.MinIO.Endpoint); err != nil {
+			problems = append(problems, fmt.Sprintf("$%s %q: want host:port", envMinIOEndpoint, s.MinIO.Endpoint))
+		}
+		if s.MinIO.AccessKey == "" || s.MinIO.SecretKey == "" {
+			problems = append(problems, "$"+envMinIOKey+", $"+envMinIOSecret+": required with $"+envMinIOEndpoint)
+		}
+	}
 	if s.SpoolDir != "" && !filepath.IsAbs(s.SpoolDir) {
 		problems = append(problems, fmt.Sprintf("$%s %q: want an absolute path", envSpoolDir, s.SpoolDir))
 	}
@@ -107,47 +130,20 @@ func splitJoined(err error) []error {
 	return []error{err}
 }
 
-// spooledCall is one call record waiting in the spool for the Backend.
-type spooledCall struct {
-	CallID string                `json:"call_id"`
-	Record runtimeapi.CallRecord `json:"record"`
-	Worker *callslot.CallRecord  `json:"worker,omitempty"` // what the worker knew, for people
-}
-
-// spoolRecorder writes each call record to the host's spool; the daemon
-// delivers them (callDrainer).
+// spoolRecorder writes each call record to the host's spool, keyed by call
+// id (a later state replaces an earlier one not yet delivered); the daemon
+// delivers them (runtimeclient's CallSink).
 type spoolRecorder struct {
 	spool    *spool.Spool
 	fleetURL string
 }
 
-var spoolKeyBad = regexp.MustCompile(`[^A-Za-z0-9_.:-]`)
-
 // RecordCall implements callslot.CallRecorder.
 func (r spoolRecorder) RecordCall(_ context.Context, rec callslot.CallRecord) error {
-	key := spoolKeyBad.ReplaceAllString(rec.CallID, "_")
-	if !spool.ValidKey(key) {
+	if !spool.ValidKey(rec.CallID) {
 		return fmt.Errorf("call id %q cannot name a spooled record", rec.CallID)
 	}
-	return r.spool.Put(key, spooledCall{CallID: rec.CallID, Record: rec.Runtime(r.fleetURL), Worker: &rec})
-}
-
-// callDrainer delivers the spool's records to the Backend, keeping them
-// while it is down; a record it refuses (4xx) goes to the spool's failed/.
-func callDrainer(sp *spool.Spool, client *runtimeclient.Client, logger *slog.Logger) *spool.Drainer {
-	return &spool.Drainer{Spool: sp, Logger: logger, Sink: func(ctx context.Context, key string, b []byte) error {
-		var sc spooledCall
-		if err := json.Unmarshal(b, &sc); err != nil {
-			return spool.Permanent(fmt.Errorf("record %s: %w", key, err))
-		}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		err := client.PutCall(ctx, sc.CallID, sc.Record)
-		if err != nil && runtimeclient.Permanent(err) {
-			return spool.Permanent(err)
-		}
-		return err
-	}}
+	return r.spool.Put(rec.CallID, rec.Runtime(r.fleetURL))
 }
 
 // newRuntimeClient is the Backend client of workers and the daemon.
@@ -174,6 +170,13 @@ func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger)
 		}
 		cfg.Recorder = spoolRecorder{spool: sp, fleetURL: s.FleetURL}
 	}
+	if s.MinIO.Endpoint != "" && s.SpoolDir != "" {
+		u, err := uploader(s, nil, nil)
+		if err != nil {
+			return err
+		}
+		cfg.Recordings = u
+	}
 	if s.BackendURL != "" {
 		client, err := newRuntimeClient(s)
 		if err != nil {
@@ -190,4 +193,20 @@ func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger)
 		cfg.Agents = agents
 	}
 	return nil
+}
+
+// uploader is the host's recordings: workers write them (client nil), the
+// daemon uploads them and tells the Backend (attach).
+func uploader(s callSettings, client *minio.Client, rc *runtimeclient.Client) (*recording.Uploader, error) {
+	sp, err := spool.Open(filepath.Join(s.SpoolDir, "uploads"))
+	if err != nil {
+		return nil, err
+	}
+	u := &recording.Uploader{Dir: filepath.Join(s.SpoolDir, "recordings"), Spool: sp, Client: client, Bucket: s.MinIO.Bucket}
+	if rc != nil {
+		u.Attach = func(ctx context.Context, job recording.Job) error {
+			return rc.AttachRecording(ctx, job.CallID, job.AgentID, job.Status, job.Key)
+		}
+	}
+	return u, nil
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/voxplatform/vox/recording"
+	"github.com/voxplatform/vox/runtimeclient"
 	"github.com/voxplatform/vox/spool"
 	"github.com/voxplatform/vox/supervisor"
 	"github.com/voxplatform/vox/svcauth"
@@ -200,7 +202,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 		dctx, dcancel := context.WithCancel(context.Background())
-		d := callDrainer(sp, client, logger.With("component", "records"))
+		d := &spool.Drainer{Spool: sp, Sink: client.CallSink(), Logger: logger.With("component", "records")}
 		g.Add(func() error {
 			// A broken spool must not stop the fleet: say so and carry on.
 			if err := d.Run(dctx); err != nil {
@@ -211,6 +213,38 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		}, func(error) { dcancel() })
 	} else {
 		logger.Warn("no $"+envBackendURL+": call records stay in the spool", "component", "main", "spool", calls.SpoolDir)
+	}
+	if calls.MinIO.Endpoint != "" {
+		// Recordings: those of workers that died mid-call are recovered,
+		// then every one is uploaded, retried while MinIO is down.
+		mc, err := recording.NewClient(calls.MinIO)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envMinIOEndpoint, err)
+			return exitFail
+		}
+		var rc *runtimeclient.Client
+		if calls.BackendURL != "" {
+			rc, _ = newRuntimeClient(calls)
+		}
+		u, err := uploader(calls, mc, rc)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envSpoolDir, err)
+			return exitFail
+		}
+		u.Logger = logger.With("component", "recordings")
+		uctx, ucancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if n, err := u.RecoverDir(); err != nil {
+				u.Logger.Error("recovering recordings", "err", err)
+			} else if n > 0 {
+				u.Logger.Info("recovered recordings of calls cut by a worker's death", "count", n)
+			}
+			if err := u.Run(uctx); err != nil {
+				u.Logger.Error("recordings are not uploaded", "err", err)
+			}
+			<-uctx.Done()
+			return nil
+		}, func(error) { ucancel() })
 	}
 	if hint {
 		hctx, hcancel := context.WithCancel(context.Background())

@@ -137,10 +137,13 @@ func TestCallSettings(t *testing.T) {
 		{"trunk without livekit", map[string]string{envLiveKitTrunk: "ST_abc"}, []string{"$VOXFLEET_LIVEKIT_TRUNK"}},
 		{"bad backend and spool", map[string]string{envBackendURL: "voxbridge:8080", envSpoolDir: "spool"},
 			[]string{"$VOXFLEET_BACKEND_URL", "$VOXFLEET_SPOOL_DIR"}},
+		{"minio without keys", map[string]string{envMinIOEndpoint: "minio"},
+			[]string{"$VOXFLEET_MINIO_ENDPOINT \"minio\": want host:port", "$VOXFLEET_MINIO_ACCESS_KEY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{envLiveKitURL, envLiveKitKey, envLiveKitSecret, envLiveKitTrunk, envBackendURL, envSpoolDir, envFleetURL} {
+			for _, k := range []string{envLiveKitURL, envLiveKitKey, envLiveKitSecret, envLiveKitTrunk, envBackendURL, envSpoolDir, envFleetURL,
+				envMinIOEndpoint, envMinIOKey, envMinIOSecret, envMinIOBucket} {
 				t.Setenv(k, tt.env[k])
 			}
 			_, problems := loadCallSettings()
