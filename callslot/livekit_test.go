@@ -261,6 +261,32 @@ func TestLiveKitCalls(t *testing.T) {
 		h.waitState(fleetapi.WorkerIdle)
 	})
 
+	t.Run("widget: a browser caller joins later; one who never comes ends the call", func(t *testing.T) {
+		r, err := h.client().Widget(ctx, fleetapi.WidgetRequest{CallID: "web-1", Room: "web-1", Identity: "browser"})
+		if err != nil || r.Status != fleetapi.CallAccepted {
+			t.Fatalf("widget: %+v %v", r, err)
+		}
+		time.Sleep(500 * time.Millisecond) // the agent waits in the room
+		p := f.caller(t, "web-1", "browser", livekit.ParticipantInfo_STANDARD)
+		hearsGreetingAndEcho(t, p, speech)
+		p.Leave()
+		rec := recs.wait(t, "web-1")
+		if rec.Cause != CauseCallerHangup || rec.Carrier != runtimeapi.CarrierWidget || rec.Status() != runtimeapi.CallCompleted {
+			t.Fatalf("record %+v", rec)
+		}
+		h.waitState(fleetapi.WorkerIdle)
+
+		if _, err := h.client().Widget(ctx, fleetapi.WidgetRequest{CallID: "web-2", Room: "web-2", WaitTimeoutS: 1}); err != nil {
+			t.Fatal(err)
+		}
+		rec = recs.wait(t, "web-2")
+		if rec.Cause != CauseNoCaller || !rec.Answered.IsZero() || rec.Status() != runtimeapi.CallFailed {
+			t.Fatalf("record %+v", rec)
+		}
+		f.roomGone(t, "web-2")
+		h.waitState(fleetapi.WorkerIdle)
+	})
+
 	t.Run("dispatch with a forged signature is refused", func(t *testing.T) {
 		body := []byte(`{"event":"participant_joined","room":{"name":"r"},"participant":{"identity":"sip_1","kind":"SIP"}}`)
 		_, err := h.client().Dispatch(ctx, body, "Bearer forged")
