@@ -2,15 +2,23 @@ package callslot
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/recording"
 	"github.com/voxplatform/vox/runtimeapi"
+	"github.com/voxplatform/vox/runtimeclient"
+	"github.com/voxplatform/vox/spool"
 )
 
 // records keeps every call record a worker reports.
@@ -140,4 +148,68 @@ func TestEndCauseOutcome(t *testing.T) {
 			t.Errorf("%s.Outcome() = %s; want %s", c, got, want)
 		}
 	}
+}
+
+// agentsOf serves fixed agent configurations, as the Backend would.
+type agentsOf map[string]runtimeapi.Agent
+
+func (a agentsOf) Agent(_ context.Context, id string) (runtimeapi.Agent, runtimeclient.Source, error) {
+	cfg, ok := a[id]
+	if !ok {
+		return cfg, "", errors.New("no such agent")
+	}
+	return cfg, runtimeclient.FromBackend, nil
+}
+
+func (a agentsOf) AgentByNumber(context.Context, string) (runtimeapi.Agent, runtimeclient.Source, error) {
+	return runtimeapi.Agent{}, "", errors.New("no number")
+}
+
+// TestAgentConfigAppliedAndRecorded: the agent's maximum call length ends
+// the call, its recording flag records both sides into a stereo WAV whose
+// upload is spooled with the call's final status; an agent the Backend
+// does not know fails the call cleanly and frees the slot.
+func TestAgentConfigAppliedAndRecorded(t *testing.T) {
+	const recAgent, unknown = "0123456789abcdef01234567", "76543210fedcba9876543210"
+	agents := agentsOf{recAgent: {ID: recAgent, OrgID: "org1",
+		AgentSettings: runtimeapi.AgentSettings{Recording: true, MaxCallSeconds: 1}}}
+	dir := t.TempDir()
+	sp, err := spool.Open(filepath.Join(dir, "uploads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads := &recording.Uploader{Dir: filepath.Join(dir, "recordings"), Spool: sp}
+	recs := &records{}
+	rooms := newHeldRooms()
+	h := startWorker(t, func(c *Config) { c.Rooms, c.Recorder, c.Agents, c.Recordings = rooms, recs, agents, uploads })
+
+	if _, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "rec-1", Room: "r1", AgentID: recAgent}); err != nil {
+		t.Fatal(err)
+	}
+	rec := recs.wait(t, "rec-1")
+	if rec.Cause != CauseMaxDuration || rec.Ended.Sub(rec.Answered) > 3*time.Second {
+		t.Fatalf("record %+v; want ended by the agent's 1 s maximum", rec)
+	}
+	b, err := sp.Get("rec-1")
+	if err != nil {
+		t.Fatalf("no recording upload spooled: %v", err)
+	}
+	var job recording.Job
+	if err := json.Unmarshal(b, &job); err != nil || job.Status != runtimeapi.CallCompleted || job.OrgID != "org1" ||
+		!strings.HasPrefix(job.Key, "recordings/org1/") {
+		t.Fatalf("job %+v, %v", job, err)
+	}
+	if st, err := os.Stat(job.Path); err != nil || st.Size() <= 44 {
+		t.Fatalf("recording %s: %v (size %v)", job.Path, err, st)
+	}
+	h.waitState(fleetapi.WorkerIdle)
+
+	if _, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "rec-2", Room: "r2", AgentID: unknown}); err != nil {
+		t.Fatal(err)
+	}
+	rec = recs.wait(t, "rec-2")
+	if rec.Cause != CauseSetupFailed || rec.Status() != runtimeapi.CallFailed {
+		t.Fatalf("record %+v; want setup_failed", rec)
+	}
+	h.waitState(fleetapi.WorkerIdle)
 }
