@@ -24,6 +24,7 @@ func (s *Server) callRoutes() {
 		Out:   store.Page[store.Call]{}}, s.listCalls)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its recording link",
 		Tag: "calls", Access: accessUser, Role: store.RoleViewer, Out: callDetail{}}, s.getCall)
+	s.widgetRoutes()
 }
 
 func (s *Server) listCalls(c *fiber.Ctx) error {

@@ -207,18 +207,26 @@ func (s *Server) selectFleet(c *fiber.Ctx) error {
 	if !store.ValidID(orgID) {
 		return badRequest("org_id: not an id")
 	}
-	ctx := c.UserContext()
-	fleets, err := s.store.EnabledFleets(ctx, orgID)
+	f, cp, err := s.pickFleet(c.UserContext(), orgID)
 	if err != nil {
 		return err
+	}
+	return c.JSON(runtimeapi.FleetChoice{FleetID: f.ID, URL: f.URL, Free: cp.Free})
+}
+
+// pickFleet selects a fleet with a free slot for a call of orgID.
+func (s *Server) pickFleet(ctx context.Context, orgID string) (store.Fleet, fleetpoll.Capacity, error) {
+	fleets, err := s.store.EnabledFleets(ctx, orgID)
+	if err != nil {
+		return store.Fleet{}, fleetpoll.Capacity{}, err
 	}
 	fleets = append(fleets, s.poller.Platform()...)
 	f, cp, ok, err := fleetpoll.Select(ctx, s.rdb, fleets, s.poller.TTL())
 	if err != nil {
-		return redisErr("select fleet", err)
+		return f, cp, redisErr("select fleet", err)
 	}
 	if !ok {
-		return httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
+		return f, cp, httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
 	}
-	return c.JSON(runtimeapi.FleetChoice{FleetID: f.ID, URL: f.URL, Free: cp.Free})
+	return f, cp, nil
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -115,15 +114,9 @@ func TestRuntimeClientOutage(t *testing.T) {
 		}
 	}
 	var failures atomic.Int32
+	callSink := client.CallSink()
 	sink := func(ctx context.Context, key string, b []byte) error {
-		var r runtimeapi.CallRecord
-		if err := json.Unmarshal(b, &r); err != nil {
-			return spool.Permanent(err)
-		}
-		err := client.PutCall(ctx, key, r)
-		if runtimeclient.Permanent(err) {
-			return spool.Permanent(err)
-		}
+		err := callSink(ctx, key, b)
 		if err != nil {
 			failures.Add(1)
 		}

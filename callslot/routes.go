@@ -3,7 +3,6 @@ package callslot
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/fleetapi"
-	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 var errNoLiveKit = errorf(http.StatusServiceUnavailable, "livekit not configured", nil)
@@ -32,43 +31,14 @@ func (w *Worker) attach(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	if w.cfg.LiveKitURL == "" || w.cfg.Rooms == nil {
+	if w.cfg.Rooms == nil {
 		return w.unavailable(req.CallID)
 	}
-	gen, err := w.slot.acquire(req.CallID)
-	switch {
-	case errors.Is(err, errSameCall):
-		return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: req.CallID, Status: fleetapi.CallRunning, Room: req.Room})
-	case err != nil:
-		return admissionError(err)
-	}
-	w.slot.claim(gen)
-	w.callStarted(req.CallID)
-	go w.runAttached(gen, req)
-	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: req.CallID, Status: fleetapi.CallAccepted, Room: req.Room})
-}
-
-// runAttached carries an attached call until it ends, then frees the slot.
-func (w *Worker) runAttached(gen uint64, req fleetapi.AttachRequest) {
-	rec := CallRecord{CallID: req.CallID, Source: "attach", AgentID: req.AgentID, Parameters: req.Metadata,
-		Started: time.Now(), Outcome: lifeline.OutcomeCompleted, Reason: "call ended"}
-	defer func() {
-		if p := recover(); p != nil {
-			rec.Outcome, rec.Reason = lifeline.OutcomeFailed, fmt.Sprintf("panic: %v", p)
-		}
-		rec.Ended = time.Now()
-		w.callEnded(rec)
-		w.slot.release(gen)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.MaxCallDuration)
-	defer cancel()
-	err := w.cfg.Rooms.Serve(ctx, req, w.cfg.Agent)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		rec.Reason = "max call duration"
-	case err != nil:
-		rec.Outcome, rec.Reason = lifeline.OutcomeFailed, err.Error()
-	}
+	return w.startCall(c, req.CallID, req.Room, "attach", func() (Leg, error) { return w.cfg.Rooms.AttachLeg(req) },
+		func(r *CallRecord) {
+			r.AgentID, r.CampaignID, r.ContactID, r.To, r.Room = req.AgentID, req.CampaignID, req.ContactID, req.To, req.Room
+			r.Parameters = req.Metadata
+		})
 }
 
 func (w *Worker) dialout(c *fiber.Ctx) error {
@@ -76,7 +46,13 @@ func (w *Worker) dialout(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return w.unavailable("")
+	if w.cfg.Rooms == nil {
+		return w.unavailable(req.CallID)
+	}
+	return w.startCall(c, req.CallID, req.Room, "dialout", func() (Leg, error) { return w.cfg.Rooms.DialoutLeg(req) },
+		func(r *CallRecord) {
+			r.AgentID, r.From, r.To, r.Room, r.Parameters = req.AgentID, req.From, req.To, req.Room, req.Metadata
+		})
 }
 
 func (w *Worker) widget(c *fiber.Ctx) error {
@@ -84,15 +60,96 @@ func (w *Worker) widget(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return w.unavailable("")
+	if w.cfg.Rooms == nil {
+		return w.unavailable(req.CallID)
+	}
+	return w.startCall(c, req.CallID, req.Room, "widget", func() (Leg, error) { return w.cfg.Rooms.WidgetLeg(req) },
+		func(r *CallRecord) { r.AgentID, r.Room = req.AgentID, req.Room })
 }
 
-func (w *Worker) dispatch(c *fiber.Ctx) error {
-	var req fleetapi.DispatchRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
+// startCall admits the call callID (a repeated request for the call already
+// running here is answered 202 again), makes its leg and runs it in the
+// background: 202 at once.
+func (w *Worker) startCall(c *fiber.Ctx, callID, room, source string, newLeg func() (Leg, error), fill func(*CallRecord)) error {
+	gen, err := w.slot.acquire(callID)
+	switch {
+	case errors.Is(err, errSameCall):
+		return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: callID, Status: fleetapi.CallRunning, Room: room})
+	case err != nil:
+		return admissionError(err)
 	}
-	return w.unavailable("")
+	leg, err := newLeg()
+	if err != nil {
+		w.slot.release(gen)
+		return errorf(http.StatusUnprocessableEntity, "cannot take the call: "+err.Error(), err)
+	}
+	w.slot.claim(gen)
+	call := w.newCall(gen, source, leg)
+	fill(&call.rec)
+	call.begin(CallInfo{ID: callID, AgentID: call.rec.AgentID, Parameters: call.rec.Parameters})
+	go call.run()
+	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: callID, Status: fleetapi.CallAccepted, Room: room})
+}
+
+// dispatch takes an inbound SIP call announced by LiveKit's webhook. The
+// request is authenticated by LiveKit's signature, not a service token.
+// When busy it answers 429 and deletes the call's room, so the caller is
+// not left ringing (nginx never retries this route).
+func (w *Worker) dispatch(c *fiber.Ctx) error {
+	if w.cfg.Rooms == nil {
+		var req fleetapi.DispatchRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		return w.unavailable("")
+	}
+	in, ok, err := w.cfg.Rooms.Inbound(c.Body(), c.Get(fiber.HeaderAuthorization))
+	switch {
+	case err != nil:
+		return errorf(http.StatusUnauthorized, "unauthorized", err)
+	case !ok:
+		return c.JSON(fleetapi.CallResponse{Status: fleetapi.CallIgnored})
+	}
+	refuse := func(status int, msg string, cause error) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.cfg.Rooms.Refuse(ctx, in); err != nil {
+			w.log.Error("cannot remove a refused inbound call", "room", in.Room, "err", err)
+		}
+		return errorf(status, msg, cause)
+	}
+	gen, err := w.slot.acquire(in.ID())
+	switch {
+	case errors.Is(err, errSameCall):
+		return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: in.ID(), Status: fleetapi.CallRunning, Room: in.Room})
+	case err != nil:
+		return refuse(http.StatusTooManyRequests, "busy", err)
+	}
+	var cfg *runtimeapi.Agent
+	if w.cfg.Agents != nil && in.To != "" {
+		a, _, err := w.cfg.Agents.AgentByNumber(c.UserContext(), in.To)
+		if err != nil {
+			w.slot.release(gen)
+			return refuse(http.StatusServiceUnavailable, "no agent for the number called", err)
+		}
+		cfg = &a
+	}
+	leg, err := w.cfg.Rooms.InboundLeg(in)
+	if err != nil {
+		w.slot.release(gen)
+		return refuse(http.StatusInternalServerError, "cannot take the call", err)
+	}
+	w.slot.claim(gen)
+	call := w.newCall(gen, "dispatch", leg)
+	call.agentCfg = cfg
+	call.rec.To, call.rec.From, call.rec.Room = in.To, in.From, in.Room
+	agentID := ""
+	if cfg != nil {
+		agentID = cfg.ID
+	}
+	call.begin(CallInfo{ID: in.ID(), AgentID: agentID})
+	go call.run()
+	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: in.ID(), Status: fleetapi.CallAccepted, Room: in.Room})
 }
 
 // unavailable answers a call-taking route that cannot run calls yet (no

@@ -57,17 +57,23 @@ type Config struct {
 	FleetID         string
 	Version         string
 	MaxCallDuration time.Duration // 0 → DefaultMaxCallDuration
-	LiveKitURL      string        // "" → livekit routes answer 503
 	// StallAfter flags a call whose media stopped advancing (lifeline
 	// KindStalled); StallEnd ends it. 0 → the defaults.
 	StallAfter, StallEnd time.Duration
 	Agent                agent.Factory // nil → agent.Scripted default
 
-	// Rooms carries /attach calls through LiveKit; nil → /attach answers 503
-	// even with LiveKitURL set.
+	// Rooms carries calls through LiveKit rooms (NewLiveKit); nil → the
+	// LiveKit routes answer 503.
 	Rooms RoomMedia
-	// Recorder receives each finished call's record; nil → logged only.
+	// Agents looks agent configurations up (the inbound agent by number,
+	// each call's greeting, maximum length, recording); nil → the default
+	// agent, and /livekit/dispatch takes calls without a lookup.
+	Agents Agents
+	// Recorder receives each call's record at each step; nil → logged only.
 	Recorder CallRecorder
+	// Recordings records the calls whose agent says so (both sides, one
+	// stereo file); nil → no recording.
+	Recordings Recordings
 }
 
 // Worker serves one call at a time on its socket.
@@ -136,9 +142,6 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 	if cfg.Lifeline != nil {
 		w.events = lifeline.NewSender(cfg.Lifeline)
 	}
-	if cfg.LiveKitURL != "" && cfg.Rooms == nil {
-		w.log.Warn("LiveKit URL set but this build carries no LiveKit media; /attach answers 503")
-	}
 	w.app = w.newApp()
 	return w, nil
 }
@@ -171,7 +174,7 @@ func (w *Worker) newApp() *fiber.App {
 	app.Post(fleetapi.PathAttach, w.authenticate(false), w.attach)
 	app.Post(fleetapi.PathDialout, w.authenticate(false), w.dialout)
 	app.Post(fleetapi.PathWidget, w.authenticate(false), w.widget)
-	app.Post(fleetapi.PathDispatch, w.authenticate(false), w.dispatch)
+	app.Post(fleetapi.PathDispatch, w.dispatch) // LiveKit signs it: see dispatch
 	return app
 }
 
@@ -280,18 +283,24 @@ func (w *Worker) authenticate(query bool) fiber.Handler {
 // lifeline. The caller frees the slot afterwards.
 func (w *Worker) callEnded(rec CallRecord) {
 	n := w.calls.Add(1)
-	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "outcome", rec.Outcome,
+	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "cause", rec.Cause, "outcome", rec.Outcome,
 		"reason", rec.Reason, "seconds", rec.Seconds())
-	if w.cfg.Recorder != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
-			w.log.Error("call record lost", "call_id", rec.CallID, "err", err)
-		}
-		cancel()
-	}
+	w.record(rec)
 	if err := w.events.Send(lifeline.Event{Kind: lifeline.KindCallEnd, CallID: rec.CallID, Outcome: rec.Outcome,
 		Seconds: rec.Seconds(), Calls: int(n), PID: w.pid}); err != nil {
 		w.log.Warn("lifeline send failed", "err", err)
+	}
+}
+
+// record hands rec to the recorder, if any.
+func (w *Worker) record(rec CallRecord) {
+	if w.cfg.Recorder == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
+		w.log.Error("call record lost", "call_id", rec.CallID, "status", rec.Status(), "err", err)
 	}
 }
 

@@ -84,7 +84,7 @@ func TestTwilioCallGreetsEchoesAndHangsUp(t *testing.T) {
 // While one call runs, a second stream and an /attach get 429 before any
 // upgrade, and the first call keeps hearing the agent.
 func TestSecondCallRefusedFirstUndisturbed(t *testing.T) {
-	h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = newHeldRooms() })
+	h := startWorker(t, func(c *Config) { c.Rooms = newHeldRooms() })
 	ctx := ctxFor(t, 30*time.Second)
 	first := h.call(ctx)
 	if _, err := first.Wait(ctx, heard(agent.MarkGreeting)); err != nil {
@@ -215,7 +215,9 @@ func TestAuth(t *testing.T) {
 					t.Fatalf("%s: stream got %d %v; want 401", via, code, body)
 				}
 			}
-			for _, path := range []string{"/attach", "/livekit/dialout", "/livekit/widget", "/livekit/dispatch"} {
+			// /livekit/dispatch is LiveKit's webhook: its signature, not a
+			// service token, authenticates it (see the LiveKit tests).
+			for _, path := range []string{"/attach", "/livekit/dialout", "/livekit/widget"} {
 				if code, body := h.post(path, tt.token, []byte(`{"call_id":"c1","room":"r1"}`)); code != http.StatusUnauthorized {
 					t.Fatalf("%s: %d %v; want 401", path, code, body)
 				}
@@ -243,23 +245,42 @@ func TestAuth(t *testing.T) {
 // heldRooms stands in for LiveKit media, which cannot carry SIP calls here:
 // each attached call lasts until released.
 type heldRooms struct {
-	release chan struct{}
-	served  chan fleetapi.AttachRequest
+	RoomMedia // only AttachLeg is used
+	release   chan struct{}
+	served    chan fleetapi.AttachRequest
 }
 
 func newHeldRooms() *heldRooms {
 	return &heldRooms{release: make(chan struct{}), served: make(chan fleetapi.AttachRequest, 10)}
 }
 
-func (r *heldRooms) Serve(ctx context.Context, req fleetapi.AttachRequest, _ agent.Factory) error {
-	r.served <- req
+func (r *heldRooms) AttachLeg(req fleetapi.AttachRequest) (Leg, error) {
+	return &heldLeg{rooms: r, req: req}, nil
+}
+
+// heldLeg answers at once, takes the agent's audio and ends when released.
+type heldLeg struct {
+	rooms *heldRooms
+	req   fleetapi.AttachRequest
+}
+
+func (l *heldLeg) Run(ctx context.Context, in Inbound) End {
+	if err := in.Answer(); err != nil {
+		return End{}
+	}
+	l.rooms.served <- l.req
 	select {
-	case <-r.release:
-		return nil
+	case <-l.rooms.release:
+		return End{Cause: CauseCallerHangup, Reason: "caller left"}
 	case <-ctx.Done():
-		return ctx.Err()
+		return End{}
 	}
 }
+
+func (l *heldLeg) Audio([]int16) error { return nil }
+func (l *heldLeg) Mark(string) error   { return nil }
+func (l *heldLeg) Clear() error        { return nil }
+func (l *heldLeg) Close(End)           {}
 
 func TestAttach(t *testing.T) {
 	t.Run("livekit not configured", func(t *testing.T) {
@@ -274,7 +295,7 @@ func TestAttach(t *testing.T) {
 	})
 	t.Run("idempotent on call_id", func(t *testing.T) {
 		rooms := newHeldRooms()
-		h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = rooms })
+		h := startWorker(t, func(c *Config) { c.Rooms = rooms })
 		body := []byte(`{"call_id":"c1","room":"r1","agent_id":"a1","metadata":{"k":"v"}}`)
 		code, resp := h.post("/attach", token(t), body)
 		if code != http.StatusAccepted || resp["status"] != "accepted" || resp["call_id"] != "c1" {
@@ -337,7 +358,7 @@ func TestLiveKitRoutesValidateThen503(t *testing.T) {
 }
 
 func TestBadHTTPInputNeverTakesTheSlot(t *testing.T) {
-	h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = newHeldRooms() })
+	h := startWorker(t, func(c *Config) { c.Rooms = newHeldRooms() })
 	tok := token(t)
 	big := make([]byte, BodyLimit+1)
 	for i := range big {

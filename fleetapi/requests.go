@@ -96,6 +96,7 @@ type CallStatus string
 const (
 	CallAccepted CallStatus = "accepted" // the call starts now
 	CallRunning  CallStatus = "running"  // a repeated request: the same call already runs here
+	CallIgnored  CallStatus = "ignored"  // a /livekit/dispatch event that announces no inbound call
 )
 
 // CallResponse is the 202 body of every call-taking route (/attach,

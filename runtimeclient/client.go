@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/svcauth"
 )
@@ -190,10 +191,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		// The Backend answers every error as {"error": "..."}.
-		var eb struct {
-			Error string `json:"error"`
-		}
+		var eb fleetapi.ErrorBody // the Backend's error body too
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = strings.TrimSpace(string(b[:min(len(b), 200)]))
 		}

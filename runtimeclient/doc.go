@@ -10,5 +10,9 @@
 // be reached, a call starts with the last known configuration instead of
 // failing.
 //
-// runtimeclient imports runtimeapi and svcauth only, of this module.
+// CallSink drains a spool of call records into the Backend; AttachRecording
+// tells it where a call's recording was uploaded.
+//
+// runtimeclient imports runtimeapi, fleetapi (the error body), spool and
+// svcauth only, of this module.
 package runtimeclient

@@ -24,7 +24,8 @@ forbid callslot supervisor upstream api
 forbid store api supervisor callslot upstream
 # The runtime contract is a leaf: the standard library only.
 forbid runtimeapi api store phone importer supervisor callslot upstream lifeline svcauth restart control
-forbid runtimeclient api store phone importer supervisor callslot upstream lifeline restart control spool recording
+forbid runtimeclient api store phone importer supervisor callslot upstream lifeline restart control recording
+forbid recording api store phone importer supervisor callslot upstream lifeline svcauth restart control runtimeclient
 forbid spool api store phone importer supervisor callslot upstream lifeline svcauth restart control runtimeapi runtimeclient recording
 forbid phone api store supervisor callslot upstream
 forbid importer api store supervisor callslot upstream
@@ -33,10 +34,12 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline restart
+# The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
+forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
-# The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
-forbid fleetapi agent api callslot control importer lifeline pacing phone plainbody restart sdnotify store supervisor twilio upstream version
+forbid devstack supervisor callslot api
+forbid deploy supervisor callslot api
 # The Dialler: its engine reaches the Backend only through store and the
 # runtime contract, the fleets only through fleetapi; its pure parts import
 # nothing that does I/O.

@@ -118,6 +118,19 @@ func (s *Spool) Pending() ([]string, error) {
 	return keys, nil
 }
 
+// Has reports whether a record of key is waiting or being delivered.
+func (s *Spool) Has(key string) bool {
+	if !ValidKey(key) {
+		return false
+	}
+	for _, sub := range []string{dirPending, dirInflight} {
+		if _, err := os.Stat(s.path(sub, key)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Failed returns the keys the sink refused for good.
 func (s *Spool) Failed() ([]string, error) { return s.list(dirFailed) }
 

@@ -94,6 +94,16 @@ func New(lister Lister, rdb *redis.Client, opts Options, publish Publisher, logg
 	}
 }
 
+// Client returns the HTTP client that may reach fleet f: for an
+// organisation's fleet, one that enforces the address policy at connect
+// time. Its timeout is the poll timeout.
+func (p *Poller) Client(f store.Fleet) *http.Client {
+	if IsPlatform(f) {
+		return p.platform
+	}
+	return p.tenant
+}
+
 // Platform returns the platform fleets, which serve every organisation.
 func (p *Poller) Platform() []store.Fleet { return p.fleets }
 

@@ -44,6 +44,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	agentID := c.fs.String("agent-id", "", "the Backend's agent to call (its configuration and a call record in the Backend); default: the built-in scripted agent")
 	fleetID := c.fs.String("fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "fleet id the token is scoped to ($VOXFLEET_FLEET_ID)")
 	pos, code := c.parseArgs(args, stderr)
 	if code >= 0 {
@@ -97,6 +98,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "call", err)
 	}
 	cfg.Token = tok
+	if *agentID != "" {
+		cfg.CustomParameters = map[string]string{"agent_id": *agentID}
+	}
 
 	rep := callReport{Target: cfg.URL}
 	if cfg.SocketPath != "" {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ type Server struct {
 	bin     string
 	dir     string
 	console string
+	mu      sync.Mutex    // guards cmd and exited: Stop may run on another goroutine
 	cmd     *exec.Cmd     // nil while stopped
 	exited  chan struct{} // closed when cmd has exited
 	logf    *os.File
@@ -59,6 +61,8 @@ func Start(t testing.TB) *Server {
 // Stop kills the server at once (SIGKILL): an outage, with whatever
 // request was in flight cut off. Its data stays for Restart.
 func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return
 	}
@@ -72,6 +76,8 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	t := s.t
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cmd != nil {
 		return
 	}
