@@ -186,7 +186,11 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 	}
 	s.metrics.calls.WithLabelValues(outcome).Inc()
 	if res.Applied || res.Appended > 0 || res.Attached {
-		s.publish(ctx, res.Call.OrgID, "call", res.Call)
+		// Events carry the record without its transcript, which grows with
+		// every turn; GET /api/v1/calls/{id} has it.
+		ev := res.Call
+		ev.Transcript = nil
+		s.publish(ctx, res.Call.OrgID, "call", ev)
 	}
 	status := http.StatusOK
 	if res.Created {

@@ -56,8 +56,11 @@ func (r *restartable) start() {
 // and the spool while it is down; the spool drained when it is back.
 func TestRuntimeClientOutage(t *testing.T) {
 	h := newHarness(t) // people API, same database
-	tok, _ := h.org("Outage Client Org")
+	tok, orgID := h.org("Outage Client Org")
 	agent := h.must(201, "POST", "/api/v1/agents", tok, agentBody("Client"))["id"].(string)
+	const number = "+442079460123"
+	h.must(201, "POST", "/api/v1/phone-numbers", tok, map[string]any{"e164": number, "inbound_agent_id": agent})
+	h.must(200, "POST", "/runtime/phone-numbers/verify", h.service(), map[string]any{"org_id": orgID, "e164": number})
 
 	m, r := sharedServers(t)
 	cfg := testConfig(t, m, r)
@@ -80,6 +83,9 @@ func TestRuntimeClientOutage(t *testing.T) {
 		a.MaxCallSeconds != 600 || len(a.Script) != 2 || a.OrgID == "" {
 		t.Fatalf("agent: %+v %s %v", a, src, err)
 	}
+	if a, src, err := agents.AgentByNumber(ctx, number); err != nil || src != runtimeclient.FromBackend || a.ID != agent {
+		t.Fatalf("agent by number: %+v %s %v", a, src, err)
+	}
 	if _, _, err := agents.AgentByNumber(ctx, "+14155550199"); !runtimeclient.NotFound(err) {
 		t.Fatalf("unassigned number: %v", err)
 	}
@@ -101,6 +107,9 @@ func TestRuntimeClientOutage(t *testing.T) {
 	a, src, err = agents.Agent(ctx, agent)
 	if err != nil || src != runtimeclient.FromCache || a.Greeting != "Hello" {
 		t.Fatalf("agent while down: %+v %s %v", a, src, err)
+	}
+	if a, src, err := agents.AgentByNumber(ctx, number); err != nil || src != runtimeclient.FromCache || a.ID != agent {
+		t.Fatalf("agent by number while down: %+v %s %v", a, src, err)
 	}
 	sp, err := spool.Open(t.TempDir())
 	if err != nil {
