@@ -43,7 +43,7 @@ func (p *Placer) Place(ctx context.Context, d dialler.Dial) (dialler.Placed, err
 		switch {
 		case f.Busy():
 			res = dialler.Busy
-		case f.Code == 408 || f.Code == 480 || f.Code == 487:
+		case f.NoAnswer():
 			res = dialler.NoAnswer
 		}
 		return dialler.Placed{Result: res, SIPStatus: f.Code, Ring: ring, Reason: f.Error()}, nil
