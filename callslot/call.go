@@ -220,6 +220,11 @@ func (c *call) run() {
 				end = endAgentError
 			}
 		}()
+		if c.phase == phaseBegun {
+			// A call known at admission: its agent is looked up while the
+			// leg joins, not once the caller waits for the greeting.
+			c.configureOrEnd()
+		}
 		end = c.leg.Run(c.ctx, c.inbound())
 	}()
 	c.timer.Stop()
@@ -340,14 +345,20 @@ func (in inbound) Answer() error {
 	c.rec.Answered = time.Now()
 	c.w.record(c.rec)
 	c.lastMedia.Store(time.Now().UnixNano())
-	if err := c.configure(); err != nil {
-		c.log().Error("call refused", "err", err)
-		c.end(End{Cause: CauseSetupFailed, Reason: "agent configuration unavailable"})
+	if err := c.configureOrEnd(); err != nil {
 		return err
 	}
 	c.startRecording()
-	sess, err := c.w.cfg.Agent.NewSession(agent.Call{ID: c.rec.CallID, AgentID: c.rec.AgentID,
-		Parameters: c.rec.Parameters}, c)
+	factory := c.w.cfg.Agent
+	var err error
+	if c.agentCfg != nil && c.w.cfg.AgentFactory != nil {
+		factory, err = c.w.cfg.AgentFactory(*c.agentCfg)
+	}
+	var sess agent.Session
+	if err == nil {
+		sess, err = factory.NewSession(agent.Call{ID: c.rec.CallID, AgentID: c.rec.AgentID,
+			Parameters: c.rec.Parameters}, c)
+	}
 	if err == nil {
 		c.sess = sess
 		err = sess.Start(c.ctx)
@@ -358,6 +369,17 @@ func (in inbound) Answer() error {
 		return fmt.Errorf("start session: %w", err)
 	}
 	return c.ctx.Err()
+}
+
+// configureOrEnd configures the call, or ends it when its agent cannot be
+// known.
+func (c *call) configureOrEnd() error {
+	err := c.configure()
+	if err != nil {
+		c.log().Error("call refused", "err", err)
+		c.end(End{Cause: CauseSetupFailed, Reason: "agent configuration unavailable"})
+	}
+	return err
 }
 
 // configure looks the call's agent up (unless known already) and applies

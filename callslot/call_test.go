@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/recording"
@@ -181,7 +183,17 @@ func TestAgentConfigAppliedAndRecorded(t *testing.T) {
 	uploads := &recording.Uploader{Dir: filepath.Join(dir, "recordings"), Spool: sp}
 	recs := &records{}
 	rooms := newHeldRooms()
-	h := startWorker(t, func(c *Config) { c.Rooms, c.Recorder, c.Agents, c.Recordings = rooms, recs, agents, uploads })
+	var made atomic.Int32
+	h := startWorker(t, func(c *Config) {
+		c.Rooms, c.Recorder, c.Agents, c.Recordings = rooms, recs, agents, uploads
+		c.AgentFactory = func(a runtimeapi.Agent) (agent.Factory, error) {
+			if a.ID != recAgent {
+				return nil, errors.New("wrong agent")
+			}
+			made.Add(1)
+			return agent.Scripted{}, nil
+		}
+	})
 
 	if _, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "rec-1", Room: "r1", AgentID: recAgent}); err != nil {
 		t.Fatal(err)
@@ -203,6 +215,9 @@ func TestAgentConfigAppliedAndRecorded(t *testing.T) {
 		t.Fatalf("recording %s: %v (size %v)", job.Path, err, st)
 	}
 	h.waitState(fleetapi.WorkerIdle)
+	if made.Load() != 1 {
+		t.Fatalf("the agent's own factory made %d sessions; want 1", made.Load())
+	}
 
 	if _, err := h.client().Attach(ctxFor(t, 5*time.Second), fleetapi.AttachRequest{CallID: "rec-2", Room: "r2", AgentID: unknown}); err != nil {
 		t.Fatal(err)

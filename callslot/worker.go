@@ -20,6 +20,7 @@ import (
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/plainbody"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/svcauth"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// KindStalled); StallEnd ends it. 0 → the defaults.
 	StallAfter, StallEnd time.Duration
 	Agent                agent.Factory // nil → agent.Scripted default
+	// AgentFactory, when set, makes the session factory of a call whose
+	// agent's configuration is known (greeting, prompt, script, voice,
+	// language); other calls use Agent.
+	AgentFactory func(a runtimeapi.Agent) (agent.Factory, error)
 
 	// Rooms carries calls through LiveKit rooms (NewLiveKit); nil → the
 	// LiveKit routes answer 503.
