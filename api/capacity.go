@@ -40,6 +40,9 @@ func (s *Server) fleetCapacity(c *fiber.Ctx) error {
 			continue
 		}
 		out.Healthy++
+		if out.CheckedAt.IsZero() || cp.CheckedAt.Before(out.CheckedAt) {
+			out.CheckedAt = cp.CheckedAt
+		}
 		out.Free += cp.Free
 		out.Busy += cp.Busy
 	}

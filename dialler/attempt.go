@@ -66,13 +66,17 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 	c.mu.Lock()
 	c.pacer.Estimator().ObserveDial(pacing.Human, ring.Seconds())
 	delete(c.ringing, dial.CallID)
+	c.attaching++
 	c.mu.Unlock()
 	actx, cancel := context.WithTimeout(ctx, d.cfg.AttachTimeout)
 	fleetURL, err := d.attacher.Attach(actx, dial)
 	cancel()
+	c.mu.Lock()
+	c.attaching--
+	c.mu.Unlock()
 	if err == nil {
 		c.mu.Lock()
-		c.busy[dial.CallID] = d.now()
+		c.busy[dial.CallID] = attached{at: d.now(), wall: time.Now()}
 		c.pacer.ObserveAnswer(false)
 		c.hour.HumanAnswers++
 		c.day.HumanAnswers++

@@ -98,6 +98,9 @@ type Attacher interface {
 type Pool struct {
 	Free int // workers ready for a call
 	Busy int // workers in a call
+	// AsOf is when the reading was taken (the oldest reading it sums);
+	// zero means it is exact now. Calls attached since are taken off Free.
+	AsOf time.Time
 }
 
 // Capacity reads fleet capacity, as the Backend last polled it.

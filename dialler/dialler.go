@@ -104,13 +104,19 @@ type Dialler struct {
 	calls    map[string]bool // call ids in flight in this process
 }
 
+// attached is when a call was handed to a worker: by the Dialler's clock
+// (for handle times) and by the wall clock (compared with the time of the
+// capacity reading).
+type attached struct{ at, wall time.Time }
+
 // campaign is the Dialler's memory of one campaign.
 type campaign struct {
 	mu        sync.Mutex // guards everything below; dial goroutines report here
 	doc       store.Campaign
 	pacer     *pacing.Pacer
 	ringing   map[string]time.Time // call id → placed at
-	busy      map[string]time.Time // call id → attached at (trimmed to the pool's busy count)
+	busy      map[string]attached  // call id → when it was attached (trimmed to the pool's busy count)
+	attaching int                  // answered calls being handed to a worker
 	hour      pacing.Tally
 	day       pacing.Tally
 	month     pacing.Tally
@@ -243,7 +249,7 @@ func (d *Dialler) dialAll(ctx context.Context, epoch int64) error {
 				d.mu.Unlock()
 				return err
 			}
-			c = &campaign{pacer: p, ringing: map[string]time.Time{}, busy: map[string]time.Time{}}
+			c = &campaign{pacer: p, ringing: map[string]time.Time{}, busy: map[string]attached{}}
 			d.camps[doc.ID] = c
 		}
 		c.mu.Lock()
@@ -291,6 +297,23 @@ func (d *Dialler) dialOrg(ctx context.Context, epoch int64, org string, camps []
 	pool, err := d.capacity.Pool(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read capacity: %w", err)
+	}
+	// The reading may predate calls this process attached or is attaching
+	// since: count them as taken, or the same free worker is offered twice.
+	recent := 0
+	for _, c := range camps {
+		c.mu.Lock()
+		recent += c.attaching
+		for _, a := range c.busy {
+			if pool.AsOf.IsZero() || a.wall.After(pool.AsOf) {
+				recent++
+			}
+		}
+		c.mu.Unlock()
+	}
+	if !pool.AsOf.IsZero() {
+		pool.Free = max(pool.Free-recent, 0)
+		pool.Busy += recent
 	}
 	d.trimBusy(camps, pool.Busy)
 	var plans []*plan
@@ -356,8 +379,8 @@ func (d *Dialler) trimBusy(camps []*campaign, busy int) {
 	var all []call
 	for _, c := range camps {
 		c.mu.Lock()
-		for id, at := range c.busy {
-			all = append(all, call{c, id, at})
+		for id, a := range c.busy {
+			all = append(all, call{c, id, a.at})
 		}
 		c.mu.Unlock()
 	}
@@ -425,8 +448,8 @@ func (d *Dialler) planCampaign(ctx context.Context, c *campaign, pool Pool, now 
 	for _, at := range c.ringing {
 		snap.Ringing = append(snap.Ringing, now.Sub(at).Seconds())
 	}
-	for _, at := range c.busy {
-		snap.Busy = append(snap.Busy, now.Sub(at).Seconds())
+	for _, a := range c.busy {
+		snap.Busy = append(snap.Busy, now.Sub(a.at).Seconds())
 	}
 	d.m.ringing.WithLabelValues(doc.ID).Set(float64(len(c.ringing)))
 	claim := fairshare.Claim{ID: doc.ID, Weight: max(doc.Priority, 1), Want: want,

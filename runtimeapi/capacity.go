@@ -1,5 +1,7 @@
 package runtimeapi
 
+import "time"
+
 // PathFleetCapacity is GET /runtime/fleets/capacity?org_id=…
 const PathFleetCapacity = "/runtime/fleets/capacity"
 
@@ -8,8 +10,11 @@ const PathFleetCapacity = "/runtime/fleets/capacity"
 // fleets and the platform's), summed over the healthy hosts as the Backend
 // last polled them. The Dialler paces with it.
 type FleetCapacity struct {
-	Free    int `json:"free"`    // workers ready for a call
-	Busy    int `json:"busy"`    // workers in a call
-	Fleets  int `json:"fleets"`  // hosts the organisation may use
-	Healthy int `json:"healthy"` // of which answered their last poll
+	// CheckedAt is when the oldest of the readings summed was taken: calls
+	// attached since are not in it.
+	CheckedAt time.Time `json:"checked_at,omitzero"`
+	Free      int       `json:"free"`    // workers ready for a call
+	Busy      int       `json:"busy"`    // workers in a call
+	Fleets    int       `json:"fleets"`  // hosts the organisation may use
+	Healthy   int       `json:"healthy"` // of which answered their last poll
 }

@@ -32,7 +32,7 @@ func (f *Fleets) Pool(ctx context.Context, orgID string) (dialler.Pool, error) {
 	if err != nil {
 		return dialler.Pool{}, err
 	}
-	return dialler.Pool{Free: c.Free, Busy: c.Busy}, nil
+	return dialler.Pool{Free: c.Free, Busy: c.Busy, AsOf: c.CheckedAt}, nil
 }
 
 // Attach implements dialler.Attacher.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/twitchtv/twirp"
+
 	"github.com/voxplatform/vox/dialler"
 	"github.com/voxplatform/vox/lkapi"
 )
@@ -48,8 +50,11 @@ func (p *Placer) Place(ctx context.Context, d dialler.Dial) (dialler.Placed, err
 		}
 		return dialler.Placed{Result: res, SIPStatus: f.Code, Ring: ring, Reason: f.Error()}, nil
 	}
-	if cctx.Err() != nil && ctx.Err() == nil {
-		return dialler.Placed{Result: dialler.NoAnswer, Ring: ring, Reason: "no answer within the ringing timeout"}, nil
+	// LiveKit gave up waiting for the answer (its own request deadline,
+	// or ours): nobody answered in time.
+	var te twirp.Error
+	if (cctx.Err() != nil && ctx.Err() == nil) || (errors.As(err, &te) && te.Code() == twirp.DeadlineExceeded) {
+		return dialler.Placed{Result: dialler.NoAnswer, Ring: ring, Reason: "no answer: " + err.Error()}, nil
 	}
 	return dialler.Placed{Result: dialler.Failed, Ring: ring, Reason: err.Error()}, nil
 }
