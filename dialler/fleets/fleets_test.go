@@ -67,9 +67,9 @@ func backend(t *testing.T, hosts []string, ids []string) *httptest.Server {
 func TestAttach(t *testing.T) {
 	d := dialler.Dial{CallID: "dial-x-1", Room: "vox-dial-x-1", Identity: "callee-x-1", OrgID: "6b10e7a321106361a4b75a18", To: "+15550001111"}
 	for _, tc := range []struct {
-		name    string
-		codes   []int
-		want    int // index of the host that takes the call, -1 none
+		name     string
+		codes    []int
+		want     int // index of the host that takes the call, -1 none
 		noWorker bool
 	}{
 		{"first host takes it", []int{202}, 0, false},
