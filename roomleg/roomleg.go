@@ -57,9 +57,12 @@ type Config struct {
 	// MaxDuration ends the call this long after the caller joined; 0 means
 	// no limit.
 	MaxDuration time.Duration
-	// SinglePeerConnection publishes and subscribes over one
-	// PeerConnection: no second ICE negotiation on joining.
-	SinglePeerConnection bool
+	// TwoPeerConnections publishes and subscribes over separate
+	// PeerConnections, the SDK's default. The default here is one: joins
+	// then skip a second ICE negotiation, which took about a second in a
+	// quarter to half of the joins measured (docs/BENCHMARKS.md); a failed
+	// join is retried (JoinAttempts).
+	TwoPeerConnections bool
 	// JoinAttempts is how often to try joining; 0 means 3.
 	JoinAttempts int
 	// DeleteRoom ends the call by deleting the room, which hangs up a SIP
@@ -223,7 +226,7 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	}
 	room = lksdk.NewRoom(cb)
 	opts := []lksdk.ConnectOption{lksdk.WithLogger(lkLog), lksdk.WithAutoSubscribe(true)}
-	if l.cfg.SinglePeerConnection {
+	if !l.cfg.TwoPeerConnections {
 		opts = append(opts, lksdk.WithSinglePeerConnection())
 	}
 	info := lksdk.ConnectInfo{

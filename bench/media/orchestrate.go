@@ -66,7 +66,8 @@ func orchestrate(args []string) int {
 	fs := flag.NewFlagSet("media", flag.ContinueOnError)
 	ks := fs.String("k", "1,8,16", "comma-separated counts of concurrent calls")
 	dur := fs.Duration("duration", 20*time.Second, "length of each call")
-	single := fs.Bool("single", false, "workers join with a single PeerConnection")
+	two := fs.Bool("two-pc", false, "workers join with two PeerConnections (the SDK's default; roomleg's is one)")
+	complexity := fs.Int("complexity", 0, "Opus encoder complexity of the workers, 1-10 (0: roomleg's default)")
 	gomaxprocs := fs.String("gomaxprocs", "", "GOMAXPROCS of the workers")
 	gogc := fs.String("gogc", "", "GOGC of the workers")
 	asJSON := fs.Bool("json", false, "print raw results as JSON")
@@ -117,10 +118,10 @@ func orchestrate(args []string) int {
 	if *gogc != "" {
 		env = append(env, "GOGC="+*gogc)
 	}
-	fmt.Printf("media bench: %v per call, single PC %v, worker env %v, livekit-server on this host\n", *dur, *single, env)
+	fmt.Printf("media bench: %v per call, two PCs %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *two, *complexity, env)
 	var runs []run
 	for _, k := range counts {
-		r, err := once(self, lk, dir, speech, k, *dur, *single, env, *profile)
+		r, err := once(self, lk, dir, speech, k, *dur, env, *profile, workerFlags(*two, *complexity))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "media: K=%d: %v\n", k, err)
 			return 1
@@ -155,7 +156,18 @@ func servers(dir string) (*testlivekit.Server, func(), error) {
 	return lk, func() { lk.Stop(); rd.Stop() }, nil
 }
 
-func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur time.Duration, single bool, env []string, profile string) (run, error) {
+func workerFlags(two bool, complexity int) []string {
+	var f []string
+	if two {
+		f = append(f, "-two-pc")
+	}
+	if complexity > 0 {
+		f = append(f, "-complexity", strconv.Itoa(complexity))
+	}
+	return f
+}
+
+func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur time.Duration, env []string, profile string, flags []string) (run, error) {
 	r := run{K: k}
 	stamp := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	rooms := make([]string, k)
@@ -178,9 +190,7 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 			return r, err
 		}
 		a := append([]string{"worker", "-room", room, "-dir", wdir}, conn...)
-		if single {
-			a = append(a, "-single")
-		}
+		a = append(a, flags...)
 		if profile != "" && i == 0 {
 			a = append(a, "-cpuprofile", profile)
 		}

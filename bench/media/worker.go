@@ -88,7 +88,8 @@ func worker(args []string) int {
 	key := fs.String("key", "", "API key")
 	secret := fs.String("secret", "", "API secret")
 	room := fs.String("room", "", "room")
-	single := fs.Bool("single", false, "single PeerConnection")
+	two := fs.Bool("two-pc", false, "two PeerConnections (the SDK's default)")
+	complexity := fs.Int("complexity", 0, "Opus complexity (0: roomleg's default)")
 	dir := fs.String("dir", os.TempDir(), "recording directory")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the call here")
 	if err := fs.Parse(args); err != nil {
@@ -106,7 +107,7 @@ func worker(args []string) int {
 	cfg := roomleg.Config{
 		LiveKit: lkapi.Config{URL: *url, Key: *key, Secret: *secret},
 		Room:    *room, Identity: "agent-" + *room, Caller: "caller-" + *room,
-		SinglePeerConnection: *single, DeleteRoom: false, Tap: rec,
+		TwoPeerConnections: *two, OpusComplexity: *complexity, Tap: rec,
 		CallerTimeout: time.Minute,
 	}
 	// Ready: wait for the orchestrator's "go", the moment of /attach.
