@@ -101,6 +101,10 @@ type Result struct {
 	Joined, CallerJoined, FirstAudio time.Time
 	// Heard and Played count the caller's and the agent's samples (8 kHz).
 	Heard, Played int64
+	// CallerPackets is how many RTP packets the caller sent (by sequence
+	// number), Arrived how many reached the leg, Decoded how many the
+	// jitter buffer passed on in time.
+	CallerPackets, Arrived, Decoded int64
 }
 
 // ErrEnded is returned by the Sink methods once the leg has ended.
@@ -557,6 +561,13 @@ func (l *Leg) result(callerJoined time.Time) Result {
 	}
 	if l.pace != nil {
 		r.Played, r.FirstAudio = l.pace.stats()
+	}
+	for _, rt := range l.remotes {
+		sent, arrived := rt.arrived.span()
+		_, decoded := rt.decoded.span()
+		r.CallerPackets += sent
+		r.Arrived += arrived
+		r.Decoded += decoded
 	}
 	return r
 }

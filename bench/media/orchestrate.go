@@ -241,13 +241,16 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 
 func report(r run) {
 	var cpu, wall float64
-	var heardRx, heardExp, agentRx, agentExp int64
+	var heardRx, heardExp, agentRx, agentExp, sent, arrived, decoded int64
 	var wGaps, cGaps, pss, firstHeard, firstSent []float64
 	causes := map[string]int{}
 	attach := map[string]int64{}
 	for _, w := range r.Workers {
 		cpu += w.CPU
 		wall += w.Wall
+		sent += w.Sent
+		arrived += w.Arrived
+		decoded += w.Decoded
 		heardRx += w.Heard.Received
 		heardExp += w.Heard.Expected
 		wGaps = append(wGaps, w.Heard.Gaps...)
@@ -273,8 +276,8 @@ func report(r run) {
 		return 100 * float64(a) / float64(b)
 	}
 	slices.Sort(pss)
-	fmt.Printf("K=%-3d cpu/call-s %.4f | agent audio at callers %.2f%% (p99 gap %.1f ms) | caller audio at workers %.2f%% (p99 gap %.1f ms) | PSS MB median %.1f max %.1f | attach→first audio heard p50 %.0f ms p95 %.0f ms (sent p50 %.0f p95 %.0f) | ends %v\n",
-		r.K, cpu/wall, ratio(agentRx, agentExp), percentile(cGaps, 99), ratio(heardRx, heardExp), percentile(wGaps, 99),
+	fmt.Printf("K=%-3d cpu/call-s %.4f | agent audio at callers %.2f%% of real time (p99 gap %.1f ms) | caller audio at workers: packets decoded %.2f%% arrived %.2f%% of sent, %.2f%% of real time (p99 gap %.1f ms) | PSS MB median %.1f max %.1f | attach→first audio heard p50 %.0f ms p95 %.0f ms (sent p50 %.0f p95 %.0f) | ends %v\n",
+		r.K, cpu/wall, ratio(agentRx, agentExp), percentile(cGaps, 99), ratio(decoded, sent), ratio(arrived, sent), ratio(heardRx, heardExp), percentile(wGaps, 99),
 		percentile(pss, 50), percentile(pss, 100), percentile(firstHeard, 50), percentile(firstHeard, 95),
 		percentile(firstSent, 50), percentile(firstSent, 95), causes)
 }

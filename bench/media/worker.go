@@ -29,6 +29,11 @@ type workerResult struct {
 	Cause      string  `json:"cause"`
 	Error      string  `json:"error,omitempty"`
 	Heard      audio   `json:"heard"`
+	// RTP packets of the caller: sent (by sequence number), arrived,
+	// decoded (passed the jitter buffer in time).
+	Sent    int64 `json:"sent"`
+	Arrived int64 `json:"arrived"`
+	Decoded int64 `json:"decoded"`
 }
 
 // recorder writes both sides to disk as the recording feature would: two
@@ -150,6 +155,7 @@ func worker(args []string) int {
 	} else {
 		r, err := leg.Run(ctx, agent.Scripted{}, agent.Call{ID: *room})
 		res.Cause = string(r.Cause)
+		res.Sent, res.Arrived, res.Decoded = r.CallerPackets, r.Arrived, r.Decoded
 		if err != nil {
 			res.Error = err.Error()
 		}
