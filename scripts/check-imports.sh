@@ -31,4 +31,6 @@ forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
+forbid devstack supervisor callslot api
+forbid deploy supervisor callslot api
 exit $fail
