@@ -72,6 +72,7 @@ func orchestrate(args []string) int {
 	gogc := fs.String("gogc", "", "GOGC of the workers")
 	asJSON := fs.Bool("json", false, "print raw results as JSON")
 	profile := fs.String("cpuprofile", "", "write the first worker's CPU profile to this file")
+	stagger := fs.Duration("stagger", 0, "time between two /attach (0: all at once, a burst)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -118,10 +119,10 @@ func orchestrate(args []string) int {
 	if *gogc != "" {
 		env = append(env, "GOGC="+*gogc)
 	}
-	fmt.Printf("media bench: %v per call, two PCs %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *two, *complexity, env)
+	fmt.Printf("media bench: %v per call, attach every %v, two PCs %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *stagger, *two, *complexity, env)
 	var runs []run
 	for _, k := range counts {
-		r, err := once(self, lk, dir, speech, k, *dur, env, *profile, workerFlags(*two, *complexity))
+		r, err := once(self, lk, dir, speech, k, *dur, *stagger, env, *profile, workerFlags(*two, *complexity))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "media: K=%d: %v\n", k, err)
 			return 1
@@ -167,7 +168,7 @@ func workerFlags(two bool, complexity int) []string {
 	return f
 }
 
-func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur time.Duration, env []string, profile string, flags []string) (run, error) {
+func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur, stagger time.Duration, env []string, profile string, flags []string) (run, error) {
 	r := run{K: k}
 	stamp := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	rooms := make([]string, k)
@@ -206,7 +207,10 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 			return r, err
 		}
 	}
-	for _, w := range workers { // the burst of /attach
+	for i, w := range workers { // the /attach of each call
+		if i > 0 {
+			time.Sleep(stagger)
+		}
 		_, _ = io.WriteString(w.in, "go\n")
 	}
 	time.Sleep(dur)
