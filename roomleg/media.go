@@ -23,10 +23,11 @@ const (
 	frameSamples = Rate / 50
 )
 
-// DefaultOpusComplexity is the encoder complexity when Config leaves it 0:
-// libopus's default is 9 of 10, which costs more CPU than an 8 kHz voice
-// needs.
-const DefaultOpusComplexity = 5
+// DefaultOpusComplexity is the encoder complexity when Config leaves it 0.
+// libopus's default (9 of 10) costs about three times as much CPU per second
+// of 8 kHz speech as 3, for quality a phone line (G.711 behind livekit-sip)
+// cannot carry; docs/BENCHMARKS.md has the figures.
+const DefaultOpusComplexity = 3
 
 // outTrack is the agent's published track: an Opus encoder over a pion
 // sample track, fed one 20 ms frame at a time by the pacer.
