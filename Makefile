@@ -84,6 +84,10 @@ bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream)
 bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio and VICIdial's ADAPT_HARD_LIMIT, in a seeded campaign simulation.
 	$(GO) run ./bench/dialsim
 
+.PHONY: bench-media
+bench-media: deps ## LiveKit media capacity: K concurrent calls, one worker process each, callers in another (BENCH_MEDIA_FLAGS, e.g. -k 1,8,16 -two-pc -complexity 9).
+	$(GO) run ./bench/media $(BENCH_MEDIA_FLAGS)
+
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).
 	VOX_SOAK_SECONDS=$${VOX_SOAK_SECONDS:-30} $(GO) test -count=1 -v -timeout 60m -run 'TestSoak$$' ./integration/ | grep -v '^\s*{'

@@ -3,55 +3,45 @@ package roomleg
 import (
 	"sync"
 	"time"
-
-	"github.com/livekit/media-sdk"
 )
 
-// Pacing of the agent's audio. The SDK's track plays what it is given in
-// 10 ms frames and pads with silence; the pacer hands it audio just ahead of
-// real time (lead), so that it knows what has been played, fires marks at the
-// right moment and can take back what has not been played (Clear).
-const (
-	tick = 10 * time.Millisecond
-	lead = 40 * Rate / 1000 // samples handed over ahead of the play position
-)
+// The pacer sends the agent's audio in real time, one 20 ms frame per
+// tick (silence when the agent is quiet), so it knows what has been played:
+// marks fire when the frames before them have gone out, and Clear drops
+// what has not.
+
+// maxCatchUp is how many late frames a tick sends at once; a longer stall
+// is skipped rather than sent in a burst.
+const maxCatchUp = 5
 
 type mark struct {
 	name string
-	at   int64 // absolute sample position; played once the play position passes it
+	at   int64 // agent samples queued before the mark
 }
 
-type sampleWriter interface {
-	WriteSample(media.PCM16Sample) error
-	ClearQueue()
+type frameWriter interface {
+	writeFrame(pcm []int16) error
 }
 
 // pacer feeds the local track. Its methods are safe for concurrent use.
 type pacer struct {
-	out    sampleWriter
+	out    frameWriter
 	tap    Tap
 	onMark func(string)
 
-	mu        sync.Mutex // guards every field below
-	queue     []int16    // agent audio not yet handed to the track
-	handed    int64      // samples handed to the track, ever
-	playBase  int64      // play position at playStart
-	playStart time.Time  // when the current burst began playing
-	marks     []mark
-	first     time.Time // first audio handed over
+	mu     sync.Mutex // guards every field below
+	queue  []int16    // agent audio not yet sent
+	sent   int64      // agent samples sent or cleared: the marks' clock
+	played int64      // agent samples sent (silence padding not counted)
+	marks  []mark
+	start  time.Time // the first tick
+	frames int64     // frame slots since start, sent or skipped
+	first  time.Time // when the first agent audio went out
+	frame  []int16   // scratch frame
 }
 
-func newPacer(out sampleWriter, tap Tap, onMark func(string)) *pacer {
-	return &pacer{out: out, tap: tap, onMark: onMark}
-}
-
-// played is the estimated play position at now.
-func (p *pacer) played(now time.Time) int64 {
-	if p.playStart.IsZero() {
-		return p.handed
-	}
-	pos := p.playBase + int64(now.Sub(p.playStart))*Rate/int64(time.Second)
-	return min(pos, p.handed)
+func newPacer(out frameWriter, tap Tap, onMark func(string)) *pacer {
+	return &pacer{out: out, tap: tap, onMark: onMark, frame: make([]int16, frameSamples)}
 }
 
 func (p *pacer) audio(pcm []int16) {
@@ -62,10 +52,9 @@ func (p *pacer) audio(pcm []int16) {
 
 func (p *pacer) mark(name string) {
 	p.mu.Lock()
-	at := p.handed + int64(len(p.queue))
-	fire := len(p.queue) == 0 && p.played(time.Now()) >= at
+	fire := len(p.queue) == 0
 	if !fire {
-		p.marks = append(p.marks, mark{name: name, at: at})
+		p.marks = append(p.marks, mark{name: name, at: p.sent + int64(len(p.queue))})
 	}
 	p.mu.Unlock()
 	if fire {
@@ -75,10 +64,8 @@ func (p *pacer) mark(name string) {
 
 func (p *pacer) clear() {
 	p.mu.Lock()
+	p.sent += int64(len(p.queue)) // the marks' positions stay comparable
 	p.queue = nil
-	p.out.ClearQueue()
-	p.handed = p.played(time.Now())
-	p.playStart = time.Time{}
 	fired := p.marks
 	p.marks = nil
 	p.mu.Unlock()
@@ -87,42 +74,44 @@ func (p *pacer) clear() {
 	}
 }
 
-// step hands over what is due at now and returns the marks played.
+// step sends the frames due at now and returns the marks they completed.
 func (p *pacer) step(now time.Time) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	played := p.played(now)
-	if played >= p.handed {
-		// The track has played everything: the next audio starts a burst.
-		p.playStart = time.Time{}
-		if len(p.queue) > 0 {
-			p.playStart, p.playBase = now, p.handed
-		}
+	if p.start.IsZero() {
+		p.start = now
 	}
-	if n := min(played+lead-p.handed, int64(len(p.queue))); n > 0 {
-		chunk := p.queue[:n:n]
-		p.queue = p.queue[n:]
-		if len(p.queue) == 0 {
-			p.queue = nil
-		}
-		if p.first.IsZero() {
-			p.first = now
-		}
-		if err := p.out.WriteSample(chunk); err == nil && p.tap != nil {
-			p.tap.AgentAudio(chunk)
-		}
-		p.handed += n
+	due := int64(now.Sub(p.start)/frameDur) + 1 - p.frames
+	if due > maxCatchUp {
+		p.frames += due - 1
+		due = 1
 	}
 	var fired []string
-	for len(p.marks) > 0 && p.marks[0].at <= played {
-		fired = append(fired, p.marks[0].name)
-		p.marks = p.marks[1:]
+	for ; due > 0; due-- {
+		p.frames++
+		n := copy(p.frame, p.queue)
+		clear(p.frame[n:])
+		if n > 0 {
+			p.queue = p.queue[n:]
+			p.sent += int64(n)
+			p.played += int64(n)
+			if p.first.IsZero() {
+				p.first = now
+			}
+		}
+		if err := p.out.writeFrame(p.frame); err == nil && p.tap != nil {
+			p.tap.AgentAudio(append([]int16(nil), p.frame...))
+		}
+		for len(p.marks) > 0 && p.marks[0].at <= p.sent {
+			fired = append(fired, p.marks[0].name)
+			p.marks = p.marks[1:]
+		}
 	}
 	return fired
 }
 
 func (p *pacer) run(done <-chan struct{}) {
-	t := time.NewTicker(tick)
+	t := time.NewTicker(frameDur)
 	defer t.Stop()
 	for {
 		select {
@@ -136,9 +125,9 @@ func (p *pacer) run(done <-chan struct{}) {
 	}
 }
 
-// stats returns the samples handed to the room and when the first went.
+// stats returns the agent samples sent and when the first went.
 func (p *pacer) stats() (int64, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.handed, p.first
+	return p.played, p.first
 }

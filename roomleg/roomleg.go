@@ -13,7 +13,6 @@ import (
 	"github.com/livekit/protocol/livekit"
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voxplatform/vox/agent"
@@ -58,9 +57,12 @@ type Config struct {
 	// MaxDuration ends the call this long after the caller joined; 0 means
 	// no limit.
 	MaxDuration time.Duration
-	// SinglePeerConnection publishes and subscribes over one
-	// PeerConnection: no second ICE negotiation on joining.
-	SinglePeerConnection bool
+	// TwoPeerConnections publishes and subscribes over separate
+	// PeerConnections, the SDK's default. The default here is one: joins
+	// then skip a second ICE negotiation, which took about a second in a
+	// quarter to half of the joins measured (docs/BENCHMARKS.md); a failed
+	// join is retried (JoinAttempts).
+	TwoPeerConnections bool
 	// JoinAttempts is how often to try joining; 0 means 3.
 	JoinAttempts int
 	// DeleteRoom ends the call by deleting the room, which hangs up a SIP
@@ -68,6 +70,9 @@ type Config struct {
 	DeleteRoom bool
 	// Tap, when set, sees both sides' audio.
 	Tap Tap
+	// OpusComplexity is the agent's encoder complexity, 1-10; 0 means
+	// DefaultOpusComplexity.
+	OpusComplexity int
 }
 
 func (c *Config) defaults() {
@@ -79,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.Name == "" {
 		c.Name = c.Identity
+	}
+	if c.OpusComplexity <= 0 {
+		c.OpusComplexity = DefaultOpusComplexity
 	}
 }
 
@@ -93,6 +101,10 @@ type Result struct {
 	Joined, CallerJoined, FirstAudio time.Time
 	// Heard and Played count the caller's and the agent's samples (8 kHz).
 	Heard, Played int64
+	// CallerPackets is how many RTP packets the caller sent (by sequence
+	// number), Arrived how many reached the leg, Decoded how many the
+	// jitter buffer passed on in time.
+	CallerPackets, Arrived, Decoded int64
 }
 
 // ErrEnded is returned by the Sink methods once the leg has ended.
@@ -108,7 +120,7 @@ type Leg struct {
 	api  *lkapi.Client
 	room *lksdk.Room
 
-	track *boundTrack
+	track *outTrack
 	pace  *pacer
 
 	events chan event
@@ -119,12 +131,14 @@ type Leg struct {
 	endCause  Cause
 	endReason string
 
-	mu       sync.Mutex // guards caller, remotes, closed
-	caller   string
-	remotes  []*lkmedia.PCMRemoteTrack
-	closed   bool
-	joinedAt time.Time
-	heard    int64
+	mu      sync.Mutex // guards caller, remotes, closed
+	caller  string
+	remotes []*inTrack
+	// subscribed holds the caller's tracks already decoded.
+	subscribed map[string]bool
+	closed     bool
+	joinedAt   time.Time
+	heard      int64
 }
 
 type eventKind int
@@ -157,10 +171,11 @@ func Join(ctx context.Context, cfg Config, logger *slog.Logger) (*Leg, error) {
 	}
 	logger = logger.With("component", "roomleg", "room", cfg.Room)
 	l := &Leg{
-		cfg:    cfg,
-		log:    logger,
-		events: make(chan event, 256),
-		done:   make(chan struct{}),
+		cfg:        cfg,
+		log:        logger,
+		events:     make(chan event, 256),
+		subscribed: map[string]bool{},
+		done:       make(chan struct{}),
 	}
 	if cfg.DeleteRoom {
 		api, err := lkapi.New(cfg.LiveKit)
@@ -202,11 +217,10 @@ func Join(ctx context.Context, cfg Config, logger *slog.Logger) (*Leg, error) {
 // join makes one attempt: a fresh room and track, connect, publish, wait
 // for the binding. On failure it leaves nothing behind.
 func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
-	pcm, err := lkmedia.NewPCMLocalTrack(Rate, 1, lkLog)
+	track, err := newOutTrack(l.cfg.OpusComplexity, lkLog)
 	if err != nil {
-		return fmt.Errorf("new local track: %w", err)
+		return err
 	}
-	track := &boundTrack{PCMLocalTrack: pcm, bound: make(chan struct{})}
 	cb := l.callbacks()
 	var room *lksdk.Room
 	// The SDK's reason folds ROOM_DELETED into "other reasons"; the room
@@ -216,7 +230,7 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	}
 	room = lksdk.NewRoom(cb)
 	opts := []lksdk.ConnectOption{lksdk.WithLogger(lkLog), lksdk.WithAutoSubscribe(true)}
-	if l.cfg.SinglePeerConnection {
+	if !l.cfg.TwoPeerConnections {
 		opts = append(opts, lksdk.WithSinglePeerConnection())
 	}
 	info := lksdk.ConnectInfo{
@@ -230,12 +244,12 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := room.JoinWithContext(jctx, l.cfg.LiveKit.WSURL(), info, opts...); err != nil {
-		_ = track.Close()
+		track.close()
 		return err
 	}
 	fail := func(err error) error {
 		room.Disconnect()
-		_ = track.Close()
+		track.close()
 		return err
 	}
 	if _, err := room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
@@ -265,6 +279,14 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 		}
 	}
 	cb.OnTrackSubscribed = l.trackSubscribed
+	cb.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
+		if _, ok := changed[livekit.AttrSIPCallStatus]; !ok {
+			return
+		}
+		if rp, ok := p.(*lksdk.RemoteParticipant); ok {
+			l.considerCaller(rp)
+		}
+	}
 	cb.OnDataPacket = func(data lksdk.DataPacket, params lksdk.DataReceiveParams) {
 		if d, ok := data.(*livekit.SipDTMF); ok && d.Digit != "" {
 			l.post(event{kind: evDTMF, text: d.Digit})
@@ -274,9 +296,16 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 }
 
 // considerCaller takes rp as the caller if none is chosen yet and it fits.
+// A SIP participant counts once its call is answered: livekit-sip puts it
+// in the room while the phone still rings.
 func (l *Leg) considerCaller(rp *lksdk.RemoteParticipant) {
 	if rp.Kind() == lksdk.ParticipantAgent && l.cfg.Caller == "" {
 		return
+	}
+	if rp.Kind() == lksdk.ParticipantSIP {
+		if st, ok := rp.Attributes()[livekit.AttrSIPCallStatus]; ok && st != "active" {
+			return
+		}
 	}
 	if l.cfg.Caller != "" && rp.Identity() != l.cfg.Caller {
 		return
@@ -287,9 +316,16 @@ func (l *Leg) considerCaller(rp *lksdk.RemoteParticipant) {
 		l.caller = rp.Identity()
 	}
 	l.mu.Unlock()
-	if chosen {
-		l.post(event{kind: evCallerJoined, text: rp.Identity()})
+	if !chosen {
+		return
 	}
+	// Tracks subscribed before the caller was chosen (a SIP call ringing).
+	for _, pub := range rp.TrackPublications() {
+		if rpub, ok := pub.(*lksdk.RemoteTrackPublication); ok && rpub.TrackRemote() != nil {
+			l.trackSubscribed(rpub.TrackRemote(), rpub, rp)
+		}
+	}
+	l.post(event{kind: evCallerJoined, text: rp.Identity()})
 }
 
 func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
@@ -299,13 +335,11 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 	l.considerCaller(rp)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || rp.Identity() != l.caller {
+	if l.closed || rp.Identity() != l.caller || l.subscribed[track.ID()] {
 		return
 	}
-	rt, err := lkmedia.NewPCMRemoteTrack(track, &callerWriter{l: l},
-		// Closing the track races its RTP loop's last read, which the SDK
-		// logs as an error: its log is dropped.
-		lkmedia.WithTargetSampleRate(Rate), lkmedia.WithLogger(protoLogger.GetDiscardLogger()))
+	l.subscribed[track.ID()] = true
+	rt, err := decode(track, l.callerAudio, protoLogger.GetDiscardLogger())
 	if err != nil {
 		l.log.Warn("subscribe caller audio", "caller", rp.Identity(), "err", err)
 		return
@@ -313,23 +347,18 @@ func (l *Leg) trackSubscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPub
 	l.remotes = append(l.remotes, rt)
 }
 
-// callerWriter receives the caller's decoded audio.
-type callerWriter struct{ l *Leg }
-
-func (w *callerWriter) WriteSample(s media.PCM16Sample) error {
+// callerAudio receives the caller's decoded audio.
+func (l *Leg) callerAudio(s media.PCM16Sample) {
 	if len(s) == 0 {
-		return nil
+		return
 	}
 	pcm := make([]int16, len(s))
 	copy(pcm, s)
-	if w.l.cfg.Tap != nil {
-		w.l.cfg.Tap.CallerAudio(pcm)
+	if l.cfg.Tap != nil {
+		l.cfg.Tap.CallerAudio(pcm)
 	}
-	w.l.post(event{kind: evAudio, pcm: pcm})
-	return nil
+	l.post(event{kind: evAudio, pcm: pcm})
 }
-
-func (w *callerWriter) Close() error { return nil }
 
 // post hands an event to Run's loop; audio is dropped (and counted) rather
 // than blocking the media path when the loop falls behind.
@@ -481,11 +510,34 @@ func (l *Leg) handle(ctx context.Context, sess agent.Session, ev event) error {
 	case evMark:
 		return sess.OnMark(ctx, ev.text)
 	case evCallerLeft:
-		l.end(CauseCallerLeft, ev.text)
+		l.callerLeft(ev.text)
 	case evDisconnected:
 		l.disconnected(ev.text)
 	}
 	return nil
+}
+
+// leftGrace is how long a caller's leaving waits for the room's own end:
+// deleting a room first tells everyone that the others left.
+const leftGrace = 300 * time.Millisecond
+
+func (l *Leg) callerLeft(identity string) {
+	t := time.NewTimer(leftGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.end(CauseCallerLeft, identity)
+			return
+		case <-l.done:
+			return
+		case ev := <-l.events:
+			if ev.kind == evDisconnected {
+				l.disconnected(ev.text)
+				return
+			}
+		}
+	}
 }
 
 func (l *Leg) disconnected(reason string) {
@@ -509,6 +561,13 @@ func (l *Leg) result(callerJoined time.Time) Result {
 	}
 	if l.pace != nil {
 		r.Played, r.FirstAudio = l.pace.stats()
+	}
+	for _, rt := range l.remotes {
+		sent, arrived := rt.arrived.span()
+		_, decoded := rt.decoded.span()
+		r.CallerPackets += sent
+		r.Arrived += arrived
+		r.Decoded += decoded
 	}
 	return r
 }
@@ -536,27 +595,10 @@ func (l *Leg) Close() {
 		cancel()
 	}
 	l.room.Disconnect()
-	_ = l.track.Close()
-	for _, rt := range remotes {
-		rt.Close()
+	l.track.close()
+	for _, rt := range remotes { // their reads end with the connection
+		<-rt.done
 	}
-}
-
-// boundTrack tells when pion has bound the local track: samples written
-// before that are dropped by the SDK.
-type boundTrack struct {
-	*lkmedia.PCMLocalTrack
-	once  sync.Once
-	bound chan struct{}
-}
-
-// Bind implements webrtc.TrackLocal.
-func (t *boundTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	p, err := t.PCMLocalTrack.Bind(ctx)
-	if err == nil {
-		t.once.Do(func() { close(t.bound) })
-	}
-	return p, err
 }
 
 // SetSDKLogger sends the LiveKit SDK's own logs (signalling, pion's

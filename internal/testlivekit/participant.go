@@ -21,8 +21,9 @@ const Rate = 8000
 // Participant is a test caller (or phone) in a room: it publishes an audio
 // track it can Play into and records everything it hears from the others.
 type Participant struct {
-	Room  *lksdk.Room
-	track *boundTrack
+	Room    *lksdk.Room
+	track   *boundTrack
+	onAudio func(int)
 
 	mu        sync.Mutex // guards heard, firstLoud, remotes, left, gone
 	heard     []int16
@@ -38,6 +39,8 @@ type Participant struct {
 type JoinOptions struct {
 	// SinglePeerConnection joins with one PeerConnection.
 	SinglePeerConnection bool
+	// OnAudio, when set, is told of each delivery of heard audio.
+	OnAudio func(samples int)
 }
 
 // JoinParticipant joins the room of token at url, publishes its track and
@@ -48,9 +51,10 @@ func JoinParticipant(ctx context.Context, url, token string, opts JoinOptions) (
 		return nil, fmt.Errorf("local track: %w", err)
 	}
 	p := &Participant{
-		track: &boundTrack{PCMLocalTrack: pcm, bound: make(chan struct{})},
-		gone:  map[string]bool{},
-		done:  make(chan struct{}),
+		onAudio: opts.OnAudio,
+		track:   &boundTrack{PCMLocalTrack: pcm, bound: make(chan struct{})},
+		gone:    map[string]bool{},
+		done:    make(chan struct{}),
 	}
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = p.subscribed
@@ -113,6 +117,9 @@ func (p *Participant) subscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrack
 type recorder struct{ p *Participant }
 
 func (r recorder) WriteSample(s media.PCM16Sample) error {
+	if r.p.onAudio != nil {
+		r.p.onAudio(len(s))
+	}
 	r.p.mu.Lock()
 	defer r.p.mu.Unlock()
 	if r.p.firstLoud.IsZero() && RMS(s) >= LoudRMS {

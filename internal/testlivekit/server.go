@@ -53,7 +53,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Lookup(t)
-	quietSDK()
+	QuietSDK()
 	rd := testredis.StartServer(t)
 	s, err := Launch(bin, t.TempDir(), rd, opts)
 	if err != nil {
@@ -216,9 +216,10 @@ func (s *Server) Token(room, identity string, kind livekit.ParticipantInfo_Kind)
 
 var sdkOnce sync.Once
 
-// quietSDK silences the LiveKit SDK's global logger (pion's WebRTC debug
-// lines), once, before the test's first participant or leg.
-func quietSDK() { sdkOnce.Do(func() { lksdk.SetLogger(protoLogger.GetDiscardLogger()) }) }
+// QuietSDK silences the LiveKit SDK's global logger (pion's WebRTC debug
+// lines), once; call it before the first participant or leg joins (Start
+// does).
+func QuietSDK() { sdkOnce.Do(func() { lksdk.SetLogger(protoLogger.GetDiscardLogger()) }) }
 
 func freeTCP() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -35,8 +35,9 @@ type Phone struct {
 	// RingFor is how long it rings before answering or refusing; 0 means
 	// 200 ms.
 	RingFor time.Duration
-	// Say is played (8 kHz PCM) once the call is answered.
-	Say []int16
+	// Say is played (8 kHz PCM) SayAfter the call was answered.
+	Say      []int16
+	SayAfter time.Duration
 	// HangupAfter hangs the phone up this long after answering; 0 never.
 	HangupAfter time.Duration
 }
@@ -335,7 +336,11 @@ func (s *SIP) answer(c *Call, p *Participant, ph Phone, _ time.Duration) {
 	p.Room.LocalParticipant.SetAttributes(map[string]string{livekit.AttrSIPCallStatus: "active"})
 	close(c.answered)
 	if len(ph.Say) > 0 {
-		_ = p.Play(ph.Say)
+		select {
+		case <-time.After(ph.SayAfter):
+			_ = p.Play(ph.Say)
+		case <-c.ended:
+		}
 	}
 }
 
