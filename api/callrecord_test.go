@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,10 +29,17 @@ func TestCallTranscript(t *testing.T) {
 		body["agent_id"] = agent
 		return h.must(want, "PUT", "/runtime/calls/TR1", svc, body)
 	}
+	events := openEvents(t, h, tok)
 	r := put(201, map[string]any{"status": "in-progress", "carrier": "sip", "sip_status": 200,
 		"transcript": []any{entry(0, "agent", "Hello"), entry(1, "caller", "Hi")}, "fields": map[string]string{"name": "Ann"}})
 	if r["appended"] != 2.0 || r["applied"] != true {
 		t.Fatalf("first write: %v", r)
+	}
+	// The Console hears of it, without the transcript (which grows with
+	// every turn).
+	if e, ok := events.next(t, 5*time.Second); !ok || !strings.HasPrefix(e, "event: call\n") ||
+		!strings.Contains(e, `"sip_status":200`) || strings.Contains(e, "transcript") {
+		t.Fatalf("call event = %q", e)
 	}
 	// The whole transcript again, one entry more, and a changed old one:
 	// only the new entry is added.
@@ -85,6 +93,12 @@ func TestCallTranscript(t *testing.T) {
 	}
 	if _, ok := c["transcript_n"]; ok {
 		t.Fatalf("internal field shown: %v", c)
+	}
+	// Lists leave transcripts out.
+	l := h.must(200, "GET", "/api/v1/calls", tok, nil)
+	items := l["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["transcript"] != nil || items[0].(map[string]any)["end_cause"] != "caller_hangup" {
+		t.Fatalf("list = %v", items)
 	}
 
 	for name, body := range map[string]map[string]any{

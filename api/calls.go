@@ -18,11 +18,11 @@ type callDetail struct {
 }
 
 func (s *Server) callRoutes() {
-	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls", Summary: "List calls, newest first", Tag: "calls",
+	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls", Summary: "List calls, newest first (without transcripts)", Tag: "calls",
 		Access: accessUser, Role: store.RoleViewer,
 		Query: []string{"status", "agent_id", "campaign_id", "direction", "limit", "cursor"},
 		Out:   store.Page[store.Call]{}}, s.listCalls)
-	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its recording link",
+	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its transcript and recording link",
 		Tag: "calls", Access: accessUser, Role: store.RoleViewer, Out: callDetail{}}, s.getCall)
 	s.widgetRoutes()
 }
@@ -32,7 +32,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q.Desc, q.Field = true, "seq"
+	q.Desc, q.Field = true, "seq" // transcripts: GET /api/v1/calls/{id} only
 	f := bson.M{"org_id": principal(c).OrgID}
 	for _, fl := range []filter{
 		oneOfFilter("status", "status", runtimeapi.Statuses...),
@@ -62,6 +62,9 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	call, err := store.FindOne[store.Call](ctx, s.store, store.CollCalls, bson.M{"_id": id, "org_id": principal(c).OrgID})
 	if err != nil {
+		return err
+	}
+	if call.Transcript, err = s.store.Transcript(ctx, call.OrgID, call.CallID); err != nil {
 		return err
 	}
 	out := callDetail{Call: call}

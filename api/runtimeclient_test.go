@@ -3,9 +3,12 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +31,11 @@ type restartable struct {
 
 func (r *restartable) start() {
 	r.t.Helper()
-	srv, err := api.New(r.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("VOXBRIDGE_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := api.New(r.cfg, logger)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -56,8 +63,11 @@ func (r *restartable) start() {
 // and the spool while it is down; the spool drained when it is back.
 func TestRuntimeClientOutage(t *testing.T) {
 	h := newHarness(t) // people API, same database
-	tok, _ := h.org("Outage Client Org")
+	tok, orgID := h.org("Outage Client Org")
 	agent := h.must(201, "POST", "/api/v1/agents", tok, agentBody("Client"))["id"].(string)
+	const number = "+442079460123"
+	h.must(201, "POST", "/api/v1/phone-numbers", tok, map[string]any{"e164": number, "inbound_agent_id": agent})
+	h.must(200, "POST", "/runtime/phone-numbers/verify", h.service(), map[string]any{"org_id": orgID, "e164": number})
 
 	m, r := sharedServers(t)
 	cfg := testConfig(t, m, r)
@@ -67,7 +77,7 @@ func TestRuntimeClientOutage(t *testing.T) {
 	b.start()
 
 	client, err := runtimeclient.New(runtimeclient.Config{BaseURL: "http://" + b.addr, Secret: []byte(serviceSecret),
-		Timeout: 2 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond})
+		Timeout: 5 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +90,9 @@ func TestRuntimeClientOutage(t *testing.T) {
 		a.MaxCallSeconds != 600 || len(a.Script) != 2 || a.OrgID == "" {
 		t.Fatalf("agent: %+v %s %v", a, src, err)
 	}
+	if a, src, err := agents.AgentByNumber(ctx, number); err != nil || src != runtimeclient.FromBackend || a.ID != agent {
+		t.Fatalf("agent by number: %+v %s %v", a, src, err)
+	}
 	if _, _, err := agents.AgentByNumber(ctx, "+14155550199"); !runtimeclient.NotFound(err) {
 		t.Fatalf("unassigned number: %v", err)
 	}
@@ -89,6 +102,26 @@ func TestRuntimeClientOutage(t *testing.T) {
 	if err := client.PutCall(ctx, "RC1", rec); err != nil {
 		t.Fatal(err)
 	}
+	// A long call's transcript is more than one body may carry: it goes in
+	// parts and arrives whole.
+	long := runtimeapi.CallRecord{AgentID: agent, Status: runtimeapi.CallCompleted, EndCause: runtimeapi.EndMaxDuration}
+	for i := range 400 {
+		sp := runtimeapi.SpeakerAgent
+		if i%2 == 1 {
+			sp = runtimeapi.SpeakerCaller
+		}
+		long.Transcript = append(long.Transcript, runtimeapi.TranscriptEntry{Seq: i, Speaker: sp,
+			Text: fmt.Sprintf("turn %d: %s", i, strings.Repeat("words ", 40)), At: time.Now()})
+	}
+	if err := client.PutCall(ctx, "RC-LONG", long); err != nil {
+		t.Fatal(err)
+	}
+	c := h.must(200, "GET", "/api/v1/calls/RC-LONG", tok, nil)
+	if tr := c["transcript"].([]any); len(tr) != 400 || c["end_cause"] != "max_duration" ||
+		!strings.HasPrefix(tr[399].(map[string]any)["text"].(string), "turn 399:") {
+		t.Fatalf("long transcript: %d entries", len(tr))
+	}
+
 	err = client.PutCall(ctx, "RC1", runtimeapi.CallRecord{Status: "answered"})
 	var e *runtimeclient.Error
 	if !errors.As(err, &e) || e.Status != 400 || !runtimeclient.Permanent(err) {
@@ -101,6 +134,9 @@ func TestRuntimeClientOutage(t *testing.T) {
 	a, src, err = agents.Agent(ctx, agent)
 	if err != nil || src != runtimeclient.FromCache || a.Greeting != "Hello" {
 		t.Fatalf("agent while down: %+v %s %v", a, src, err)
+	}
+	if a, src, err := agents.AgentByNumber(ctx, number); err != nil || src != runtimeclient.FromCache || a.ID != agent {
+		t.Fatalf("agent by number while down: %+v %s %v", a, src, err)
 	}
 	sp, err := spool.Open(t.TempDir())
 	if err != nil {

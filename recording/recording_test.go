@@ -303,6 +303,10 @@ func TestKilledMidCall(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
+	// One killed before its header was written, which is dropped.
+	os.WriteFile(filepath.Join(u.Dir, "empty-1.wav"), []byte("RIFF"), 0o600)
+	os.WriteFile(filepath.Join(u.Dir, "empty-1.meta.json"), []byte(`{"call_id":"empty-1","org_id":"org1"}`), 0o600)
+
 	// One of ours in progress, which must be left alone.
 	live, err := u.Begin(Meta{CallID: "live-1", OrgID: "org1"})
 	if err != nil {
@@ -316,6 +320,9 @@ func TestKilledMidCall(t *testing.T) {
 	}
 	if n, _ := u.RecoverDir(); n != 0 {
 		t.Fatalf("recovered twice: %d", n)
+	}
+	if _, err := os.Stat(filepath.Join(u.Dir, "empty-1.wav")); !errors.Is(err, os.ErrNotExist) || u.Spool.Has("empty-1") {
+		t.Fatalf("a recording without audio was kept or spooled: %v", err)
 	}
 	var job Job
 	b, _ := u.Spool.Get("killed-1")

@@ -188,14 +188,21 @@ func (u *Uploader) RecoverDir() (int, error) {
 			f.Close()
 			continue
 		}
-		frames, rerr := Recover(wav)
+		frames, err := Recover(wav)
+		if errors.Is(err, ErrNotRecording) {
+			// Killed before its header was written: nothing was recorded.
+			u.logger().Warn("recording left without audio; removed", "path", wav, "err", err)
+			os.Remove(wav)
+			os.Remove(mp)
+			f.Close()
+			continue
+		}
 		job := Job{Meta: m, Path: wav, Key: Key(m.OrgID, m.CallID, m.StartedAt), Status: runtimeapi.CallInProgress, Recovered: true}
-		var perr error
-		if rerr == nil {
-			perr = u.Spool.Put(callID, job)
+		if err == nil {
+			err = u.Spool.Put(callID, job)
 		}
 		f.Close()
-		if err := errors.Join(rerr, perr); err != nil {
+		if err != nil {
 			return n, err
 		}
 		u.logger().Info("recovered the recording of a call whose worker died", "call_id", callID,

@@ -27,6 +27,7 @@ const (
 	CollContacts     = "contacts"
 	CollDNC          = "do_not_call"
 	CollCalls        = "calls"
+	CollTranscripts  = "call_transcripts" // one document per transcript entry
 	CollFleets       = "fleets"
 )
 
@@ -99,6 +100,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		CollContacts:     {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id")},
 		CollDNC:          {idx(true, "org_id", "phone")},
 		CollCalls:        {idx(false, "org_id", "seq"), idx(false, "org_id", "status")},
+		CollTranscripts:  {idx(false, "call_id", "seq")},
 		CollFleets:       {idx(true, "org_id", "url"), idx(false, "enabled")},
 	}
 	for coll, models := range want {
