@@ -32,8 +32,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Transcripts are shown by GET /api/v1/calls/{id} only.
-	q.Desc, q.Field, q.Omit = true, "seq", []string{"transcript"}
+	q.Desc, q.Field = true, "seq" // transcripts: GET /api/v1/calls/{id} only
 	f := bson.M{"org_id": principal(c).OrgID}
 	for _, fl := range []filter{
 		oneOfFilter("status", "status", runtimeapi.Statuses...),
@@ -63,6 +62,9 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	call, err := store.FindOne[store.Call](ctx, s.store, store.CollCalls, bson.M{"_id": id, "org_id": principal(c).OrgID})
 	if err != nil {
+		return err
+	}
+	if call.Transcript, err = s.store.Transcript(ctx, call.OrgID, call.CallID); err != nil {
 		return err
 	}
 	out := callDetail{Call: call}

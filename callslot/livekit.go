@@ -30,8 +30,9 @@ type LiveKitConfig struct {
 	Trunk string
 	// RingTimeout, WidgetWait and CallerTimeout: 0 → the defaults.
 	RingTimeout, WidgetWait, CallerTimeout time.Duration
-	// SinglePeerConnection joins rooms over one PeerConnection.
-	SinglePeerConnection bool
+	// TwoPeerConnections joins rooms with separate publish and subscribe
+	// PeerConnections (roomleg's default is one).
+	TwoPeerConnections bool
 }
 
 // LiveKit carries calls through LiveKit rooms (roomleg) and places and
@@ -69,13 +70,13 @@ func agentIdentity(callID string) string { return "agent-" + callID }
 
 func (lk *LiveKit) leg(room, caller, callID string, wait time.Duration) *roomLeg {
 	return &roomLeg{lk: lk, cfg: roomleg.Config{
-		LiveKit:              lk.cfg.LiveKit,
-		Room:                 room,
-		Identity:             agentIdentity(callID),
-		Caller:               caller,
-		CallerTimeout:        wait,
-		SinglePeerConnection: lk.cfg.SinglePeerConnection,
-		DeleteRoom:           true, // a SIP call ends by deleting its room
+		LiveKit:            lk.cfg.LiveKit,
+		Room:               room,
+		Identity:           agentIdentity(callID),
+		Caller:             caller,
+		CallerTimeout:      wait,
+		TwoPeerConnections: lk.cfg.TwoPeerConnections,
+		DeleteRoom:         true, // a SIP call ends by deleting its room
 	}}
 }
 

@@ -349,7 +349,7 @@ func (s *Stack) steps() ([]step, error) {
 	redisURL := "redis://" + c.addr(offRedis) + "/0"
 	fleetURL := s.url(offFleet)
 	upFile := c.path("nginx", "upstream.conf")
-	lkBin, lkErr := binary("livekit-server", filepath.Join(c.Root, ".cache", "bin", "livekit-server"))
+	lkBin, lkErr := binary("livekit-server", filepath.Join(c.Root, ".cache", "bin", "livekit-server"), filepath.Join(gopathBin(), "livekit-server"))
 	lkOn := lkErr == nil
 	dialBin := filepath.Join(c.BinDir, "voxdialler")
 	consoleRoot := filepath.Join(c.Root, "frontend", "dist")

@@ -10,6 +10,7 @@ import (
 	"github.com/livekit/media-sdk/opus"
 	"github.com/livekit/media-sdk/rtp"
 	protoLogger "github.com/livekit/protocol/logger"
+	pionrtp "github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -22,10 +23,11 @@ const (
 	frameSamples = Rate / 50
 )
 
-// DefaultOpusComplexity is the encoder complexity when Config leaves it 0:
-// libopus's default is 9 of 10, which costs more CPU than an 8 kHz voice
-// needs.
-const DefaultOpusComplexity = 5
+// DefaultOpusComplexity is the encoder complexity when Config leaves it 0.
+// libopus's default (9 of 10) costs about three times as much CPU per second
+// of 8 kHz speech as 3, for quality a phone line (G.711 behind livekit-sip)
+// cannot carry; docs/BENCHMARKS.md has the figures.
+const DefaultOpusComplexity = 3
 
 // outTrack is the agent's published track: an Opus encoder over a pion
 // sample track, fed one 20 ms frame at a time by the pacer.
@@ -67,6 +69,59 @@ func (t *outTrack) close() { _ = t.enc.Close() }
 // inTrack decodes one remote Opus track to 8 kHz PCM for sink.
 type inTrack struct {
 	done chan struct{}
+	// arrived and decoded count RTP packets as they come from the network
+	// and as they leave the jitter buffer for the decoder.
+	arrived, decoded counter
+}
+
+// counter counts RTP packets and the sequence-number span they cover.
+type counter struct {
+	mu      sync.Mutex // guards the fields below
+	n       int64
+	started bool
+	first   int64 // extended sequence numbers
+	last    int64
+}
+
+func (c *counter) add(seq uint16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if !c.started {
+		c.started, c.first, c.last = true, int64(seq), int64(seq)
+		return
+	}
+	// Extend across wraps: take the candidate closest to the last seen.
+	ext := c.last&^0xffff | int64(seq)
+	switch {
+	case ext < c.last-0x8000:
+		ext += 0x10000
+	case ext > c.last+0x8000:
+		ext -= 0x10000
+	}
+	c.last = max(c.last, ext)
+}
+
+// span is how many packets the sender sent between the first and the
+// last seen, and how many were seen.
+func (c *counter) span() (sent, seen int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		return 0, 0
+	}
+	return c.last - c.first + 1, c.n
+}
+
+// countHandler counts packets on their way to h.
+type countHandler struct {
+	rtp.HandlerCloser
+	c *counter
+}
+
+func (h countHandler) HandleRTP(hdr *pionrtp.Header, payload []byte) error {
+	h.c.add(hdr.SequenceNumber)
+	return h.HandlerCloser.HandleRTP(hdr, payload)
 }
 
 // pcmSink is the end of the decoding chain.
@@ -90,8 +145,9 @@ func decode(track *webrtc.TrackRemote, sink pcmSink, logger protoLogger.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("opus decoder: %w", err)
 	}
-	h := rtp.HandleJitter(rtp.NewNopCloser(rtp.NewMediaStreamIn[opus.Sample](dec)))
 	in := &inTrack{done: make(chan struct{})}
+	var h rtp.HandlerCloser = countHandler{rtp.NewNopCloser(rtp.NewMediaStreamIn[opus.Sample](dec)), &in.decoded}
+	h = countHandler{rtp.HandleJitter(h), &in.arrived}
 	go func() {
 		defer close(in.done)
 		_ = rtp.HandleLoop(track, h) // ends with the track; closes h

@@ -57,9 +57,12 @@ type Config struct {
 	// MaxDuration ends the call this long after the caller joined; 0 means
 	// no limit.
 	MaxDuration time.Duration
-	// SinglePeerConnection publishes and subscribes over one
-	// PeerConnection: no second ICE negotiation on joining.
-	SinglePeerConnection bool
+	// TwoPeerConnections publishes and subscribes over separate
+	// PeerConnections, the SDK's default. The default here is one: joins
+	// then skip a second ICE negotiation, which took about a second in a
+	// quarter to half of the joins measured (docs/BENCHMARKS.md); a failed
+	// join is retried (JoinAttempts).
+	TwoPeerConnections bool
 	// JoinAttempts is how often to try joining; 0 means 3.
 	JoinAttempts int
 	// DeleteRoom ends the call by deleting the room, which hangs up a SIP
@@ -98,6 +101,10 @@ type Result struct {
 	Joined, CallerJoined, FirstAudio time.Time
 	// Heard and Played count the caller's and the agent's samples (8 kHz).
 	Heard, Played int64
+	// CallerPackets is how many RTP packets the caller sent (by sequence
+	// number), Arrived how many reached the leg, Decoded how many the
+	// jitter buffer passed on in time.
+	CallerPackets, Arrived, Decoded int64
 }
 
 // ErrEnded is returned by the Sink methods once the leg has ended.
@@ -223,7 +230,7 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	}
 	room = lksdk.NewRoom(cb)
 	opts := []lksdk.ConnectOption{lksdk.WithLogger(lkLog), lksdk.WithAutoSubscribe(true)}
-	if l.cfg.SinglePeerConnection {
+	if !l.cfg.TwoPeerConnections {
 		opts = append(opts, lksdk.WithSinglePeerConnection())
 	}
 	info := lksdk.ConnectInfo{
@@ -554,6 +561,13 @@ func (l *Leg) result(callerJoined time.Time) Result {
 	}
 	if l.pace != nil {
 		r.Played, r.FirstAudio = l.pace.stats()
+	}
+	for _, rt := range l.remotes {
+		sent, arrived := rt.arrived.span()
+		_, decoded := rt.decoded.span()
+		r.CallerPackets += sent
+		r.Arrived += arrived
+		r.Decoded += decoded
 	}
 	return r
 }

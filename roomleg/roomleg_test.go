@@ -140,6 +140,9 @@ func TestCallerHearsGreetingAndEcho(t *testing.T) {
 	if res.Heard < int64(len(speech))/2 || res.Played < int64(len(agent.Chime())+len(speech)/2) {
 		t.Fatalf("heard %d played %d samples: too little", res.Heard, res.Played)
 	}
+	if res.Decoded == 0 || res.Arrived < res.Decoded || res.CallerPackets < res.Arrived {
+		t.Fatalf("caller packets: sent %d arrived %d decoded %d", res.CallerPackets, res.Arrived, res.Decoded)
+	}
 	if res.FirstAudio.Before(res.CallerJoined) {
 		t.Fatalf("first audio %v before the caller joined %v", res.FirstAudio, res.CallerJoined)
 	}

@@ -87,7 +87,7 @@ type TurnLatency struct {
 
 // Limits of a call record.
 const (
-	MaxTranscriptEntries = 2000
+	MaxTranscriptEntries = 5000 // seq is below it: a turn every 3 s of the longest call allowed (4 h)
 	MaxEntryText         = 4000 // characters of one entry
 	MaxFields            = 50
 	MaxFieldKey          = 64

@@ -36,6 +36,10 @@ type Config struct {
 	MaxBackoff time.Duration
 	// HTTPClient sends the requests (default: a client of its own).
 	HTTPClient *http.Client
+	// MaxBody bounds the body of one PUT of a call record (default 48 KiB,
+	// under the Backend's default JSON limit of 64 KiB): a record with a
+	// longer transcript is sent in several PUTs (see PutCall).
+	MaxBody int
 }
 
 // Client talks to the Backend's runtime API. It is safe for concurrent use.
@@ -70,6 +74,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 48 << 10
 	}
 	return &Client{base: u, cfg: cfg}, nil
 }
@@ -116,15 +123,53 @@ func (c *Client) AgentByNumber(ctx context.Context, e164 string) (runtimeapi.Age
 // PutCall writes the state of call callID. Writing the same record again
 // changes nothing, and an earlier state never overwrites a later one, so a
 // retried or replayed PutCall is safe.
+//
+// A record whose body would pass MaxBody is sent in parts: the record with
+// as much of the transcript as fits, then the rest of the transcript in
+// further PUTs of the same status (transcript entries are appended by seq,
+// so a part sent twice adds nothing).
 func (c *Client) PutCall(ctx context.Context, callID string, rec runtimeapi.CallRecord) error {
 	if !runtimeapi.ValidCallID(callID) {
 		return fmt.Errorf("put call: bad call id %q", callID)
 	}
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("put call %s: %w", callID, err)
+	path := runtimeapi.PathCall + url.PathEscape(callID)
+	rest := rec.Transcript
+	for first := true; first || len(rest) > 0; first = false {
+		part := runtimeapi.CallRecord{AgentID: rec.AgentID, Status: rec.Status}
+		if first {
+			part = rec
+		}
+		part.Transcript = nil
+		body, err := json.Marshal(part)
+		if err != nil {
+			return fmt.Errorf("put call %s: %w", callID, err)
+		}
+		// Add entries while the body stays under MaxBody (at least one,
+		// whatever its size: the Backend bounds an entry's text).
+		n, size := 0, len(body)+len(`,"transcript":[]`)
+		for n < len(rest) {
+			eb, err := json.Marshal(rest[n])
+			if err != nil {
+				return fmt.Errorf("put call %s: %w", callID, err)
+			}
+			if n > 0 && size+len(eb)+1 > c.cfg.MaxBody {
+				break
+			}
+			size += len(eb) + 1
+			n++
+		}
+		if n > 0 {
+			part.Transcript = rest[:n]
+			if body, err = json.Marshal(part); err != nil {
+				return fmt.Errorf("put call %s: %w", callID, err)
+			}
+		}
+		rest = rest[n:]
+		if err := c.do(ctx, http.MethodPut, path, body, nil); err != nil {
+			return err
+		}
 	}
-	return c.do(ctx, http.MethodPut, runtimeapi.PathCall+url.PathEscape(callID), body, nil)
+	return nil
 }
 
 // SelectFleet returns a fleet host with a free slot for a call of orgID.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,5 +161,59 @@ func TestAgentsFallback(t *testing.T) {
 	srv.Close()
 	if a, src, err := s.AgentByNumber(ctx, "+14155552671"); err != nil || src != FromCache || a.ID != "a1" {
 		t.Fatalf("number with backend down: %+v %s %v", a, src, err)
+	}
+}
+
+// TestPutCallInParts: a transcript too long for one body goes in several
+// PUTs, each under MaxBody, the first with the whole record.
+func TestPutCallInParts(t *testing.T) {
+	var mu sync.Mutex
+	var parts []runtimeapi.CallRecord
+	largest := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var rec runtimeapi.CallRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		mu.Lock()
+		parts = append(parts, rec)
+		largest = max(largest, len(b))
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, Secret: secret, MaxBody: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := runtimeapi.CallRecord{AgentID: "a", Status: runtimeapi.CallCompleted, EndCause: runtimeapi.EndAgentHangup}
+	for i := range 300 {
+		rec.Transcript = append(rec.Transcript, runtimeapi.TranscriptEntry{Seq: i, Speaker: runtimeapi.SpeakerAgent,
+			Text: strings.Repeat("x", 100), At: time.Now()})
+	}
+	if err := c.PutCall(context.Background(), "c1", rec); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(parts) < 4 || largest > 8<<10 {
+		t.Fatalf("%d parts, largest %d bytes", len(parts), largest)
+	}
+	seq := 0
+	for i, p := range parts {
+		if p.Status != runtimeapi.CallCompleted || p.AgentID != "a" || (i == 0) != (p.EndCause != "") {
+			t.Fatalf("part %d: %+v", i, p)
+		}
+		for _, e := range p.Transcript {
+			if e.Seq != seq {
+				t.Fatalf("part %d: entry %d, want %d", i, e.Seq, seq)
+			}
+			seq++
+		}
+	}
+	if seq != 300 {
+		t.Fatalf("%d entries sent", seq)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/voxplatform/vox/runtimeapi"
@@ -40,12 +41,19 @@ type Call struct {
 
 	runtimeapi.CallRecord `bson:",inline"`
 
-	StatusRank int `bson:"status_rank" json:"-"`
-	// TranscriptN is len(Transcript): the version its appends are
-	// conditional on.
-	TranscriptN int       `bson:"transcript_n" json:"-"`
-	CreatedAt   time.Time `bson:"created_at" json:"created_at"`
-	UpdatedAt   time.Time `bson:"updated_at" json:"updated_at"`
+	StatusRank int       `bson:"status_rank" json:"-"`
+	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// transcriptEntry is how a transcript entry is stored: one document per
+// entry in CollTranscripts, its _id made of the call id and the entry's
+// seq, so that storing an entry twice is a duplicate key and nothing else.
+type transcriptEntry struct {
+	ID                         string `bson:"_id"` // call id + "#" + seq
+	CallID                     string `bson:"call_id"`
+	OrgID                      string `bson:"org_id"`
+	runtimeapi.TranscriptEntry `bson:",inline"`
 }
 
 // CursorID implements Document.
@@ -124,9 +132,11 @@ type UpsertResult struct {
 // steps, so writes of one call are also serialised within this process.
 //
 // Transcript entries are then appended, whether or not the status write was
-// stale (a union by Seq commutes with every other write): entries whose Seq
-// is stored already are left as they are, in one update conditional on the
-// stored transcript's length, retried when another writer got there first.
+// stale (a union by Seq commutes with every other write): each entry is a
+// document of its own in CollTranscripts, keyed by call id and Seq, so an
+// entry stored already is a duplicate key and left as it is — safe between
+// processes without a transaction. Entries are not in the returned Call
+// (see Transcript).
 func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, error) {
 	rank := StatusRank(u.Status)
 	if rank == 0 {
@@ -139,47 +149,56 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	if err != nil || len(u.Transcript) == 0 {
 		return res, err
 	}
-	c, n, err := s.appendTranscript(ctx, u.CallID, res.Call, u.Transcript)
+	n, err := s.appendTranscript(ctx, u.CallID, res.Call.OrgID, u.Transcript)
 	if err != nil {
 		return UpsertResult{}, err
 	}
-	res.Call, res.Appended = c, n
+	res.Appended = n
 	return res, nil
 }
 
-// appendTranscript adds the entries of add that cur does not have.
-func (s *Store) appendTranscript(ctx context.Context, callID string, cur Call, add []runtimeapi.TranscriptEntry) (Call, int, error) {
-	for attempt := 0; ; attempt++ {
-		merged, n := runtimeapi.MergeTranscript(cur.Transcript, add)
-		if n == 0 {
-			return cur, 0, nil
-		}
-		if len(merged) > runtimeapi.MaxTranscriptEntries {
-			return cur, 0, bad("transcript", "at most %d entries per call", runtimeapi.MaxTranscriptEntries)
-		}
-		version := bson.M{"transcript_n": cur.TranscriptN}
-		if cur.TranscriptN == 0 {
-			version = bson.M{"$or": bson.A{bson.M{"transcript_n": 0}, bson.M{"transcript_n": bson.M{"$exists": false}}}}
-		}
-		filter := bson.M{"$and": bson.A{bson.M{"_id": callID}, version}}
-		res, err := s.C(CollCalls).UpdateOne(ctx, filter, bson.M{"$set": bson.M{
-			"transcript": merged, "transcript_n": len(merged),
-			"updated_at": time.Now().UTC().Truncate(time.Millisecond)}})
-		if err != nil {
-			return cur, 0, classify("append transcript of call "+callID, err)
-		}
-		c, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": callID})
-		if err != nil {
-			return cur, 0, fmt.Errorf("read back call %s: %w", callID, err)
-		}
-		if res.MatchedCount > 0 {
-			return c, n, nil
-		}
-		if attempt == 4 {
-			return c, 0, fmt.Errorf("append transcript of call %s: %w: written concurrently 5 times", callID, ErrConflict)
-		}
-		cur = c
+// appendTranscript stores the entries of add that the call does not have
+// yet and returns how many were new. One unordered insert of one document
+// per entry: an entry already stored is a duplicate key, left as it is.
+func (s *Store) appendTranscript(ctx context.Context, callID, orgID string, add []runtimeapi.TranscriptEntry) (int, error) {
+	docs := make([]any, len(add))
+	for i, e := range add {
+		docs[i] = transcriptEntry{ID: fmt.Sprintf("%s#%d", callID, e.Seq), CallID: callID, OrgID: orgID, TranscriptEntry: e}
 	}
+	res, err := s.C(CollTranscripts).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return len(res.InsertedIDs), nil
+	}
+	var bw mongo.BulkWriteException
+	if !errors.As(err, &bw) || bw.WriteConcernError != nil {
+		return 0, classify("append transcript of call "+callID, err)
+	}
+	dups := 0
+	for _, we := range bw.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return 0, classify("append transcript of call "+callID, err)
+		}
+		dups++
+	}
+	return len(add) - dups, nil
+}
+
+// Transcript returns the transcript of call callID of orgID, by seq.
+func (s *Store) Transcript(ctx context.Context, orgID, callID string) ([]runtimeapi.TranscriptEntry, error) {
+	cur, err := s.C(CollTranscripts).Find(ctx, bson.M{"call_id": callID, "org_id": orgID},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return nil, classify("read transcript of call "+callID, err)
+	}
+	var docs []transcriptEntry
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, classify("read transcript of call "+callID, err)
+	}
+	out := make([]runtimeapi.TranscriptEntry, len(docs))
+	for i, d := range docs {
+		out[i] = d.TranscriptEntry
+	}
+	return out, nil
 }
 
 // upsertStatus is UpsertCall's status write; the caller holds the call's
@@ -195,7 +214,7 @@ func (s *Store) upsertStatus(ctx context.Context, u CallUpdate, rank int) (Upser
 	cur, err := FindOne[Call](ctx, s, CollCalls, bson.M{"_id": u.CallID})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		doc := bson.M{"_id": u.CallID, "seq": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now, "transcript_n": 0}
+		doc := bson.M{"_id": u.CallID, "seq": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now}
 		fields := bson.M{}
 		for k, v := range set {
 			if f, ok := strings.CutPrefix(k, "fields."); ok {

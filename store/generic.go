@@ -23,9 +23,6 @@ type PageQuery struct {
 	Limit  int    // 1..MaxPageSize
 	Desc   bool   // newest first
 	Field  string // the field that orders the list and that CursorID returns; "" is _id
-	// Omit names fields left out of the items (large ones a list does
-	// not show).
-	Omit []string
 }
 
 // Page is one page of a list. NextCursor is empty on the last page.
@@ -52,13 +49,6 @@ func List[T Document](ctx context.Context, s *Store, coll string, filter bson.M,
 		filter[field] = bson.M{op: q.Cursor}
 	}
 	opts := options.Find().SetSort(bson.D{{Key: field, Value: dir}}).SetLimit(int64(q.Limit) + 1)
-	if len(q.Omit) > 0 {
-		proj := bson.M{}
-		for _, f := range q.Omit {
-			proj[f] = 0
-		}
-		opts.SetProjection(proj)
-	}
 	cur, err := s.C(coll).Find(ctx, filter, opts)
 	if err != nil {
 		return Page[T]{}, classify("list "+coll, err)

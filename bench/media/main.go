@@ -7,8 +7,8 @@
 // PSS of a busy worker, and /attach → first agent audio heard (p50/p95).
 // It asserts nothing.
 //
-// Usage: go run ./bench/media [-k 1,8,16] [-duration 20s] [-single]
-// [-gomaxprocs 1] [-gogc 100] [-json]
+// Usage: go run ./bench/media [-k 1,8,16] [-duration 20s]
+// [-stagger 0] [-two-pc] [-complexity N] [-gomaxprocs 1] [-gogc 100] [-json]
 package main
 
 import (

@@ -66,11 +66,13 @@ func orchestrate(args []string) int {
 	fs := flag.NewFlagSet("media", flag.ContinueOnError)
 	ks := fs.String("k", "1,8,16", "comma-separated counts of concurrent calls")
 	dur := fs.Duration("duration", 20*time.Second, "length of each call")
-	single := fs.Bool("single", false, "workers join with a single PeerConnection")
+	two := fs.Bool("two-pc", false, "workers join with two PeerConnections (the SDK's default; roomleg's is one)")
+	complexity := fs.Int("complexity", 0, "Opus encoder complexity of the workers, 1-10 (0: roomleg's default)")
 	gomaxprocs := fs.String("gomaxprocs", "", "GOMAXPROCS of the workers")
 	gogc := fs.String("gogc", "", "GOGC of the workers")
 	asJSON := fs.Bool("json", false, "print raw results as JSON")
 	profile := fs.String("cpuprofile", "", "write the first worker's CPU profile to this file")
+	stagger := fs.Duration("stagger", 0, "time between two /attach (0: all at once, a burst)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -117,10 +119,10 @@ func orchestrate(args []string) int {
 	if *gogc != "" {
 		env = append(env, "GOGC="+*gogc)
 	}
-	fmt.Printf("media bench: %v per call, single PC %v, worker env %v, livekit-server on this host\n", *dur, *single, env)
+	fmt.Printf("media bench: %v per call, attach every %v, two PCs %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *stagger, *two, *complexity, env)
 	var runs []run
 	for _, k := range counts {
-		r, err := once(self, lk, dir, speech, k, *dur, *single, env, *profile)
+		r, err := once(self, lk, dir, speech, k, *dur, *stagger, env, *profile, workerFlags(*two, *complexity))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "media: K=%d: %v\n", k, err)
 			return 1
@@ -155,7 +157,18 @@ func servers(dir string) (*testlivekit.Server, func(), error) {
 	return lk, func() { lk.Stop(); rd.Stop() }, nil
 }
 
-func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur time.Duration, single bool, env []string, profile string) (run, error) {
+func workerFlags(two bool, complexity int) []string {
+	var f []string
+	if two {
+		f = append(f, "-two-pc")
+	}
+	if complexity > 0 {
+		f = append(f, "-complexity", strconv.Itoa(complexity))
+	}
+	return f
+}
+
+func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur, stagger time.Duration, env []string, profile string, flags []string) (run, error) {
 	r := run{K: k}
 	stamp := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	rooms := make([]string, k)
@@ -178,9 +191,7 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 			return r, err
 		}
 		a := append([]string{"worker", "-room", room, "-dir", wdir}, conn...)
-		if single {
-			a = append(a, "-single")
-		}
+		a = append(a, flags...)
 		if profile != "" && i == 0 {
 			a = append(a, "-cpuprofile", profile)
 		}
@@ -196,7 +207,10 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 			return r, err
 		}
 	}
-	for _, w := range workers { // the burst of /attach
+	for i, w := range workers { // the /attach of each call
+		if i > 0 {
+			time.Sleep(stagger)
+		}
 		_, _ = io.WriteString(w.in, "go\n")
 	}
 	time.Sleep(dur)
@@ -231,13 +245,16 @@ func once(self string, lk *testlivekit.Server, dir, speech string, k int, dur ti
 
 func report(r run) {
 	var cpu, wall float64
-	var heardRx, heardExp, agentRx, agentExp int64
+	var heardRx, heardExp, agentRx, agentExp, sent, arrived, decoded int64
 	var wGaps, cGaps, pss, firstHeard, firstSent []float64
 	causes := map[string]int{}
 	attach := map[string]int64{}
 	for _, w := range r.Workers {
 		cpu += w.CPU
 		wall += w.Wall
+		sent += w.Sent
+		arrived += w.Arrived
+		decoded += w.Decoded
 		heardRx += w.Heard.Received
 		heardExp += w.Heard.Expected
 		wGaps = append(wGaps, w.Heard.Gaps...)
@@ -263,8 +280,8 @@ func report(r run) {
 		return 100 * float64(a) / float64(b)
 	}
 	slices.Sort(pss)
-	fmt.Printf("K=%-3d cpu/call-s %.4f | agent audio at callers %.2f%% (p99 gap %.1f ms) | caller audio at workers %.2f%% (p99 gap %.1f ms) | PSS MB median %.1f max %.1f | attach→first audio heard p50 %.0f ms p95 %.0f ms (sent p50 %.0f p95 %.0f) | ends %v\n",
-		r.K, cpu/wall, ratio(agentRx, agentExp), percentile(cGaps, 99), ratio(heardRx, heardExp), percentile(wGaps, 99),
+	fmt.Printf("K=%-3d cpu/call-s %.4f | agent audio at callers %.2f%% of real time (p99 gap %.1f ms) | caller audio at workers: packets decoded %.2f%% arrived %.2f%% of sent, %.2f%% of real time (p99 gap %.1f ms) | PSS MB median %.1f max %.1f | attach→first audio heard p50 %.0f ms p95 %.0f ms (sent p50 %.0f p95 %.0f) | ends %v\n",
+		r.K, cpu/wall, ratio(agentRx, agentExp), percentile(cGaps, 99), ratio(decoded, sent), ratio(arrived, sent), ratio(heardRx, heardExp), percentile(wGaps, 99),
 		percentile(pss, 50), percentile(pss, 100), percentile(firstHeard, 50), percentile(firstHeard, 95),
 		percentile(firstSent, 50), percentile(firstSent, 95), causes)
 }

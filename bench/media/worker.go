@@ -29,6 +29,11 @@ type workerResult struct {
 	Cause      string  `json:"cause"`
 	Error      string  `json:"error,omitempty"`
 	Heard      audio   `json:"heard"`
+	// RTP packets of the caller: sent (by sequence number), arrived,
+	// decoded (passed the jitter buffer in time).
+	Sent    int64 `json:"sent"`
+	Arrived int64 `json:"arrived"`
+	Decoded int64 `json:"decoded"`
 }
 
 // recorder writes both sides to disk as the recording feature would: two
@@ -88,7 +93,8 @@ func worker(args []string) int {
 	key := fs.String("key", "", "API key")
 	secret := fs.String("secret", "", "API secret")
 	room := fs.String("room", "", "room")
-	single := fs.Bool("single", false, "single PeerConnection")
+	two := fs.Bool("two-pc", false, "two PeerConnections (the SDK's default)")
+	complexity := fs.Int("complexity", 0, "Opus complexity (0: roomleg's default)")
 	dir := fs.String("dir", os.TempDir(), "recording directory")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the call here")
 	if err := fs.Parse(args); err != nil {
@@ -106,7 +112,7 @@ func worker(args []string) int {
 	cfg := roomleg.Config{
 		LiveKit: lkapi.Config{URL: *url, Key: *key, Secret: *secret},
 		Room:    *room, Identity: "agent-" + *room, Caller: "caller-" + *room,
-		SinglePeerConnection: *single, DeleteRoom: false, Tap: rec,
+		TwoPeerConnections: *two, OpusComplexity: *complexity, Tap: rec,
 		CallerTimeout: time.Minute,
 	}
 	// Ready: wait for the orchestrator's "go", the moment of /attach.
@@ -149,6 +155,7 @@ func worker(args []string) int {
 	} else {
 		r, err := leg.Run(ctx, agent.Scripted{}, agent.Call{ID: *room})
 		res.Cause = string(r.Cause)
+		res.Sent, res.Arrived, res.Decoded = r.CallerPackets, r.Arrived, r.Decoded
 		if err != nil {
 			res.Error = err.Error()
 		}
