@@ -60,6 +60,7 @@ deps: ## Install what the tests need (idempotent).
 .PHONY: test
 test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 5m -run 'TestDiallerCampaignFullStack' ./integration # no -race: see integration/dialler_test.go
 
 .PHONY: check
 check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
