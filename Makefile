@@ -39,7 +39,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 
 .PHONY: call
 call: ## Place a test call on the fleet started by `make run`.
-	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR)
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID))
 
 .PHONY: dev
 dev: build deps ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler); Ctrl-C stops it all.
@@ -58,8 +58,9 @@ deps: ## Install what the tests need (idempotent).
 	./scripts/deps.sh
 
 .PHONY: test
-test: check deps ## Run `make check`, install test dependencies, then run every test with -race.
+test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 5m -run 'TestDiallerCampaignFullStack' ./integration # no -race: see integration/dialler_test.go
 
 .PHONY: check
 check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
@@ -83,6 +84,10 @@ bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream)
 .PHONY: bench-dialler
 bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio and VICIdial's ADAPT_HARD_LIMIT, in a seeded campaign simulation.
 	$(GO) run ./bench/dialsim
+
+.PHONY: bench-media
+bench-media: deps ## LiveKit media capacity: K concurrent calls, one worker process each, callers in another (BENCH_MEDIA_FLAGS, e.g. -k 1,8,16 -two-pc -complexity 9).
+	$(GO) run ./bench/media $(BENCH_MEDIA_FLAGS)
 
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).

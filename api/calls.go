@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -17,12 +18,13 @@ type callDetail struct {
 }
 
 func (s *Server) callRoutes() {
-	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls", Summary: "List calls, newest first", Tag: "calls",
+	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls", Summary: "List calls, newest first (without transcripts)", Tag: "calls",
 		Access: accessUser, Role: store.RoleViewer,
 		Query: []string{"status", "agent_id", "campaign_id", "direction", "limit", "cursor"},
 		Out:   store.Page[store.Call]{}}, s.listCalls)
-	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its recording link",
+	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/calls/:call_id", Summary: "Get a call with its transcript and recording link",
 		Tag: "calls", Access: accessUser, Role: store.RoleViewer, Out: callDetail{}}, s.getCall)
+	s.widgetRoutes()
 }
 
 func (s *Server) listCalls(c *fiber.Ctx) error {
@@ -30,11 +32,10 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q.Desc, q.Field = true, "seq"
+	q.Desc, q.Field = true, "seq" // transcripts: GET /api/v1/calls/{id} only
 	f := bson.M{"org_id": principal(c).OrgID}
 	for _, fl := range []filter{
-		oneOfFilter("status", "status", store.CallQueued, store.CallRinging, store.CallInProgress, store.CallCompleted,
-			store.CallFailed, store.CallNoAnswer, store.CallBusy, store.CallCanceled),
+		oneOfFilter("status", "status", runtimeapi.Statuses...),
 		idFilter("agent_id", "agent_id"), idFilter("campaign_id", "campaign_id"),
 		oneOfFilter("direction", "direction", "inbound", "outbound"),
 	} {
@@ -55,12 +56,15 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 
 func (s *Server) getCall(c *fiber.Ctx) error {
 	id := c.Params("call_id")
-	if !callIDRE.MatchString(id) {
+	if !runtimeapi.ValidCallID(id) {
 		return errNotFound
 	}
 	ctx := c.UserContext()
 	call, err := store.FindOne[store.Call](ctx, s.store, store.CollCalls, bson.M{"_id": id, "org_id": principal(c).OrgID})
 	if err != nil {
+		return err
+	}
+	if call.Transcript, err = s.store.Transcript(ctx, call.OrgID, call.CallID); err != nil {
 		return err
 	}
 	out := callDetail{Call: call}

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/api/auth"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/svcauth"
 )
@@ -60,11 +61,6 @@ func redisErr(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, errRedis, err)
 }
 
-// errorBody is the one error shape of the API.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // errorHandler turns every error a handler returns into {"error": "..."}
 // with its status, and logs the detail.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
@@ -104,7 +100,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	s.logger.Log(c.UserContext(), lvl, "request failed", "method", c.Method(), "path", c.Path(),
 		"status", status, "err", err)
-	return c.Status(status).JSON(errorBody{Error: msg})
+	return c.Status(status).JSON(fleetapi.ErrorBody{Error: msg})
 }
 
 // withErr attaches the detail to log.

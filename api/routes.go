@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/api/auth"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -36,13 +37,15 @@ func (s *Server) routesAll() {
 		Tag: "events", Access: accessUser, Role: store.RoleViewer}, s.events)
 
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/agents/by-number/:e164", Summary: "Runtime config of the agent answering a number",
-		Tag: "runtime", Access: accessService, Out: store.Agent{}}, s.getRuntimeAgentByNumber)
+		Tag: "runtime", Access: accessService, Out: runtimeapi.Agent{}}, s.getRuntimeAgentByNumber)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/agents/:id", Summary: "Runtime config of an agent",
-		Tag: "runtime", Access: accessService, Out: store.Agent{}}, s.getRuntimeAgent)
+		Tag: "runtime", Access: accessService, Out: runtimeapi.Agent{}}, s.getRuntimeAgent)
 	s.add(routeInfo{Method: http.MethodPut, Path: "/runtime/calls/:call_id", Summary: "Create or update a call record (idempotent, monotonic)",
-		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: callInput{}, Out: callResponse{}}, s.putCall)
+		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: runtimeapi.CallRecord{}, Out: callResponse{}}, s.putCall)
 	s.add(routeInfo{Method: http.MethodPost, Path: "/runtime/phone-numbers/verify", Summary: "Verify a number for an organisation (its trunk carries it, or an operator claims it)",
 		Tag: "runtime", Access: accessService, Body: []string{fiber.MIMEApplicationJSON}, In: verifyNumberInput{}, Out: store.PhoneNumber{}}, s.verifyNumber)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/fleets/select", Summary: "A fleet host with a free slot",
-		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: fleetChoice{}}, s.selectFleet)
+		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: runtimeapi.FleetChoice{}}, s.selectFleet)
+	s.add(routeInfo{Method: http.MethodGet, Path: runtimeapi.PathFleetCapacity, Summary: "Free and busy workers of the fleets an organisation's calls may use",
+		Tag: "runtime", Access: accessService, Query: []string{"org_id"}, Out: runtimeapi.FleetCapacity{}}, s.fleetCapacity)
 }

@@ -6,9 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/voxplatform/vox/api/fleetpoll"
 	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -37,7 +35,7 @@ func (s *Server) runtimeAgent(ctx context.Context, key string, load func() (stor
 	if err != nil {
 		return nil, err
 	}
-	b, err = json.Marshal(a)
+	b, err = json.Marshal(a.Runtime())
 	if err != nil {
 		return nil, err
 	}
@@ -124,126 +122,33 @@ func (s *Server) invalidateNumbers(ctx context.Context, nums ...string) {
 	}
 }
 
-// callInput is the body of PUT /runtime/calls/{call_id}.
-type callInput struct {
-	AgentID         *string    `json:"agent_id"`
-	CampaignID      *string    `json:"campaign_id"`
-	ContactID       *string    `json:"contact_id"`
-	Direction       *string    `json:"direction"`
-	From            *string    `json:"from"`
-	To              *string    `json:"to"`
-	Status          string     `json:"status"`
-	FleetURL        *string    `json:"fleet_url"`
-	RecordingKey    *string    `json:"recording_key"`
-	Error           *string    `json:"error"`
-	StartedAt       *time.Time `json:"started_at"`
-	AnsweredAt      *time.Time `json:"answered_at"`
-	EndedAt         *time.Time `json:"ended_at"`
-	DurationSeconds *float64   `json:"duration_seconds"`
-}
-
-var (
-	callIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
-	partyRE  = regexp.MustCompile(`^[A-Za-z0-9+*#@._:;=-]{1,200}$`)
-	objKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/_.=-]{0,499}$`)
-)
-
-// fields validates the input and returns the fields to set.
-func (in *callInput) fields() (bson.M, error) {
-	set := bson.M{}
-	if in.CampaignID != nil {
-		if !store.ValidID(*in.CampaignID) {
-			return nil, badRequest("campaign_id: not an id")
-		}
-		set["campaign_id"] = *in.CampaignID
-	}
-	if in.ContactID != nil {
-		if !store.ValidID(*in.ContactID) {
-			return nil, badRequest("contact_id: not an id")
-		}
-		set["contact_id"] = *in.ContactID
-	}
-	if in.Direction != nil {
-		if *in.Direction != "inbound" && *in.Direction != "outbound" {
-			return nil, badRequest("direction: must be inbound or outbound")
-		}
-		set["direction"] = *in.Direction
-	}
-	for name, v := range map[string]*string{"from": in.From, "to": in.To} {
-		if v != nil {
-			if !partyRE.MatchString(*v) {
-				return nil, badRequest("%s: must be an E.164 number or SIP address", name)
-			}
-			set[name] = *v
-		}
-	}
-	if in.FleetURL != nil {
-		f := store.Fleet{Name: "x", URL: *in.FleetURL}
-		if err := f.Validate(); err != nil {
-			return nil, badRequest("fleet_url: must be an http(s) URL")
-		}
-		set["fleet_url"] = f.URL
-	}
-	if in.RecordingKey != nil {
-		if !objKeyRE.MatchString(*in.RecordingKey) || strings.Contains(*in.RecordingKey, "..") {
-			return nil, badRequest("recording_key: must be an object key of letters, digits and /_.=-")
-		}
-		set["recording_key"] = *in.RecordingKey
-	}
-	if in.Error != nil {
-		if len(*in.Error) > 1000 {
-			return nil, badRequest("error: at most 1000 bytes")
-		}
-		set["error"] = *in.Error
-	}
-	for name, v := range map[string]*time.Time{"started_at": in.StartedAt, "answered_at": in.AnsweredAt, "ended_at": in.EndedAt} {
-		if v != nil {
-			if v.Year() < 2000 || v.Year() > 3000 {
-				return nil, badRequest("%s: out of range", name)
-			}
-			set[name] = v.UTC()
-		}
-	}
-	if in.DurationSeconds != nil {
-		if *in.DurationSeconds < 0 || *in.DurationSeconds > 86400 {
-			return nil, badRequest("duration_seconds: must be 0 to 86400")
-		}
-		set["duration_seconds"] = *in.DurationSeconds
-	}
-	return set, nil
-}
-
 // callResponse is a call record and whether the write changed it.
 type callResponse struct {
 	store.Call
-	Applied bool `json:"applied"`
+	Applied  bool `json:"applied"`  // the status and fields were written (false: stale)
+	Appended int  `json:"appended"` // transcript entries that were new
 }
 
 // putCall creates or updates a call record, idempotently and never moving
 // a call backwards (see store.UpsertCall).
 func (s *Server) putCall(c *fiber.Ctx) error {
 	callID := c.Params("call_id")
-	if !callIDRE.MatchString(callID) {
+	if !runtimeapi.ValidCallID(callID) {
 		return badRequest("call_id: 1 to 128 letters, digits and _.:-")
 	}
-	var in callInput
+	var in runtimeapi.CallRecord
 	if err := s.decode(c, &in); err != nil {
 		return err
 	}
-	if store.StatusRank(in.Status) == 0 {
-		return badRequest("status: must be queued, ringing, in-progress, completed, failed, no-answer, busy or canceled")
-	}
-	set, err := in.fields()
-	if err != nil {
+	if err := in.Validate(); err != nil {
 		return err
 	}
+	set := store.RecordSet(in)
 	ctx := c.UserContext()
 	var orgID, agentID string
-	if in.AgentID != nil {
-		agentID = *in.AgentID
-		if !store.ValidID(agentID) {
-			return badRequest("agent_id: not an id")
-		}
+	var err error
+	if in.AgentID != "" {
+		agentID = in.AgentID
 		b, err := s.runtimeAgent(ctx, agentKey(agentID), func() (store.Agent, error) {
 			return store.FindOne[store.Agent](ctx, s.store, store.CollAgents, bson.M{"_id": agentID})
 		})
@@ -267,7 +172,8 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	res, err := s.store.UpsertCall(ctx, store.CallUpdate{CallID: callID, OrgID: orgID, AgentID: agentID, Status: in.Status, Set: set})
+	res, err := s.store.UpsertCall(ctx, store.CallUpdate{CallID: callID, OrgID: orgID, AgentID: agentID,
+		Status: in.Status, Set: set, Transcript: in.Transcript})
 	if err != nil {
 		return err
 	}
@@ -275,18 +181,20 @@ func (s *Server) putCall(c *fiber.Ctx) error {
 	switch {
 	case res.Created:
 		outcome = "created"
-	case !res.Applied:
+	case !res.Applied && res.Appended == 0 && !res.Attached:
 		outcome = "stale"
 	}
 	s.metrics.calls.WithLabelValues(outcome).Inc()
-	if res.Applied {
+	if res.Applied || res.Appended > 0 || res.Attached {
+		// The record without its transcript, which grows with every turn
+		// (GET /api/v1/calls/{id} has it).
 		s.publish(ctx, res.Call.OrgID, "call", res.Call)
 	}
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
 	}
-	return c.Status(status).JSON(callResponse{Call: res.Call, Applied: res.Applied})
+	return c.Status(status).JSON(callResponse{Call: res.Call, Applied: res.Applied, Appended: res.Appended})
 }
 
 // selectFleet returns a fleet host with a free slot for a call of one
@@ -301,25 +209,26 @@ func (s *Server) selectFleet(c *fiber.Ctx) error {
 	if !store.ValidID(orgID) {
 		return badRequest("org_id: not an id")
 	}
-	ctx := c.UserContext()
-	fleets, err := s.store.EnabledFleets(ctx, orgID)
+	f, cp, err := s.pickFleet(c.UserContext(), orgID)
 	if err != nil {
 		return err
+	}
+	return c.JSON(runtimeapi.FleetChoice{FleetID: f.ID, URL: f.URL, Free: cp.Free})
+}
+
+// pickFleet selects a fleet with a free slot for a call of orgID.
+func (s *Server) pickFleet(ctx context.Context, orgID string) (store.Fleet, fleetpoll.Capacity, error) {
+	fleets, err := s.store.EnabledFleets(ctx, orgID)
+	if err != nil {
+		return store.Fleet{}, fleetpoll.Capacity{}, err
 	}
 	fleets = append(fleets, s.poller.Platform()...)
 	f, cp, ok, err := fleetpoll.Select(ctx, s.rdb, fleets, s.poller.TTL())
 	if err != nil {
-		return redisErr("select fleet", err)
+		return f, cp, redisErr("select fleet", err)
 	}
 	if !ok {
-		return httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
+		return f, cp, httpErr(http.StatusServiceUnavailable, "no fleet has a free slot")
 	}
-	return c.JSON(fleetChoice{FleetID: f.ID, URL: f.URL, Free: cp.Free})
-}
-
-// fleetChoice is the answer of GET /runtime/fleets/select.
-type fleetChoice struct {
-	FleetID string `json:"fleet_id"` // the host's VOXFLEET_FLEET_ID: scope its tokens to it
-	URL     string `json:"url"`
-	Free    int    `json:"free"` // free slots left after this selection, as last polled
+	return f, cp, nil
 }

@@ -63,7 +63,8 @@ func schema(t reflect.Type, depth int) map[string]any {
 }
 
 // addFields adds the JSON fields of struct t, flattening embedded structs
-// as encoding/json does. Non-pointer fields without omitempty are required.
+// as encoding/json does. Non-pointer fields without omitempty or omitzero
+// are required.
 func addFields(t reflect.Type, props map[string]any, required *[]string, depth int) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -86,7 +87,7 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, depth i
 			name = f.Name
 		}
 		props[name] = schema(f.Type, depth+1)
-		if f.Type.Kind() != reflect.Pointer && !strings.Contains(opts, "omitempty") {
+		if f.Type.Kind() != reflect.Pointer && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
 		}
 	}

@@ -34,10 +34,12 @@ type Server struct {
 	limiter *auth.Limiter
 	passwds *auth.Verifier
 	poller  *fleetpoll.Poller
-	hub     *hub
-	metrics *metrics
-	app     *fiber.App
-	routes  []routeInfo
+	// fleetCaller asks fleet hosts to take calls (widget calls).
+	fleetCaller FleetCaller
+	hub         *hub
+	metrics     *metrics
+	app         *fiber.App
+	routes      []routeInfo
 
 	// stopping is closed when shutdown begins, to end event streams.
 	stopping  chan struct{}
@@ -90,6 +92,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 		Platform: platformFleets(cfg.Fleets.Platform),
 		Policy:   fleetpoll.AddressPolicy{Allowed: cfg.Fleets.AllowedNets},
 	}, s.publish, base)
+	s.fleetCaller = httpFleetCaller{s}
 	s.app = fiber.New(fiber.Config{
 		AppName: "voxbridge",
 		// Values from the context are copied, never views of fasthttp's

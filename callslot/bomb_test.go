@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/internal/gzipbomb"
 	"github.com/voxplatform/vox/plainbody"
 )
@@ -25,7 +26,7 @@ func TestCompressedBodyRefused(t *testing.T) {
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			before := m.TotalAlloc
-			req, err := http.NewRequest(http.MethodPost, "http://worker"+path, bytes.NewReader(bomb))
+			req, err := http.NewRequest(http.MethodPost, h.base+path, bytes.NewReader(bomb))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +47,7 @@ func TestCompressedBodyRefused(t *testing.T) {
 			}
 		})
 	}
-	if s := h.health(); s.State != StateIdle {
+	if s := h.health(); s.State != fleetapi.WorkerIdle {
 		t.Fatalf("after refused bodies the slot is %q, want idle", s.State)
 	}
 }

@@ -4,6 +4,11 @@
 // or draining, runs the call through an agent.Session, and reports readiness
 // and each call's start and end to the daemon over its lifeline.
 //
+// Every call, whatever its carrier, is a call (call.go: slot generation,
+// record, end cause, maximum duration, stall watcher, lifeline events)
+// carried by a Leg: a Twilio media stream (stream.go) or a LiveKit room
+// (RoomMedia). Route bodies and /health are fleetapi's.
+//
 // Routes: GET /health (no auth); GET /ws/twilio (Twilio Media Streams);
 // POST /attach, /livekit/dialout, /livekit/widget, /livekit/dispatch. Every
 // route but /health needs a service token for this fleet host's audience

@@ -6,33 +6,14 @@ import (
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
-// httpError is an error a handler returns to answer with Status and a JSON
-// body {"error": Msg}. Err, when set, is logged but never shown to the
-// client.
-type httpError struct {
-	Status int
-	Msg    string
-	Err    error
-}
-
-func (e *httpError) Error() string {
-	if e.Err != nil {
-		return e.Msg + ": " + e.Err.Error()
-	}
-	return e.Msg
-}
-
-func (e *httpError) Unwrap() error { return e.Err }
-
-func errorf(status int, msg string, err error) *httpError {
-	return &httpError{Status: status, Msg: msg, Err: err}
-}
-
-// errorBody is every error response.
-type errorBody struct {
-	Error string `json:"error"`
+// errorf returns the error a handler returns to answer with status and
+// {"error": msg}; err, when set, is logged but never shown to the client.
+func errorf(status int, msg string, err error) *fleetapi.Error {
+	return fleetapi.Errorf(status, msg, err)
 }
 
 // handleError is the app's one error handler: typed errors become their
@@ -40,11 +21,11 @@ type errorBody struct {
 // message, anything else is a 500 whose detail is logged only.
 func (w *Worker) handleError(c *fiber.Ctx, err error) error {
 	status, msg := http.StatusInternalServerError, "internal error"
-	var he *httpError
+	var he *fleetapi.Error
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &he):
-		status, msg = he.Status, he.Msg
+		status, msg = he.Status, he.Message
 	case errors.As(err, &fe):
 		status = fe.Code
 		msg = fiberMessage(fe)
@@ -56,7 +37,7 @@ func (w *Worker) handleError(c *fiber.Ctx, err error) error {
 	w.log.Log(c.UserContext(), level, "request refused",
 		"method", c.Method(), "path", c.Path(), "status", status, "err", err)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.Status(status).JSON(errorBody{Error: msg})
+	return c.Status(status).JSON(fleetapi.ErrorBody{Error: msg})
 }
 
 func fiberMessage(fe *fiber.Error) string {

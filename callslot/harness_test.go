@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
@@ -29,8 +30,9 @@ type harness struct {
 	t      *testing.T
 	w      *Worker
 	sock   string
-	http   *http.Client
-	parent net.Conn // the daemon's end of the lifeline
+	http   *http.Client // reaches the socket through base
+	base   string       // fleetapi.SocketURL of sock
+	parent net.Conn     // the daemon's end of the lifeline
 	cancel context.CancelFunc
 	runErr chan error
 
@@ -64,12 +66,8 @@ func startWorker(t *testing.T, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, w: w, sock: sock, parent: parent, runErr: make(chan error, 1)}
-	h.http = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}
+	h.http = &http.Client{Timeout: 5 * time.Second, Transport: fleetapi.NewSocketTransport()}
+	h.base = fleetapi.SocketURL(sock)
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -139,26 +137,23 @@ func (h *harness) waitEvent(kind, callID string) lifeline.Event {
 	return got
 }
 
-func (h *harness) health() Health {
+func (h *harness) health() fleetapi.Health {
 	h.t.Helper()
-	resp, err := h.http.Get("http://worker/health")
+	hl, err := h.client().Health(context.Background())
 	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		h.t.Fatalf("health status %d", resp.StatusCode)
-	}
-	var hl Health
-	if err := json.NewDecoder(resp.Body).Decode(&hl); err != nil {
 		h.t.Fatal(err)
 	}
 	return hl
 }
 
-func (h *harness) waitState(state string) {
+// client is a fleetapi client of the worker with a valid token.
+func (h *harness) client() *fleetapi.Client {
+	return fleetapi.Socket(h.sock, fleetapi.WithHTTPClient(h.http), fleetapi.WithFleetToken(testSecret, testFleetID, "test"))
+}
+
+func (h *harness) waitState(state fleetapi.WorkerState) {
 	h.t.Helper()
-	waitFor(h.t, 10*time.Second, "state "+state, func() bool {
+	waitFor(h.t, 10*time.Second, "state "+string(state), func() bool {
 		s, _ := h.w.State()
 		return s == state
 	})
@@ -168,7 +163,7 @@ func (h *harness) waitState(state string) {
 // the status and the decoded JSON body.
 func (h *harness) post(path, token string, body []byte) (int, map[string]any) {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://worker"+path, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, h.base+path, bytes.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -2,40 +2,44 @@ package callslot
 
 import (
 	"context"
-	"time"
 
-	"github.com/voxplatform/vox/agent"
+	"github.com/voxplatform/vox/fleetapi"
+	"github.com/voxplatform/vox/recording"
+	"github.com/voxplatform/vox/runtimeapi"
+	"github.com/voxplatform/vox/runtimeclient"
 )
 
-// CallRecord is what a worker knows about a finished call.
-type CallRecord struct {
-	CallID     string            `json:"call_id"`
-	Source     string            `json:"source"` // "twilio" or "attach"
-	AgentID    string            `json:"agent_id,omitempty"`
-	StreamSID  string            `json:"stream_sid,omitempty"`
-	Parameters map[string]string `json:"parameters,omitempty"`
-	Started    time.Time         `json:"started"`
-	Ended      time.Time         `json:"ended"`
-	Outcome    string            `json:"outcome"` // lifeline.OutcomeCompleted or OutcomeFailed
-	Reason     string            `json:"reason"`  // why the call ended, for people
-}
-
-// Seconds is the call's duration.
-func (r CallRecord) Seconds() float64 { return r.Ended.Sub(r.Started).Seconds() }
-
-// CallRecorder receives each finished call's record. Delivering records to
-// the Backend (and recordings to MinIO), with spooling while either is
-// down, is a later issue; until then Config.Recorder is nil and records go
-// only to the log. RecordCall must not block for long: the slot is freed
-// after it returns.
-type CallRecorder interface {
-	RecordCall(ctx context.Context, rec CallRecord) error
-}
-
-// RoomMedia carries an attached call's audio through a LiveKit room,
-// between the room's caller and a session made by factory, until the call
-// ends or ctx ends. The LiveKit issue provides it; without it /attach
-// answers 503.
+// RoomMedia makes the legs of calls carried through LiveKit rooms (LiveKit
+// implements it); without it the LiveKit routes answer 503. The Leg
+// methods return at once: a leg's Run places the call, joins the room and
+// answers when the caller is there.
 type RoomMedia interface {
-	Serve(ctx context.Context, req AttachRequest, factory agent.Factory) error
+	// AttachLeg is the leg of the answered call waiting in req.Room.
+	AttachLeg(req fleetapi.AttachRequest) (Leg, error)
+	// DialoutLeg places req's SIP call and carries it.
+	DialoutLeg(req fleetapi.DialoutRequest) (Leg, error)
+	// WidgetLeg waits for a browser caller in req.Room and carries the call.
+	WidgetLeg(req fleetapi.WidgetRequest) (Leg, error)
+	// Inbound verifies a /livekit/dispatch webhook (LiveKit's signature)
+	// and returns the inbound SIP call it announces; ok is false for any
+	// other event.
+	Inbound(body []byte, authorization string) (call InboundCall, ok bool, err error)
+	// InboundLeg carries an inbound SIP call.
+	InboundLeg(call InboundCall) (Leg, error)
+	// Refuse removes an inbound call this worker cannot take.
+	Refuse(ctx context.Context, call InboundCall) error
+}
+
+// Recordings records calls on disk and spools their upload
+// (*recording.Uploader implements it; the daemon uploads).
+type Recordings interface {
+	Begin(m recording.Meta) (*recording.Writer, error)
+	Finish(w *recording.Writer, m recording.Meta, status string) error
+}
+
+// Agents looks agent configurations up in the Backend, falling back on the
+// host's cache (runtimeclient.Agents implements it).
+type Agents interface {
+	Agent(ctx context.Context, id string) (runtimeapi.Agent, runtimeclient.Source, error)
+	AgentByNumber(ctx context.Context, e164 string) (runtimeapi.Agent, runtimeclient.Source, error)
 }

@@ -1,148 +1,25 @@
 package callslot
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/voxplatform/vox/lifeline"
+	"github.com/voxplatform/vox/fleetapi"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
-// AttachRequest is the body of POST /attach: the Dialler hands over an
-// answered outbound call waiting in a LiveKit room.
-type AttachRequest struct {
-	CallID      string            `json:"call_id"`               // required; the idempotency key
-	Room        string            `json:"room"`                  // required; LiveKit room holding the call
-	Participant string            `json:"participant,omitempty"` // the callee's participant identity
-	AgentID     string            `json:"agent_id,omitempty"`
-	CampaignID  string            `json:"campaign_id,omitempty"`
-	ContactID   string            `json:"contact_id,omitempty"`
-	To          string            `json:"to,omitempty"` // number dialled, E.164
-	Metadata    map[string]string `json:"metadata,omitempty"`
-}
-
-// DialoutRequest is the body of POST /livekit/dialout: place an outbound
-// SIP call through LiveKit and run the agent on it.
-type DialoutRequest struct {
-	CallID  string `json:"call_id"` // required
-	To      string `json:"to"`      // required, E.164
-	From    string `json:"from,omitempty"`
-	TrunkID string `json:"trunk_id,omitempty"`
-	AgentID string `json:"agent_id,omitempty"`
-}
-
-// WidgetRequest is the body of POST /livekit/widget: join a browser
-// widget's LiveKit room.
-type WidgetRequest struct {
-	CallID   string `json:"call_id"` // required
-	Room     string `json:"room"`    // required
-	Identity string `json:"identity,omitempty"`
-	AgentID  string `json:"agent_id,omitempty"`
-}
-
-// DispatchRequest is the part of a LiveKit webhook that POST
-// /livekit/dispatch reads.
-type DispatchRequest struct {
-	Event string `json:"event"` // required
-	Room  *struct {
-		Name string `json:"name"`
-	} `json:"room,omitempty"`
-	Participant *struct {
-		Identity string `json:"identity"`
-	} `json:"participant,omitempty"`
-}
-
-// AttachResponse is the 202 body of /attach.
-type AttachResponse struct {
-	CallID string `json:"call_id"`
-	Status string `json:"status"` // "accepted", or "running" for a repeated request
-}
-
-var (
-	idPattern    = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
-	e164Pattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	errNoLiveKit = errorf(http.StatusServiceUnavailable, "livekit not configured", nil)
-)
-
-func checkID(field, v string, required bool) error {
-	if v == "" && !required {
-		return nil
-	}
-	if !idPattern.MatchString(v) {
-		return fmt.Errorf("%s: must be 1-128 characters of A-Z a-z 0-9 _ . : @ -", field)
-	}
-	return nil
-}
-
-func (r *AttachRequest) validate() error {
-	if len(r.Metadata) > 32 {
-		return errors.New("metadata: at most 32 entries")
-	}
-	return errors.Join(checkID("call_id", r.CallID, true), checkID("room", r.Room, true),
-		checkID("participant", r.Participant, false), checkID("agent_id", r.AgentID, false),
-		checkID("campaign_id", r.CampaignID, false), checkID("contact_id", r.ContactID, false),
-		checkE164("to", r.To, false))
-}
-
-func (r *DialoutRequest) validate() error {
-	return errors.Join(checkID("call_id", r.CallID, true), checkE164("to", r.To, true),
-		checkE164("from", r.From, false), checkID("trunk_id", r.TrunkID, false), checkID("agent_id", r.AgentID, false))
-}
-
-func (r *WidgetRequest) validate() error {
-	return errors.Join(checkID("call_id", r.CallID, true), checkID("room", r.Room, true),
-		checkID("identity", r.Identity, false), checkID("agent_id", r.AgentID, false))
-}
-
-func (r *DispatchRequest) validate() error {
-	if r.Event == "" {
-		return errors.New("event: required")
-	}
-	return nil
-}
-
-func checkE164(field, v string, required bool) error {
-	if v == "" && !required {
-		return nil
-	}
-	if !e164Pattern.MatchString(v) {
-		return fmt.Errorf("%s: must be an E.164 number like +441234567890", field)
-	}
-	return nil
-}
-
-type validator interface{ validate() error }
+var errNoLiveKit = errorf(http.StatusServiceUnavailable, "livekit not configured", nil)
 
 // decodeBody reads the request body as one JSON object into v and validates
-// it: malformed JSON is 400, wrong types and invalid values are 422.
-func decodeBody(c *fiber.Ctx, v validator) error {
-	body := bytes.TrimSpace(c.Body())
-	if len(body) == 0 {
-		return errorf(http.StatusBadRequest, "empty body", nil)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return errorf(http.StatusUnprocessableEntity, fmt.Sprintf("field %q: want %s", te.Field, te.Type), err)
-		}
-		return errorf(http.StatusBadRequest, "malformed JSON", err)
-	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, "malformed JSON", errors.New("trailing data after object"))
-	}
-	if err := v.validate(); err != nil {
-		return errorf(http.StatusUnprocessableEntity, err.Error(), nil)
-	}
-	return nil
+// it (fleetapi.Decode): malformed JSON is 400, wrong types and invalid values
+// are 422.
+func decodeBody(c *fiber.Ctx, v fleetapi.Validator) error {
+	return fleetapi.Decode(c.Body(), v)
 }
 
 func admissionError(err error) error {
@@ -150,71 +27,129 @@ func admissionError(err error) error {
 }
 
 func (w *Worker) attach(c *fiber.Ctx) error {
-	var req AttachRequest
+	var req fleetapi.AttachRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	if w.cfg.LiveKitURL == "" || w.cfg.Rooms == nil {
+	if w.cfg.Rooms == nil {
 		return w.unavailable(req.CallID)
 	}
-	gen, err := w.slot.acquire(req.CallID)
-	switch {
-	case errors.Is(err, errSameCall):
-		return c.Status(http.StatusAccepted).JSON(AttachResponse{CallID: req.CallID, Status: "running"})
-	case err != nil:
-		return admissionError(err)
-	}
-	w.slot.claim(gen)
-	w.callStarted(req.CallID)
-	go w.runAttached(gen, req)
-	return c.Status(http.StatusAccepted).JSON(AttachResponse{CallID: req.CallID, Status: "accepted"})
-}
-
-// runAttached carries an attached call until it ends, then frees the slot.
-func (w *Worker) runAttached(gen uint64, req AttachRequest) {
-	rec := CallRecord{CallID: req.CallID, Source: "attach", AgentID: req.AgentID, Parameters: req.Metadata,
-		Started: time.Now(), Outcome: lifeline.OutcomeCompleted, Reason: "call ended"}
-	defer func() {
-		if p := recover(); p != nil {
-			rec.Outcome, rec.Reason = lifeline.OutcomeFailed, fmt.Sprintf("panic: %v", p)
-		}
-		rec.Ended = time.Now()
-		w.callEnded(rec)
-		w.slot.release(gen)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.MaxCallDuration)
-	defer cancel()
-	err := w.cfg.Rooms.Serve(ctx, req, w.cfg.Agent)
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		rec.Reason = "max call duration"
-	case err != nil:
-		rec.Outcome, rec.Reason = lifeline.OutcomeFailed, err.Error()
-	}
+	return w.startCall(c, req.CallID, req.Room, "attach", func() (Leg, error) { return w.cfg.Rooms.AttachLeg(req) },
+		func(r *CallRecord) {
+			r.AgentID, r.CampaignID, r.ContactID, r.To, r.Room = req.AgentID, req.CampaignID, req.ContactID, req.To, req.Room
+			r.Parameters = req.Metadata
+		})
 }
 
 func (w *Worker) dialout(c *fiber.Ctx) error {
-	var req DialoutRequest
+	var req fleetapi.DialoutRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return w.unavailable("")
+	if w.cfg.Rooms == nil {
+		return w.unavailable(req.CallID)
+	}
+	return w.startCall(c, req.CallID, req.Room, "dialout", func() (Leg, error) { return w.cfg.Rooms.DialoutLeg(req) },
+		func(r *CallRecord) {
+			r.AgentID, r.From, r.To, r.Room, r.Parameters = req.AgentID, req.From, req.To, req.Room, req.Metadata
+		})
 }
 
 func (w *Worker) widget(c *fiber.Ctx) error {
-	var req WidgetRequest
+	var req fleetapi.WidgetRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	return w.unavailable("")
+	if w.cfg.Rooms == nil {
+		return w.unavailable(req.CallID)
+	}
+	return w.startCall(c, req.CallID, req.Room, "widget", func() (Leg, error) { return w.cfg.Rooms.WidgetLeg(req) },
+		func(r *CallRecord) { r.AgentID, r.Room = req.AgentID, req.Room })
 }
 
-func (w *Worker) dispatch(c *fiber.Ctx) error {
-	var req DispatchRequest
-	if err := decodeBody(c, &req); err != nil {
-		return err
+// startCall admits the call callID (a repeated request for the call already
+// running here is answered 202 again), makes its leg and runs it in the
+// background: 202 at once.
+func (w *Worker) startCall(c *fiber.Ctx, callID, room, source string, newLeg func() (Leg, error), fill func(*CallRecord)) error {
+	gen, err := w.slot.acquire(callID)
+	switch {
+	case errors.Is(err, errSameCall):
+		return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: callID, Status: fleetapi.CallRunning, Room: room})
+	case err != nil:
+		return admissionError(err)
 	}
-	return w.unavailable("")
+	leg, err := newLeg()
+	if err != nil {
+		w.slot.release(gen)
+		return errorf(http.StatusUnprocessableEntity, "cannot take the call: "+err.Error(), err)
+	}
+	w.slot.claim(gen)
+	call := w.newCall(gen, source, leg)
+	fill(&call.rec)
+	call.begin(CallInfo{ID: callID, AgentID: call.rec.AgentID, Parameters: call.rec.Parameters})
+	go call.run()
+	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: callID, Status: fleetapi.CallAccepted, Room: room})
+}
+
+// dispatch takes an inbound SIP call announced by LiveKit's webhook. The
+// request is authenticated by LiveKit's signature, not a service token.
+// When busy it answers 429 and deletes the call's room, so the caller is
+// not left ringing (nginx never retries this route).
+func (w *Worker) dispatch(c *fiber.Ctx) error {
+	if w.cfg.Rooms == nil {
+		var req fleetapi.DispatchRequest
+		if err := decodeBody(c, &req); err != nil {
+			return err
+		}
+		return w.unavailable("")
+	}
+	in, ok, err := w.cfg.Rooms.Inbound(c.Body(), c.Get(fiber.HeaderAuthorization))
+	switch {
+	case err != nil:
+		return errorf(http.StatusUnauthorized, "unauthorized", err)
+	case !ok:
+		return c.JSON(fleetapi.CallResponse{Status: fleetapi.CallIgnored})
+	}
+	refuse := func(status int, msg string, cause error) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.cfg.Rooms.Refuse(ctx, in); err != nil {
+			w.log.Error("cannot remove a refused inbound call", "room", in.Room, "err", err)
+		}
+		return errorf(status, msg, cause)
+	}
+	gen, err := w.slot.acquire(in.ID())
+	switch {
+	case errors.Is(err, errSameCall):
+		return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: in.ID(), Status: fleetapi.CallRunning, Room: in.Room})
+	case err != nil:
+		return refuse(http.StatusTooManyRequests, "busy", err)
+	}
+	var cfg *runtimeapi.Agent
+	if w.cfg.Agents != nil && in.To != "" {
+		a, _, err := w.cfg.Agents.AgentByNumber(c.UserContext(), in.To)
+		if err != nil {
+			w.slot.release(gen)
+			return refuse(http.StatusServiceUnavailable, "no agent for the number called", err)
+		}
+		cfg = &a
+	}
+	leg, err := w.cfg.Rooms.InboundLeg(in)
+	if err != nil {
+		w.slot.release(gen)
+		return refuse(http.StatusInternalServerError, "cannot take the call", err)
+	}
+	w.slot.claim(gen)
+	call := w.newCall(gen, "dispatch", leg)
+	call.agentCfg = cfg
+	call.rec.To, call.rec.From, call.rec.Room = in.To, in.From, in.Room
+	agentID := ""
+	if cfg != nil {
+		agentID = cfg.ID
+	}
+	call.begin(CallInfo{ID: in.ID(), AgentID: agentID})
+	go call.run()
+	return c.Status(http.StatusAccepted).JSON(fleetapi.CallResponse{CallID: in.ID(), Status: fleetapi.CallAccepted, Room: in.Room})
 }
 
 // unavailable answers a call-taking route that cannot run calls yet (no

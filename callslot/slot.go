@@ -4,13 +4,8 @@ import (
 	"errors"
 	"sync"
 	"time"
-)
 
-// Slot states as reported by /health.
-const (
-	StateIdle     = "idle"
-	StateBusy     = "busy"
-	StateDraining = "draining"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // Admission refusals.
@@ -156,14 +151,14 @@ func (s *slot) drain() bool {
 }
 
 // state reports the slot's state and call.
-func (s *slot) state() (state, callID string) {
+func (s *slot) state() (state fleetapi.WorkerState, callID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.draining:
-		return StateDraining, s.callID
+		return fleetapi.WorkerDraining, s.callID
 	case s.busy:
-		return StateBusy, s.callID
+		return fleetapi.WorkerBusy, s.callID
 	}
-	return StateIdle, ""
+	return fleetapi.WorkerIdle, ""
 }

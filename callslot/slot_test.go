@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 func TestSlot(t *testing.T) {
@@ -13,48 +15,48 @@ func TestSlot(t *testing.T) {
 		gen     uint64 // for claim and release; 0 = the last admitted
 		wantErr error
 		wantOK  bool // for claim, release, drain
-		state   string
+		state   fleetapi.WorkerState
 	}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
 		{"admit then release", []step{
-			{op: "acquire", callID: "a", state: StateBusy},
-			{op: "release", wantOK: true, state: StateIdle},
-			{op: "acquire", callID: "b", state: StateBusy},
+			{op: "acquire", callID: "a", state: fleetapi.WorkerBusy},
+			{op: "release", wantOK: true, state: fleetapi.WorkerIdle},
+			{op: "acquire", callID: "b", state: fleetapi.WorkerBusy},
 		}},
 		{"second call refused", []step{
-			{op: "acquire", callID: "a", state: StateBusy},
-			{op: "acquire", callID: "b", wantErr: errBusy, state: StateBusy},
-			{op: "acquire", callID: "", wantErr: errBusy, state: StateBusy},
+			{op: "acquire", callID: "a", state: fleetapi.WorkerBusy},
+			{op: "acquire", callID: "b", wantErr: errBusy, state: fleetapi.WorkerBusy},
+			{op: "acquire", callID: "", wantErr: errBusy, state: fleetapi.WorkerBusy},
 		}},
 		{"same call is idempotent", []step{
-			{op: "acquire", callID: "a", state: StateBusy},
-			{op: "acquire", callID: "a", wantErr: errSameCall, state: StateBusy},
+			{op: "acquire", callID: "a", state: fleetapi.WorkerBusy},
+			{op: "acquire", callID: "a", wantErr: errSameCall, state: fleetapi.WorkerBusy},
 		}},
 		{"stale release ignored", []step{
-			{op: "acquire", callID: "a", state: StateBusy},
-			{op: "release", wantOK: true, state: StateIdle},
-			{op: "acquire", callID: "b", state: StateBusy},
-			{op: "release", gen: 1, wantOK: false, state: StateBusy},
+			{op: "acquire", callID: "a", state: fleetapi.WorkerBusy},
+			{op: "release", wantOK: true, state: fleetapi.WorkerIdle},
+			{op: "acquire", callID: "b", state: fleetapi.WorkerBusy},
+			{op: "release", gen: 1, wantOK: false, state: fleetapi.WorkerBusy},
 		}},
 		{"claim once", []step{
-			{op: "acquire", state: StateBusy},
-			{op: "claim", wantOK: true, state: StateBusy},
-			{op: "claim", wantOK: false, state: StateBusy},
+			{op: "acquire", state: fleetapi.WorkerBusy},
+			{op: "claim", wantOK: true, state: fleetapi.WorkerBusy},
+			{op: "claim", wantOK: false, state: fleetapi.WorkerBusy},
 		}},
 		{"drain idle", []step{
-			{op: "drain", wantOK: true, state: StateDraining},
-			{op: "drain", wantOK: false, state: StateDraining},
-			{op: "acquire", callID: "a", wantErr: errDraining, state: StateDraining},
+			{op: "drain", wantOK: true, state: fleetapi.WorkerDraining},
+			{op: "drain", wantOK: false, state: fleetapi.WorkerDraining},
+			{op: "acquire", callID: "a", wantErr: errDraining, state: fleetapi.WorkerDraining},
 		}},
 		{"drain busy keeps the call", []step{
-			{op: "acquire", callID: "a", state: StateBusy},
-			{op: "drain", wantOK: true, state: StateDraining},
-			{op: "acquire", callID: "b", wantErr: errDraining, state: StateDraining},
-			{op: "acquire", callID: "a", wantErr: errSameCall, state: StateDraining},
-			{op: "release", wantOK: true, state: StateDraining},
+			{op: "acquire", callID: "a", state: fleetapi.WorkerBusy},
+			{op: "drain", wantOK: true, state: fleetapi.WorkerDraining},
+			{op: "acquire", callID: "b", wantErr: errDraining, state: fleetapi.WorkerDraining},
+			{op: "acquire", callID: "a", wantErr: errSameCall, state: fleetapi.WorkerDraining},
+			{op: "release", wantOK: true, state: fleetapi.WorkerDraining},
 		}},
 	}
 	for _, tt := range tests {
@@ -118,7 +120,7 @@ func TestSlotUnclaimedAdmissionExpires(t *testing.T) {
 	s.expireUnclaimed(gen, 10*time.Millisecond)
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if st, _ := s.state(); st == StateIdle {
+		if st, _ := s.state(); st == fleetapi.WorkerIdle {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -137,7 +139,7 @@ func TestSlotUnclaimedAdmissionExpires(t *testing.T) {
 		t.Fatal("claim failed")
 	}
 	time.Sleep(50 * time.Millisecond) // longer than the expiry: nothing may happen
-	if st, _ := s.state(); st != StateBusy {
+	if st, _ := s.state(); st != fleetapi.WorkerBusy {
 		t.Fatalf("claimed call released by expiry: %s", st)
 	}
 }

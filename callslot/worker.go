@@ -17,8 +17,10 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/voxplatform/vox/agent"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/plainbody"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/svcauth"
 )
 
@@ -27,7 +29,7 @@ const (
 	// DefaultMaxCallDuration ends a call that has run this long.
 	DefaultMaxCallDuration = time.Hour
 	// BodyLimit bounds a request body; larger ones get 413.
-	BodyLimit = 64 << 10
+	BodyLimit = fleetapi.BodyLimit
 	// handshakeTimeout bounds a WebSocket upgrade and frees the slot if the
 	// upgraded connection never starts.
 	handshakeTimeout = 10 * time.Second
@@ -56,17 +58,27 @@ type Config struct {
 	FleetID         string
 	Version         string
 	MaxCallDuration time.Duration // 0 → DefaultMaxCallDuration
-	LiveKitURL      string        // "" → livekit routes answer 503
 	// StallAfter flags a call whose media stopped advancing (lifeline
 	// KindStalled); StallEnd ends it. 0 → the defaults.
 	StallAfter, StallEnd time.Duration
 	Agent                agent.Factory // nil → agent.Scripted default
+	// AgentFactory, when set, makes the session factory of a call whose
+	// agent's configuration is known (greeting, prompt, script, voice,
+	// language); other calls use Agent.
+	AgentFactory func(a runtimeapi.Agent) (agent.Factory, error)
 
-	// Rooms carries /attach calls through LiveKit; nil → /attach answers 503
-	// even with LiveKitURL set.
+	// Rooms carries calls through LiveKit rooms (NewLiveKit); nil → the
+	// LiveKit routes answer 503.
 	Rooms RoomMedia
-	// Recorder receives each finished call's record; nil → logged only.
+	// Agents looks agent configurations up (the inbound agent by number,
+	// each call's greeting, maximum length, recording); nil → the default
+	// agent, and /livekit/dispatch takes calls without a lookup.
+	Agents Agents
+	// Recorder receives each call's record at each step; nil → logged only.
 	Recorder CallRecorder
+	// Recordings records the calls whose agent says so (both sides, one
+	// stereo file); nil → no recording.
+	Recordings Recordings
 }
 
 // Worker serves one call at a time on its socket.
@@ -135,9 +147,6 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 	if cfg.Lifeline != nil {
 		w.events = lifeline.NewSender(cfg.Lifeline)
 	}
-	if cfg.LiveKitURL != "" && cfg.Rooms == nil {
-		w.log.Warn("LiveKit URL set but this build carries no LiveKit media; /attach answers 503")
-	}
 	w.app = w.newApp()
 	return w, nil
 }
@@ -160,17 +169,17 @@ func (w *Worker) newApp() *fiber.App {
 	}))
 	// Before any handler can inflate a compressed body (see plainbody).
 	app.Use(plainbody.New())
-	app.Get("/health", w.health)
-	app.Get("/ws/twilio", w.authenticate(true), w.admitStream, websocket.New(w.serveStream, websocket.Config{
+	app.Get(fleetapi.PathHealth, w.health)
+	app.Get(fleetapi.PathTwilio, w.authenticate(true), w.admitStream, websocket.New(w.serveStream, websocket.Config{
 		HandshakeTimeout: handshakeTimeout,
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
 		RecoverHandler:   func(*websocket.Conn) {}, // serveStream recovers itself
 	}))
-	app.Post("/attach", w.authenticate(false), w.attach)
-	app.Post("/livekit/dialout", w.authenticate(false), w.dialout)
-	app.Post("/livekit/widget", w.authenticate(false), w.widget)
-	app.Post("/livekit/dispatch", w.authenticate(false), w.dispatch)
+	app.Post(fleetapi.PathAttach, w.authenticate(false), w.attach)
+	app.Post(fleetapi.PathDialout, w.authenticate(false), w.dialout)
+	app.Post(fleetapi.PathWidget, w.authenticate(false), w.widget)
+	app.Post(fleetapi.PathDispatch, w.dispatch) // LiveKit signs it: see dispatch
 	return app
 }
 
@@ -247,22 +256,13 @@ func (w *Worker) Drain() {
 	})
 }
 
-// State reports the slot's state (StateIdle, StateBusy or StateDraining) and
+// State reports the slot's state (fleetapi.WorkerIdle, WorkerBusy or WorkerDraining) and
 // the call in progress, if any.
-func (w *Worker) State() (state, callID string) { return w.slot.state() }
-
-// Health is the body of GET /health.
-type Health struct {
-	State   string `json:"state"`
-	CallID  string `json:"call_id"`
-	PID     int    `json:"pid"`
-	Index   int    `json:"index"`
-	Version string `json:"version"`
-}
+func (w *Worker) State() (state fleetapi.WorkerState, callID string) { return w.slot.state() }
 
 func (w *Worker) health(c *fiber.Ctx) error {
 	state, callID := w.slot.state()
-	return c.JSON(Health{State: state, CallID: callID, PID: w.pid, Index: w.cfg.Index, Version: w.cfg.Version})
+	return c.JSON(fleetapi.Health{State: state, CallID: callID, PID: w.pid, Index: w.cfg.Index, Version: w.cfg.Version})
 }
 
 // authenticate requires a service token for this fleet host
@@ -288,18 +288,24 @@ func (w *Worker) authenticate(query bool) fiber.Handler {
 // lifeline. The caller frees the slot afterwards.
 func (w *Worker) callEnded(rec CallRecord) {
 	n := w.calls.Add(1)
-	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "outcome", rec.Outcome,
+	w.log.Info("call ended", "call_id", rec.CallID, "source", rec.Source, "cause", rec.Cause, "outcome", rec.Outcome,
 		"reason", rec.Reason, "seconds", rec.Seconds())
-	if w.cfg.Recorder != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
-			w.log.Error("call record lost", "call_id", rec.CallID, "err", err)
-		}
-		cancel()
-	}
+	w.record(rec)
 	if err := w.events.Send(lifeline.Event{Kind: lifeline.KindCallEnd, CallID: rec.CallID, Outcome: rec.Outcome,
 		Seconds: rec.Seconds(), Calls: int(n), PID: w.pid}); err != nil {
 		w.log.Warn("lifeline send failed", "err", err)
+	}
+}
+
+// record hands rec to the recorder, if any.
+func (w *Worker) record(rec CallRecord) {
+	if w.cfg.Recorder == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.cfg.Recorder.RecordCall(ctx, rec); err != nil {
+		w.log.Error("call record lost", "call_id", rec.CallID, "status", rec.Status(), "err", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/voxplatform/vox/agent"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
@@ -22,7 +23,7 @@ import (
 func TestHealth(t *testing.T) {
 	h := startWorker(t, nil)
 	got := h.health()
-	want := Health{State: StateIdle, PID: os.Getpid(), Index: 3, Version: "test-1"}
+	want := fleetapi.Health{State: fleetapi.WorkerIdle, PID: os.Getpid(), Index: 3, Version: "test-1"}
 	if got != want {
 		t.Fatalf("health = %+v; want %+v", got, want)
 	}
@@ -39,7 +40,7 @@ func TestTwilioCallGreetsEchoesAndHangsUp(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	c := h.call(ctx)
 
-	if hl := h.health(); hl.State != StateBusy || hl.CallID != c.CallSID() {
+	if hl := h.health(); hl.State != fleetapi.WorkerBusy || hl.CallID != c.CallSID() {
 		t.Fatalf("health during call = %+v", hl)
 	}
 	if _, err := c.Wait(ctx, heard(agent.MarkGreeting)); err != nil {
@@ -73,7 +74,7 @@ func TestTwilioCallGreetsEchoesAndHangsUp(t *testing.T) {
 	if s.CloseCode != websocket.CloseNormalClosure {
 		t.Fatalf("close code %d (%s); want normal closure", s.CloseCode, s.CloseText)
 	}
-	h.waitState(StateIdle)
+	h.waitState(fleetapi.WorkerIdle)
 	end := h.waitEvent(lifeline.KindCallEnd, c.CallSID())
 	if end.Outcome != lifeline.OutcomeCompleted || end.Calls != 1 || end.Seconds <= 0 {
 		t.Fatalf("call_end = %+v", end)
@@ -83,7 +84,7 @@ func TestTwilioCallGreetsEchoesAndHangsUp(t *testing.T) {
 // While one call runs, a second stream and an /attach get 429 before any
 // upgrade, and the first call keeps hearing the agent.
 func TestSecondCallRefusedFirstUndisturbed(t *testing.T) {
-	h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = newHeldRooms() })
+	h := startWorker(t, func(c *Config) { c.Rooms = newHeldRooms() })
 	ctx := ctxFor(t, 30*time.Second)
 	first := h.call(ctx)
 	if _, err := first.Wait(ctx, heard(agent.MarkGreeting)); err != nil {
@@ -103,7 +104,7 @@ func TestSecondCallRefusedFirstUndisturbed(t *testing.T) {
 	}
 
 	// The first call is still there, and still answered.
-	if hl := h.health(); hl.State != StateBusy || hl.CallID != first.CallSID() {
+	if hl := h.health(); hl.State != fleetapi.WorkerBusy || hl.CallID != first.CallSID() {
 		t.Fatalf("health = %+v", hl)
 	}
 	before := first.Stats().VoicedBytes
@@ -144,7 +145,7 @@ func TestCallEnds(t *testing.T) {
 			if err := tt.end(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			h.waitState(StateIdle)
+			h.waitState(fleetapi.WorkerIdle)
 			end := h.waitEvent(lifeline.KindCallEnd, c.CallSID())
 			if end.Outcome != tt.outcome {
 				t.Fatalf("outcome = %q; want %q", end.Outcome, tt.outcome)
@@ -214,12 +215,14 @@ func TestAuth(t *testing.T) {
 					t.Fatalf("%s: stream got %d %v; want 401", via, code, body)
 				}
 			}
-			for _, path := range []string{"/attach", "/livekit/dialout", "/livekit/widget", "/livekit/dispatch"} {
+			// /livekit/dispatch is LiveKit's webhook: its signature, not a
+			// service token, authenticates it (see the LiveKit tests).
+			for _, path := range []string{"/attach", "/livekit/dialout", "/livekit/widget"} {
 				if code, body := h.post(path, tt.token, []byte(`{"call_id":"c1","room":"r1"}`)); code != http.StatusUnauthorized {
 					t.Fatalf("%s: %d %v; want 401", path, code, body)
 				}
 			}
-			if s, _ := h.w.State(); s != StateIdle {
+			if s, _ := h.w.State(); s != fleetapi.WorkerIdle {
 				t.Fatalf("state %s after refused requests", s)
 			}
 		})
@@ -242,23 +245,42 @@ func TestAuth(t *testing.T) {
 // heldRooms stands in for LiveKit media, which cannot carry SIP calls here:
 // each attached call lasts until released.
 type heldRooms struct {
-	release chan struct{}
-	served  chan AttachRequest
+	RoomMedia // only AttachLeg is used
+	release   chan struct{}
+	served    chan fleetapi.AttachRequest
 }
 
 func newHeldRooms() *heldRooms {
-	return &heldRooms{release: make(chan struct{}), served: make(chan AttachRequest, 10)}
+	return &heldRooms{release: make(chan struct{}), served: make(chan fleetapi.AttachRequest, 10)}
 }
 
-func (r *heldRooms) Serve(ctx context.Context, req AttachRequest, _ agent.Factory) error {
-	r.served <- req
+func (r *heldRooms) AttachLeg(req fleetapi.AttachRequest) (Leg, error) {
+	return &heldLeg{rooms: r, req: req}, nil
+}
+
+// heldLeg answers at once, takes the agent's audio and ends when released.
+type heldLeg struct {
+	rooms *heldRooms
+	req   fleetapi.AttachRequest
+}
+
+func (l *heldLeg) Run(ctx context.Context, in Inbound) End {
+	if err := in.Answer(); err != nil {
+		return End{}
+	}
+	l.rooms.served <- l.req
 	select {
-	case <-r.release:
-		return nil
+	case <-l.rooms.release:
+		return End{Cause: CauseCallerHangup, Reason: "caller left"}
 	case <-ctx.Done():
-		return ctx.Err()
+		return End{}
 	}
 }
+
+func (l *heldLeg) Audio([]int16) error { return nil }
+func (l *heldLeg) Mark(string) error   { return nil }
+func (l *heldLeg) Clear() error        { return nil }
+func (l *heldLeg) Close(End)           {}
 
 func TestAttach(t *testing.T) {
 	t.Run("livekit not configured", func(t *testing.T) {
@@ -267,13 +289,13 @@ func TestAttach(t *testing.T) {
 		if code != http.StatusServiceUnavailable || body["error"] != "livekit not configured" {
 			t.Fatalf("attach: %d %v; want 503", code, body)
 		}
-		if hl := h.health(); hl.State != StateIdle || hl.CallID != "" {
+		if hl := h.health(); hl.State != fleetapi.WorkerIdle || hl.CallID != "" {
 			t.Fatalf("slot taken: %+v", hl)
 		}
 	})
 	t.Run("idempotent on call_id", func(t *testing.T) {
 		rooms := newHeldRooms()
-		h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = rooms })
+		h := startWorker(t, func(c *Config) { c.Rooms = rooms })
 		body := []byte(`{"call_id":"c1","room":"r1","agent_id":"a1","metadata":{"k":"v"}}`)
 		code, resp := h.post("/attach", token(t), body)
 		if code != http.StatusAccepted || resp["status"] != "accepted" || resp["call_id"] != "c1" {
@@ -295,11 +317,11 @@ func TestAttach(t *testing.T) {
 			t.Fatalf("a second call was started: %+v", req)
 		default:
 		}
-		if hl := h.health(); hl.State != StateBusy || hl.CallID != "c1" {
+		if hl := h.health(); hl.State != fleetapi.WorkerBusy || hl.CallID != "c1" {
 			t.Fatalf("health = %+v", hl)
 		}
 		close(rooms.release)
-		h.waitState(StateIdle)
+		h.waitState(fleetapi.WorkerIdle)
 		if e := h.waitEvent(lifeline.KindCallEnd, "c1"); e.Outcome != lifeline.OutcomeCompleted {
 			t.Fatalf("call_end = %+v", e)
 		}
@@ -330,13 +352,13 @@ func TestLiveKitRoutesValidateThen503(t *testing.T) {
 			t.Errorf("%s: body %v", tt.path, body)
 		}
 	}
-	if s, _ := h.w.State(); s != StateIdle {
+	if s, _ := h.w.State(); s != fleetapi.WorkerIdle {
 		t.Fatalf("state %s", s)
 	}
 }
 
 func TestBadHTTPInputNeverTakesTheSlot(t *testing.T) {
-	h := startWorker(t, func(c *Config) { c.LiveKitURL = "ws://livekit.invalid"; c.Rooms = newHeldRooms() })
+	h := startWorker(t, func(c *Config) { c.Rooms = newHeldRooms() })
 	tok := token(t)
 	big := make([]byte, BodyLimit+1)
 	for i := range big {
@@ -367,13 +389,13 @@ func TestBadHTTPInputNeverTakesTheSlot(t *testing.T) {
 			if msg, _ := body["error"].(string); msg == "" {
 				t.Fatalf("no error message: %v", body)
 			}
-			if hl := h.health(); hl.State != StateIdle {
+			if hl := h.health(); hl.State != fleetapi.WorkerIdle {
 				t.Fatalf("slot taken: %+v", hl)
 			}
 		})
 	}
 	t.Run("plain GET on stream route", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodGet, "http://worker/ws/twilio", nil)
+		req, _ := http.NewRequest(http.MethodGet, h.base+fleetapi.PathTwilio, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := h.http.Do(req)
 		if err != nil {
@@ -382,7 +404,7 @@ func TestBadHTTPInputNeverTakesTheSlot(t *testing.T) {
 		if code, _ := decodeResponse(t, resp); code != http.StatusUpgradeRequired {
 			t.Fatalf("status %d; want 426", code)
 		}
-		if s, _ := h.w.State(); s != StateIdle {
+		if s, _ := h.w.State(); s != fleetapi.WorkerIdle {
 			t.Fatalf("state %s", s)
 		}
 	})
@@ -436,7 +458,7 @@ func TestBadStreamInputClosesCleanly(t *testing.T) {
 			if s.CloseCode != tt.wantCode || s.CloseText == "" && tt.wantCode != websocket.CloseMessageTooBig {
 				t.Fatalf("close %d %q; want code %d with a reason", s.CloseCode, s.CloseText, tt.wantCode)
 			}
-			h.waitState(StateIdle)
+			h.waitState(fleetapi.WorkerIdle)
 			if tt.outcome != "" {
 				if e := h.waitEvent(lifeline.KindCallEnd, c.CallSID()); e.Outcome != tt.outcome {
 					t.Fatalf("outcome %q; want %q", e.Outcome, tt.outcome)
@@ -464,7 +486,7 @@ func TestDrain(t *testing.T) {
 		}
 		h.runErr <- nil // for the cleanup
 		h.waitEvent(lifeline.KindDraining, "")
-		if _, err := h.http.Get("http://worker/health"); err == nil {
+		if _, err := h.http.Get(h.base + fleetapi.PathHealth); err == nil {
 			t.Fatal("still serving after Run returned")
 		}
 	})
@@ -485,9 +507,9 @@ func TestDrain(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h.waitState(StateDraining)
+			h.waitState(fleetapi.WorkerDraining)
 			h.waitEvent(lifeline.KindDraining, "")
-			if hl := h.health(); hl.State != StateDraining || hl.CallID != c.CallSID() {
+			if hl := h.health(); hl.State != fleetapi.WorkerDraining || hl.CallID != c.CallSID() {
 				t.Fatalf("health while draining = %+v", hl)
 			}
 			_, resp, err := h.dial(ctx)
@@ -534,7 +556,7 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
 	}
-	var he *httpError
+	var he *fleetapi.Error
 	if errors.As(err, &he) {
 		t.Fatal("config error is an HTTP error")
 	}
@@ -559,7 +581,7 @@ func TestStalledMediaFlaggedThenEnded(t *testing.T) {
 	}
 	// The caller goes quiet on the wire: no media at all.
 	waitFor(t, 5*time.Second, "stalled event", stalled(true))
-	if s, _ := h.w.State(); s != StateBusy {
+	if s, _ := h.w.State(); s != fleetapi.WorkerBusy {
 		t.Fatalf("a stalled call must keep its slot until the end limit; state %s", s)
 	}
 	// Media flows again: the flag clears.
@@ -576,5 +598,5 @@ func TestStalledMediaFlaggedThenEnded(t *testing.T) {
 	if err != nil || s.CloseCode != websocket.ClosePolicyViolation {
 		t.Fatalf("close %d %q, %v; want policy violation", s.CloseCode, s.CloseText, err)
 	}
-	h.waitState(StateIdle)
+	h.waitState(fleetapi.WorkerIdle)
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"time"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // SocketName is the control socket's name inside the socket directory.
@@ -26,25 +28,12 @@ type Client struct {
 // NewClient returns a client for the daemon whose socket directory is dir.
 func NewClient(dir string) *Client {
 	path := filepath.Join(dir, SocketName)
-	return &Client{path: path, http: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}}}
+	return &Client{path: path, http: &http.Client{Transport: fleetapi.NewSocketTransport()}}
 }
-
-// RemoteError is an error reported by the daemon.
-type RemoteError struct {
-	Status  int
-	Message string
-}
-
-func (e *RemoteError) Error() string { return e.Message }
 
 // Status fetches the fleet's state.
-func (c *Client) Status(ctx context.Context) (Fleet, error) {
-	var f Fleet
+func (c *Client) Status(ctx context.Context) (fleetapi.Fleet, error) {
+	var f fleetapi.Fleet
 	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &f)
 	return f, err
 }
@@ -86,7 +75,7 @@ func (c *Client) request(ctx context.Context, method, path string, body any) (*h
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://voxfleet"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, fleetapi.SocketURL(c.path)+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +86,12 @@ func (c *Client) request(ctx context.Context, method, path string, body any) (*h
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
-		var eb ErrorBody
+		var eb fleetapi.ErrorBody
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
 			eb.Error = fmt.Sprintf("daemon answered %s", resp.Status)
 		}
-		return nil, &RemoteError{Status: resp.StatusCode, Message: eb.Error}
+		return nil, &fleetapi.Error{Status: resp.StatusCode, Message: eb.Error}
 	}
 	return resp, nil
 }
@@ -139,7 +128,7 @@ func (c *Client) stream(ctx context.Context, path string, body any, fn func(Prog
 		}
 		if p.Done {
 			if p.Error != "" {
-				return &RemoteError{Status: http.StatusConflict, Message: p.Error}
+				return &fleetapi.Error{Status: http.StatusConflict, Message: p.Error}
 			}
 			return nil
 		}

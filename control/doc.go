@@ -6,5 +6,6 @@
 // back as {"error": "..."} with a 4xx or 5xx status. Long operations (restart,
 // upgrade) stream one JSON Progress object per line as they go.
 //
-// control imports nothing from this module; supervisor and cmd/voxfleet import it.
+// control imports only fleetapi from this module (the fleet's state and the
+// error body are fleetapi's); supervisor and cmd/voxfleet import it.
 package control

@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // WriteTable prints f as the human table of `voxfleet status`.
-func WriteTable(w io.Writer, f Fleet) error {
+func WriteTable(w io.Writer, f fleetapi.Fleet) error {
 	fmt.Fprintf(w, "fleet %s  version %s  desired %d  ready %d  busy %d  free %d  draining %d  failed %d\n\n",
 		f.Status, f.Version, f.Desired, f.Ready, f.Busy, f.Free, f.Draining, f.Failed)
 	if u := f.Upstream; u != nil && !u.Applied {

@@ -3,17 +3,19 @@ package control
 import (
 	"strings"
 	"testing"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
-	err := WriteTable(&b, Fleet{Status: StatusDegraded, Desired: 3, Ready: 2, Busy: 1, Free: 1, Failed: 1, Version: "v1",
-		Workers: []Worker{
-			{Index: 1, PID: 10, State: StateBusy, CallID: "CA1", CallS: 75.4, Calls: 4, UptimeS: 90, Version: "v1"},
-			{Index: 1, PID: 9, State: StateDraining, CallID: "CA0", Retired: true, Version: "v0"},
-			{Index: 2, PID: 11, State: StateReady, Version: "v1"},
-			{Index: 3, State: StateFailed, Restarts: 5, Reason: "5 quick deaths within 1m0s"},
-			{Index: 4, State: StateStopped, Calls: 7, Restarts: 1, Reason: "drained by operator"},
+	err := WriteTable(&b, fleetapi.Fleet{Status: fleetapi.FleetDegraded, Desired: 3, Ready: 2, Busy: 1, Free: 1, Failed: 1, Version: "v1",
+		Workers: []fleetapi.FleetWorker{
+			{Index: 1, PID: 10, State: fleetapi.SlotBusy, CallID: "CA1", CallS: 75.4, Calls: 4, UptimeS: 90, Version: "v1"},
+			{Index: 1, PID: 9, State: fleetapi.SlotDraining, CallID: "CA0", Retired: true, Version: "v0"},
+			{Index: 2, PID: 11, State: fleetapi.SlotReady, Version: "v1"},
+			{Index: 3, State: fleetapi.SlotFailed, Restarts: 5, Reason: "5 quick deaths within 1m0s"},
+			{Index: 4, State: fleetapi.SlotStopped, Calls: 7, Restarts: 1, Reason: "drained by operator"},
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/deploy"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/upstream"
 )
 
@@ -254,7 +254,7 @@ func fleetReady(url string) func(context.Context) error {
 			return err
 		}
 		defer res.Body.Close()
-		var f control.Fleet
+		var f fleetapi.Fleet
 		if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&f); err != nil {
 			return fmt.Errorf("GET %s: %d: %w", url, res.StatusCode, err)
 		}
@@ -349,7 +349,7 @@ func (s *Stack) steps() ([]step, error) {
 	redisURL := "redis://" + c.addr(offRedis) + "/0"
 	fleetURL := s.url(offFleet)
 	upFile := c.path("nginx", "upstream.conf")
-	lkBin, lkErr := binary("livekit-server", filepath.Join(c.Root, ".cache", "bin", "livekit-server"))
+	lkBin, lkErr := binary("livekit-server", filepath.Join(c.Root, ".cache", "bin", "livekit-server"), filepath.Join(gopathBin(), "livekit-server"))
 	lkOn := lkErr == nil
 	dialBin := filepath.Join(c.BinDir, "voxdialler")
 	consoleRoot := filepath.Join(c.Root, "frontend", "dist")

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // badRelease writes a release that answers `version` (v3.0.0-bad) but cannot
@@ -203,14 +203,14 @@ func TestBadRelease(t *testing.T) {
 	if fl, _ := f.health(); fl.Version != "v2.0.0" {
 		t.Fatalf("restart after the good upgrade runs %s; want v2.0.0", fl.Version)
 	}
-	for _, w := range func() []control.Worker { fl, _ := f.health(); return fl.Workers }() {
+	for _, w := range func() []fleetapi.FleetWorker { fl, _ := f.health(); return fl.Workers }() {
 		if w.Version != "v2.0.0" {
 			t.Errorf("worker %d runs %s after the restart", w.Index, w.Version)
 		}
 	}
 }
 
-func containsPID(ws []control.Worker, pid int) bool {
+func containsPID(ws []fleetapi.FleetWorker, pid int) bool {
 	for _, w := range ws {
 		if w.PID == pid {
 			return true

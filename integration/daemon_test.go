@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/twilio"
 )
 
@@ -18,9 +18,9 @@ func TestDaemonDeathKeepsCalls(t *testing.T) {
 	f.waitReady(2)
 	cl := f.call(t)
 	fl, _ := f.health()
-	var busy, idle control.Worker
+	var busy, idle fleetapi.FleetWorker
 	for _, w := range fl.Workers {
-		if w.State == control.StateBusy {
+		if w.State == fleetapi.SlotBusy {
 			busy = w
 		} else {
 			idle = w
@@ -53,7 +53,7 @@ func TestDaemonDeathKeepsCalls(t *testing.T) {
 	f.waitFor(10*time.Second, "survivor held, other index serving", func() bool {
 		fl, _ := f.health()
 		for _, w := range fl.Workers {
-			if w.Index == busy.Index && w.State == control.StateHeld && w.PID == busy.PID {
+			if w.Index == busy.Index && w.State == fleetapi.SlotHeld && w.PID == busy.PID {
 				return fl.Ready == 1
 			}
 		}

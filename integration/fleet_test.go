@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/agent"
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
 )
@@ -170,7 +170,7 @@ func TestFleetBehindNginx(t *testing.T) {
 		f.waitFor(5*time.Second, "replacement", func() bool {
 			fl, _ := f.health()
 			for _, w := range fl.Workers {
-				if w.Index == victim.Index && w.PID != victim.PID && w.State == control.StateReady && w.Restarts == 1 {
+				if w.Index == victim.Index && w.PID != victim.PID && w.State == fleetapi.SlotReady && w.Restarts == 1 {
 					return true
 				}
 			}
@@ -193,7 +193,7 @@ func TestFleetBehindNginx(t *testing.T) {
 		}
 		f.waitFor(20*time.Second, "worker 5 failed, 6 ready", func() bool {
 			fl, _ := f.health()
-			return fl.Failed == 1 && fl.Ready == 5 && fl.Status == control.StatusDegraded
+			return fl.Failed == 1 && fl.Ready == 5 && fl.Status == fleetapi.FleetDegraded
 		})
 		up, _ := os.ReadFile(f.upstream)
 		if !bytes.Contains(up, []byte("worker-6.sock")) || bytes.Contains(up, []byte("worker-5.sock")) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/internal/testnginx"
 	"github.com/voxplatform/vox/svcauth"
@@ -206,8 +207,8 @@ func tail(s string, n int) string {
 }
 
 // health reads /health/fleet through nginx, as the Backend does.
-func (f *fleet) health() (control.Fleet, int) {
-	var fl control.Fleet
+func (f *fleet) health() (fleetapi.Fleet, int) {
+	var fl fleetapi.Fleet
 	resp, err := http.Get(f.nginx.URL("/health/fleet"))
 	if err != nil {
 		return fl, 0

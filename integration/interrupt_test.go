@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/twilio"
 )
 
@@ -21,9 +21,9 @@ func TestSecondInterruptStopsEverything(t *testing.T) {
 	f.waitReady(2)
 	cl := f.call(t)
 	fl, _ := f.health()
-	var busy, idle control.Worker
+	var busy, idle fleetapi.FleetWorker
 	for _, w := range fl.Workers {
-		if w.State == control.StateBusy {
+		if w.State == fleetapi.SlotBusy {
 			busy = w
 		} else {
 			idle = w

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // envReload is the env example's VOXFLEET_NGINX_RELOAD, pointed at the
@@ -43,8 +43,8 @@ func envReload(t *testing.T, pidFile, reload string) string {
 }
 
 // directHealth reads /health/fleet from the daemon itself, not through nginx.
-func (f *fleet) directHealth() control.Fleet {
-	var fl control.Fleet
+func (f *fleet) directHealth() fleetapi.Fleet {
+	var fl fleetapi.Fleet
 	resp, err := http.Get("http://" + f.listen + "/health/fleet")
 	if err != nil {
 		return fl
@@ -108,7 +108,7 @@ func TestNginxDownKeepsUpstreamFile(t *testing.T) {
 	os.Remove(f.upstream)
 	f.startDaemon()
 
-	var fl control.Fleet
+	var fl fleetapi.Fleet
 	// The tested file with both workers stays in place while the reload fails.
 	f.waitFor(15*time.Second, "the upstream file rendered and reported not applied", func() bool {
 		fl = f.directHealth()
@@ -117,7 +117,7 @@ func TestNginxDownKeepsUpstreamFile(t *testing.T) {
 	if u := fl.Upstream; u.Applied || u.Servers != 0 || !strings.Contains(u.Error, "nginx is not running") {
 		t.Fatalf("upstream = %+v, want not applied, 0 servers, nginx not running", u)
 	}
-	if fl.Free != 0 || fl.Status != control.StatusDegraded {
+	if fl.Free != 0 || fl.Status != fleetapi.FleetDegraded {
 		t.Fatalf("fleet with nginx down: status %s, free %d; want degraded, 0 free", fl.Status, fl.Free)
 	}
 	for _, w := range fl.Workers {
@@ -140,7 +140,7 @@ func TestNginxDownKeepsUpstreamFile(t *testing.T) {
 		fl = f.directHealth()
 		return fl.Upstream != nil && fl.Upstream.Applied && fl.Free == 2
 	})
-	if fl.Status != control.StatusOK || fl.Upstream.Error != "" {
+	if fl.Status != fleetapi.FleetOK || fl.Upstream.Error != "" {
 		t.Fatalf("fleet after nginx came back: %+v", fl)
 	}
 	f.waitReady(2)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // runCLI runs the fleet's voxfleet binary with args against its socket
@@ -32,7 +33,7 @@ func (f *fleet) runCLI(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
-func (f *fleet) worker(t *testing.T, index int) control.Worker {
+func (f *fleet) worker(t *testing.T, index int) fleetapi.FleetWorker {
 	t.Helper()
 	fl, _ := f.health()
 	for _, w := range fl.Workers {
@@ -41,7 +42,7 @@ func (f *fleet) worker(t *testing.T, index int) control.Worker {
 		}
 	}
 	t.Fatalf("no worker %d in %+v", index, fl.Workers)
-	return control.Worker{}
+	return fleetapi.FleetWorker{}
 }
 
 // TestOperatorCLI drives the CLI as an operator would, with a call in
@@ -50,11 +51,11 @@ func TestOperatorCLI(t *testing.T) {
 	f := startFleet(t, 3, 0)
 	f.waitReady(3)
 	cl := f.call(t)
-	var busy control.Worker
+	var busy fleetapi.FleetWorker
 	f.waitFor(5*time.Second, "a busy worker", func() bool {
 		fl, _ := f.health()
 		for _, w := range fl.Workers {
-			if w.State == control.StateBusy {
+			if w.State == fleetapi.SlotBusy {
 				busy = w
 				return true
 			}
@@ -95,7 +96,7 @@ func TestOperatorCLI(t *testing.T) {
 		t.Fatalf("drain %v: exit %d\n%s%s", idle, code, out, errOut)
 	}
 	f.waitFor(10*time.Second, "both idle workers stopped", func() bool {
-		return f.worker(t, idle[0]).State == control.StateStopped && f.worker(t, idle[1]).State == control.StateStopped
+		return f.worker(t, idle[0]).State == fleetapi.SlotStopped && f.worker(t, idle[1]).State == fleetapi.SlotStopped
 	})
 	out, _, _ = f.runCLI(t, "status")
 	for _, i := range idle {
@@ -133,13 +134,13 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	f.waitFor(10*time.Second, "the killed worker replaced", func() bool {
 		w := f.worker(t, busy.Index)
-		return w.PID != busy.PID && w.State == control.StateReady
+		return w.PID != busy.PID && w.State == fleetapi.SlotReady
 	})
 	if _, _, code := f.runCLI(t, "restart", itoaa(busy.Index)); code != 0 {
 		t.Fatalf("restart %d: exit %d", busy.Index, code)
 	}
 	out, _, _ = f.runCLI(t, "status", "--json")
-	var fl control.Fleet
+	var fl fleetapi.Fleet
 	if err := json.Unmarshal([]byte(out), &fl); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // soakSeconds is how long each scenario keeps its load after its operation:
@@ -52,13 +52,13 @@ func (f *fleet) voxfleet(t *testing.T, args ...string) string {
 }
 
 // worker returns the first worker in state (and with or without a call).
-func (f *fleet) pick(t *testing.T, busy bool) control.Worker {
+func (f *fleet) pick(t *testing.T, busy bool) fleetapi.FleetWorker {
 	t.Helper()
-	var got control.Worker
+	var got fleetapi.FleetWorker
 	f.waitFor(10*time.Second, fmt.Sprintf("a worker with busy=%v", busy), func() bool {
 		fl, _ := f.health()
 		for _, w := range fl.Workers {
-			if !w.Retired && ((busy && w.State == control.StateBusy && w.CallID != "") || (!busy && w.State == control.StateReady)) {
+			if !w.Retired && ((busy && w.State == fleetapi.SlotBusy && w.CallID != "") || (!busy && w.State == fleetapi.SlotReady)) {
 				got = w
 				return true
 			}
@@ -68,11 +68,11 @@ func (f *fleet) pick(t *testing.T, busy bool) control.Worker {
 	return got
 }
 
-func (f *fleet) waitReplaced(w control.Worker) {
+func (f *fleet) waitReplaced(w fleetapi.FleetWorker) {
 	f.waitFor(30*time.Second, fmt.Sprintf("worker %d replaced", w.Index), func() bool {
 		fl, _ := f.health()
 		for _, x := range fl.Workers {
-			if x.Index == w.Index && !x.Retired && x.PID != w.PID && (x.State == control.StateReady || x.State == control.StateBusy) {
+			if x.Index == w.Index && !x.Retired && x.PID != w.PID && (x.State == fleetapi.SlotReady || x.State == fleetapi.SlotBusy) {
 				return true
 			}
 		}

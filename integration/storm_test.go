@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // storm is what a kill storm did.
@@ -29,7 +29,7 @@ func (f *fleet) killStorm(t *testing.T, d, every time.Duration) storm {
 	for time.Now().Before(end) {
 		<-tick.C
 		fl, _ := f.health()
-		var live []control.Worker
+		var live []fleetapi.FleetWorker
 		for _, w := range fl.Workers {
 			if !w.Retired && w.PID > 0 && !s.pids[w.PID] {
 				live = append(live, w)
@@ -79,7 +79,7 @@ func (f *fleet) fullStrength(n int) bool {
 		return false
 	}
 	for _, w := range fl.Workers {
-		if w.State == control.StateBackoff {
+		if w.State == fleetapi.SlotBackoff {
 			return false
 		}
 	}

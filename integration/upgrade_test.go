@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/twilio"
 )
 
@@ -127,7 +127,7 @@ func TestUpgrade(t *testing.T) {
 			}
 		}
 		// A worker that dies now comes back on the previous release, not the broken one.
-		var victim control.Worker
+		var victim fleetapi.FleetWorker
 		for _, w := range fl.Workers {
 			if w.CallID == "" {
 				victim = w
@@ -140,7 +140,7 @@ func TestUpgrade(t *testing.T) {
 		f.waitFor(10*time.Second, "victim back on v2", func() bool {
 			fl, _ := f.health()
 			for _, w := range fl.Workers {
-				if w.Index == victim.Index && w.PID != victim.PID && w.State == control.StateReady {
+				if w.Index == victim.Index && w.PID != victim.PID && w.State == fleetapi.SlotReady {
 					return w.Version == "v2.0.0"
 				}
 			}

@@ -12,6 +12,6 @@
 // check for net/http handlers (the voxfleet daemon, whose net/http server does
 // not inflate bodies, refuses them too so that every server answers alike).
 //
-// plainbody imports nothing of this module but control (the {"error": …}
+// plainbody imports nothing of this module but fleetapi (the {"error": …}
 // body).
 package plainbody

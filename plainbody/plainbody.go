@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // Message is what a client sending a coded body is told.
@@ -51,7 +51,7 @@ func Wrap(next http.Handler) http.Handler {
 			if Coded(v) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnsupportedMediaType)
-				_ = json.NewEncoder(w).Encode(control.ErrorBody{Error: Message})
+				_ = json.NewEncoder(w).Encode(fleetapi.ErrorBody{Error: Message})
 				return
 			}
 		}

@@ -9,6 +9,13 @@ have nginx || need_apt+=(nginx)
 have redis-server || need_apt+=(redis-server)
 have haproxy || need_apt+=(haproxy)
 have systemd-analyze || need_apt+=(systemd)
+# LiveKit's media SDK (cgo: Opus, resampling) and the speech fixtures of its tests.
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in libopus-dev libopusfile-dev libsoxr-dev pkg-config; do
+	have_pkg "$pkg" || need_apt+=("$pkg")
+done
+have espeak-ng || need_apt+=(espeak-ng)
+have sox || need_apt+=(sox)
 
 if ((${#need_apt[@]})); then
 	echo "deps: apt-get install ${need_apt[*]}"
@@ -25,4 +32,5 @@ go mod download
 here=$(dirname "$0")
 "$here/deps-ferretdb.sh"   # the MongoDB-wire server the Backend's tests run (its own Go module)
 "$here/deps-minio.sh"      # the MinIO server for recordings (slow the first time)
+"$here/deps-livekit.sh"    # livekit-server for the LiveKit leg's tests
 echo "deps: ok"

@@ -5,64 +5,55 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
-// Call statuses. A call only ever moves forward through StatusRank; the
-// terminal statuses share the highest rank, and once a call has one of them
-// its status never changes again.
+// Call statuses: the runtime contract's (runtimeapi). A call only ever
+// moves forward through StatusRank; the terminal statuses share the highest
+// rank, and once a call has one of them its status never changes again.
 const (
-	CallQueued     = "queued"
-	CallRinging    = "ringing"
-	CallInProgress = "in-progress"
-	CallCompleted  = "completed"
-	CallFailed     = "failed"
-	CallNoAnswer   = "no-answer"
-	CallBusy       = "busy"
-	CallCanceled   = "canceled"
+	CallQueued     = runtimeapi.CallQueued
+	CallRinging    = runtimeapi.CallRinging
+	CallInProgress = runtimeapi.CallInProgress
+	CallCompleted  = runtimeapi.CallCompleted
+	CallFailed     = runtimeapi.CallFailed
+	CallNoAnswer   = runtimeapi.CallNoAnswer
+	CallBusy       = runtimeapi.CallBusy
+	CallCanceled   = runtimeapi.CallCanceled
 )
 
 // StatusRank orders call statuses; an unknown status ranks 0.
-func StatusRank(status string) int {
-	switch status {
-	case CallQueued:
-		return 1
-	case CallRinging:
-		return 2
-	case CallInProgress:
-		return 3
-	case CallCompleted, CallFailed, CallNoAnswer, CallBusy, CallCanceled:
-		return 4
-	}
-	return 0
-}
+func StatusRank(status string) int { return runtimeapi.StatusRank(status) }
 
-// Call is a call record, written by the fleet through /runtime.
+// Call is a call record, written by the fleet through /runtime: the
+// runtime contract's CallRecord plus what the Backend keeps beside it.
 type Call struct {
 	CallID string `bson:"_id" json:"id"`
 	Seq    string `bson:"seq" json:"-"` // NewID at creation: orders lists
+	OrgID  string `bson:"org_id" json:"org_id"`
 
-	OrgID           string     `bson:"org_id" json:"org_id"`
-	AgentID         string     `bson:"agent_id" json:"agent_id"`
-	CampaignID      string     `bson:"campaign_id,omitempty" json:"campaign_id,omitempty"`
-	ContactID       string     `bson:"contact_id,omitempty" json:"contact_id,omitempty"`
-	Direction       string     `bson:"direction,omitempty" json:"direction,omitempty"`
-	From            string     `bson:"from,omitempty" json:"from,omitempty"`
-	To              string     `bson:"to,omitempty" json:"to,omitempty"`
-	Status          string     `bson:"status" json:"status"`
-	StatusRank      int        `bson:"status_rank" json:"-"`
-	FleetURL        string     `bson:"fleet_url,omitempty" json:"fleet_url,omitempty"`
-	RecordingKey    string     `bson:"recording_key,omitempty" json:"recording_key,omitempty"`
-	Error           string     `bson:"error,omitempty" json:"error,omitempty"`
-	StartedAt       *time.Time `bson:"started_at,omitempty" json:"started_at,omitempty"`
-	AnsweredAt      *time.Time `bson:"answered_at,omitempty" json:"answered_at,omitempty"`
-	EndedAt         *time.Time `bson:"ended_at,omitempty" json:"ended_at,omitempty"`
-	DurationSeconds *float64   `bson:"duration_seconds,omitempty" json:"duration_seconds,omitempty"`
-	CreatedAt       time.Time  `bson:"created_at" json:"created_at"`
-	UpdatedAt       time.Time  `bson:"updated_at" json:"updated_at"`
+	runtimeapi.CallRecord `bson:",inline"`
+
+	StatusRank int       `bson:"status_rank" json:"-"`
+	CreatedAt  time.Time `bson:"created_at" json:"created_at"`
+	UpdatedAt  time.Time `bson:"updated_at" json:"updated_at"`
+}
+
+// transcriptEntry is how a transcript entry is stored: one document per
+// entry in CollTranscripts, its _id made of the call id and the entry's
+// seq, so that storing an entry twice is a duplicate key and nothing else.
+type transcriptEntry struct {
+	ID                         string `bson:"_id"` // call id + "#" + seq
+	CallID                     string `bson:"call_id"`
+	OrgID                      string `bson:"org_id"`
+	runtimeapi.TranscriptEntry `bson:",inline"`
 }
 
 // CursorID implements Document.
@@ -75,7 +66,41 @@ type CallUpdate struct {
 	OrgID   string // used only when the record is created
 	AgentID string // used only when the record is created
 	Status  string
-	Set     bson.M // other fields by bson name
+	Set     bson.M // other fields by bson name (see RecordSet)
+	// Transcript entries to append, whatever the status does (see
+	// UpsertCall).
+	Transcript []runtimeapi.TranscriptEntry
+}
+
+// RecordSet returns the fields of a validated call record to set, by bson
+// name: every field that is not zero but Status, AgentID and Transcript
+// (which UpsertCall handles itself). Fields are merged key by key.
+func RecordSet(r runtimeapi.CallRecord) bson.M {
+	set := bson.M{}
+	for k, v := range map[string]string{"campaign_id": r.CampaignID, "contact_id": r.ContactID,
+		"direction": r.Direction, "carrier": r.Carrier, "from": r.From, "to": r.To, "end_cause": r.EndCause,
+		"fleet_url": r.FleetURL, "recording_key": r.RecordingKey, "error": r.Error} {
+		if v != "" {
+			set[k] = v
+		}
+	}
+	if r.SIPStatus != 0 {
+		set["sip_status"] = r.SIPStatus
+	}
+	for k, v := range map[string]time.Time{"started_at": r.StartedAt, "answered_at": r.AnsweredAt, "ended_at": r.EndedAt} {
+		if !v.IsZero() {
+			set[k] = v.UTC()
+		}
+	}
+	for k, v := range map[string]*float64{"ring_seconds": r.RingSeconds, "talk_seconds": r.TalkSeconds, "duration_seconds": r.DurationSeconds} {
+		if v != nil {
+			set[k] = *v
+		}
+	}
+	for k, v := range r.Fields {
+		set["fields."+k] = v // keys are validated: no dots, no $
+	}
+	return set
 }
 
 // UpsertResult says what UpsertCall did.
@@ -83,6 +108,11 @@ type UpsertResult struct {
 	Call    Call
 	Created bool // the record did not exist before
 	Applied bool // false: the update was older than the stored status and was ignored
+	// Appended is how many transcript entries were new.
+	Appended int
+	// Attached: a stale write set the recording key of a call that had
+	// none (see attachRecording).
+	Attached bool
 }
 
 // UpsertCall creates or updates a call record without a transaction, so
@@ -100,6 +130,13 @@ type UpsertResult struct {
 // makes this safe between several voxbridge processes. The MongoDB-wire
 // server of the tests (FerretDB) evaluates the filter and writes in two
 // steps, so writes of one call are also serialised within this process.
+//
+// Transcript entries are then appended, whether or not the status write was
+// stale (a union by Seq commutes with every other write): each entry is a
+// document of its own in CollTranscripts, keyed by call id and Seq, so an
+// entry stored already is a duplicate key and left as it is — safe between
+// processes without a transaction. Entries are not in the returned Call
+// (see Transcript).
 func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, error) {
 	rank := StatusRank(u.Status)
 	if rank == 0 {
@@ -108,6 +145,65 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	mu := &s.callLocks[stripe(u.CallID)]
 	mu.Lock()
 	defer mu.Unlock()
+	res, err := s.upsertStatus(ctx, u, rank)
+	if err != nil || len(u.Transcript) == 0 {
+		return res, err
+	}
+	n, err := s.appendTranscript(ctx, u.CallID, res.Call.OrgID, u.Transcript)
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	res.Appended = n
+	return res, nil
+}
+
+// appendTranscript stores the entries of add that the call does not have
+// yet and returns how many were new. One unordered insert of one document
+// per entry: an entry already stored is a duplicate key, left as it is.
+func (s *Store) appendTranscript(ctx context.Context, callID, orgID string, add []runtimeapi.TranscriptEntry) (int, error) {
+	docs := make([]any, len(add))
+	for i, e := range add {
+		docs[i] = transcriptEntry{ID: fmt.Sprintf("%s#%d", callID, e.Seq), CallID: callID, OrgID: orgID, TranscriptEntry: e}
+	}
+	res, err := s.C(CollTranscripts).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return len(res.InsertedIDs), nil
+	}
+	var bw mongo.BulkWriteException
+	if !errors.As(err, &bw) || bw.WriteConcernError != nil {
+		return 0, classify("append transcript of call "+callID, err)
+	}
+	dups := 0
+	for _, we := range bw.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return 0, classify("append transcript of call "+callID, err)
+		}
+		dups++
+	}
+	return len(add) - dups, nil
+}
+
+// Transcript returns the transcript of call callID of orgID, by seq.
+func (s *Store) Transcript(ctx context.Context, orgID, callID string) ([]runtimeapi.TranscriptEntry, error) {
+	cur, err := s.C(CollTranscripts).Find(ctx, bson.M{"call_id": callID, "org_id": orgID},
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return nil, classify("read transcript of call "+callID, err)
+	}
+	var docs []transcriptEntry
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, classify("read transcript of call "+callID, err)
+	}
+	out := make([]runtimeapi.TranscriptEntry, len(docs))
+	for i, d := range docs {
+		out[i] = d.TranscriptEntry
+	}
+	return out, nil
+}
+
+// upsertStatus is UpsertCall's status write; the caller holds the call's
+// lock.
+func (s *Store) upsertStatus(ctx context.Context, u CallUpdate, rank int) (UpsertResult, error) {
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	set := bson.M{"status": u.Status, "status_rank": rank, "updated_at": now}
@@ -119,8 +215,16 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	switch {
 	case errors.Is(err, ErrNotFound):
 		doc := bson.M{"_id": u.CallID, "seq": NewID(), "org_id": u.OrgID, "agent_id": u.AgentID, "created_at": now}
+		fields := bson.M{}
 		for k, v := range set {
+			if f, ok := strings.CutPrefix(k, "fields."); ok {
+				fields[f] = v // a dotted path in an update is a nested key here
+				continue
+			}
 			doc[k] = v
+		}
+		if len(fields) > 0 {
+			doc["fields"] = fields
 		}
 		_, err := coll.InsertOne(ctx, doc)
 		if err == nil {
@@ -134,7 +238,7 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	case err != nil:
 		return UpsertResult{}, err
 	case cur.StatusRank > rank || (cur.StatusRank == rank && cur.Status != u.Status):
-		return UpsertResult{Call: cur}, nil // stale: nothing to write
+		return s.attachRecording(ctx, u, UpsertResult{Call: cur}) // stale: nothing else to write
 	}
 	filter := bson.M{
 		"_id": u.CallID,
@@ -151,7 +255,30 @@ func (s *Store) UpsertCall(ctx context.Context, u CallUpdate) (UpsertResult, err
 	if err != nil {
 		return UpsertResult{}, fmt.Errorf("read back call %s: %w", u.CallID, err)
 	}
-	return UpsertResult{Call: c, Applied: res.MatchedCount > 0}, nil
+	return s.attachRecording(ctx, u, UpsertResult{Call: c, Applied: res.MatchedCount > 0})
+}
+
+// attachRecording sets the recording key of a call that has none, even
+// from a stale write: a recording is uploaded after its call ended (or,
+// recovered, after its worker died), and its key must reach the record
+// whatever status the uploader last knew.
+func (s *Store) attachRecording(ctx context.Context, u CallUpdate, r UpsertResult) (UpsertResult, error) {
+	key, ok := u.Set["recording_key"].(string)
+	if r.Applied || !ok || key == "" || r.Call.RecordingKey != "" {
+		return r, nil
+	}
+	filter := bson.M{"_id": u.CallID, "$or": bson.A{
+		bson.M{"recording_key": bson.M{"$exists": false}}, bson.M{"recording_key": ""}}}
+	res, err := s.C(CollCalls).UpdateOne(ctx, filter, bson.M{"$set": bson.M{"recording_key": key,
+		"updated_at": time.Now().UTC().Truncate(time.Millisecond)}})
+	if err != nil {
+		return r, classify("attach recording to call "+u.CallID, err)
+	}
+	if res.MatchedCount > 0 {
+		r.Call.RecordingKey = key
+		r.Attached = true
+	}
+	return r, nil
 }
 
 // stripe maps a call id to one of the call locks.

@@ -7,6 +7,7 @@
 // Nothing here uses multi-document transactions (the MongoDB-wire server of
 // the tests has none): multi-step changes are single conditional updates.
 //
-// store imports nothing from this module but phone and importer; it must
+// store imports nothing from this module but phone, importer and
+// runtimeapi (the runtime contract its call and agent models embed); it must
 // never import api, supervisor, callslot or upstream.
 package store

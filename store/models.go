@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // Roles, from least to most privileged.
@@ -34,14 +35,9 @@ func RoleRank(role string) int {
 	return 0
 }
 
-// FieldError says which field of a request is bad and why.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-// Error is "field: reason", the message the client is told.
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+// FieldError says which field of a request is bad and why (the runtime
+// contract's, so both report bad fields alike).
+type FieldError = runtimeapi.FieldError
 
 func bad(field, format string, a ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, a...)}
@@ -159,27 +155,19 @@ func (k *APIKey) Validate() error {
 	return nil
 }
 
-// ScriptStep is one step of a scripted agent: say something, then go on by
-// DTMF digit, to Next, or hang up.
-type ScriptStep struct {
-	ID     string            `bson:"id" json:"id"`
-	Say    string            `bson:"say" json:"say"`
-	DTMF   map[string]string `bson:"dtmf,omitempty" json:"dtmf,omitempty"`
-	Next   string            `bson:"next,omitempty" json:"next,omitempty"`
-	Hangup bool              `bson:"hangup,omitempty" json:"hangup,omitempty"`
+// ScriptStep is one step of a scripted agent (the runtime contract's).
+type ScriptStep = runtimeapi.ScriptStep
+
+// Agent is a voice agent's configuration, read by the fleet at call time
+// as a runtimeapi.Agent (see Runtime).
+type Agent struct {
+	Meta                     `bson:",inline"`
+	runtimeapi.AgentSettings `bson:",inline"`
 }
 
-// Agent is a voice agent's configuration, read by the fleet at call time.
-type Agent struct {
-	Meta           `bson:",inline"`
-	Name           string       `bson:"name" json:"name"`
-	Language       string       `bson:"language" json:"language"`
-	Voice          string       `bson:"voice" json:"voice"`
-	Greeting       string       `bson:"greeting" json:"greeting"`
-	Prompt         string       `bson:"prompt" json:"prompt"`
-	Script         []ScriptStep `bson:"script" json:"script"`
-	Recording      bool         `bson:"recording" json:"recording"`
-	MaxCallSeconds int          `bson:"max_call_seconds" json:"max_call_seconds"`
+// Runtime is the agent as GET /runtime/agents/{id} serves it.
+func (a Agent) Runtime() runtimeapi.Agent {
+	return runtimeapi.Agent{ID: a.ID, OrgID: a.OrgID, UpdatedAt: a.UpdatedAt, AgentSettings: a.AgentSettings}
 }
 
 var (
@@ -355,6 +343,11 @@ type Contact struct {
 	Metadata   map[string]string `bson:"metadata,omitempty" json:"metadata,omitempty"`
 	Status     string            `bson:"status" json:"status"`
 	Attempts   int               `bson:"attempts" json:"attempts"`
+	// Timezone is the contact's IANA time zone where known; empty means
+	// the campaign's. The Dialler calls only inside the window there.
+	Timezone string `bson:"timezone,omitempty" json:"timezone,omitempty"`
+	// DialState is what the Dialler keeps on the contact (see dialler.go).
+	DialState `bson:",inline"`
 }
 
 // DNCEntry is a number of the organisation's do-not-call list.

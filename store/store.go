@@ -27,6 +27,7 @@ const (
 	CollContacts     = "contacts"
 	CollDNC          = "do_not_call"
 	CollCalls        = "calls"
+	CollTranscripts  = "call_transcripts" // one document per transcript entry
 	CollFleets       = "fleets"
 )
 
@@ -96,10 +97,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		CollAgents:       {idx(false, "org_id", "_id")},
 		CollPhoneNumbers: {idx(true, "org_id", "e164"), idx(false, "org_id", "_id"), idx(false, "inbound_agent_id")},
 		CollCampaigns:    {idx(false, "org_id", "_id"), idx(false, "status")},
-		CollContacts:     {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id")},
-		CollDNC:          {idx(true, "org_id", "phone")},
-		CollCalls:        {idx(false, "org_id", "seq"), idx(false, "org_id", "status")},
-		CollFleets:       {idx(true, "org_id", "url"), idx(false, "enabled")},
+		CollContacts: {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id"),
+			idx(false, "campaign_id", "status", "_id"), idx(false, "status", "lease_until")}, // the last two: the Dialler's leases
+		CollDNC:         {idx(true, "org_id", "phone")},
+		CollCalls:       {idx(false, "org_id", "seq"), idx(false, "org_id", "status"), idx(false, "campaign_id", "answered_at")},
+		CollTranscripts: {idx(false, "call_id", "seq")},
+		CollFleets:      {idx(true, "org_id", "url"), idx(false, "enabled")},
 	}
 	for coll, models := range want {
 		if err := s.ensure(ctx, coll, models); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/voxplatform/vox/importer"
 	"github.com/voxplatform/vox/internal/testmongo"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 func open(t *testing.T) *Store {
@@ -109,6 +110,44 @@ func TestStore(t *testing.T) {
 		}
 	})
 
+	t.Run("transcript appended once per seq under concurrency", func(t *testing.T) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var entries []runtimeapi.TranscriptEntry
+				for i := range 20 { // writers overlap: each sends seqs w .. w+19
+					entries = append(entries, runtimeapi.TranscriptEntry{Seq: w + i, Speaker: runtimeapi.SpeakerAgent,
+						Text: fmt.Sprint("from ", w), At: time.Now()})
+				}
+				r, err := s.UpsertCall(ctx, CallUpdate{CallID: "tr1", OrgID: "o1", AgentID: "a1", Status: CallInProgress, Transcript: entries})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				total += r.Appended
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		tr, err := s.Transcript(ctx, "o1", "tr1")
+		if err != nil || len(tr) != 27 || total != 27 {
+			t.Fatalf("%d entries stored, %d counted as appended, %v; want 27", len(tr), total, err)
+		}
+		for i, e := range tr {
+			if e.Seq != i {
+				t.Fatalf("entry %d has seq %d", i, e.Seq)
+			}
+		}
+		if other, _ := s.Transcript(ctx, "o2", "tr1"); len(other) != 0 {
+			t.Fatal("another organisation reads the transcript")
+		}
+	})
+
 	t.Run("contacts dedupe", func(t *testing.T) {
 		rows := []importer.Row{{Phone: "+14155550001"}, {Phone: "+14155550002"}}
 		in, dup, err := s.InsertContacts(ctx, "o1", "camp", rows)
@@ -124,7 +163,7 @@ func TestStore(t *testing.T) {
 
 	t.Run("pagination", func(t *testing.T) {
 		for i := 0; i < 5; i++ {
-			a := Agent{Meta: Meta{ID: NewID(), OrgID: "pg"}, Name: fmt.Sprint(i)}
+			a := Agent{Meta: Meta{ID: NewID(), OrgID: "pg"}, AgentSettings: runtimeapi.AgentSettings{Name: fmt.Sprint(i)}}
 			if err := Insert(ctx, s, CollAgents, a); err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/internal/gzipbomb"
 	"github.com/voxplatform/vox/plainbody"
 )
@@ -31,7 +32,8 @@ func TestCompressedBodyRefused(t *testing.T) {
 	const inflated = 48 << 20
 	bomb := gzipbomb.Make(inflated)
 
-	ctl := unixClient(filepath.Join(dir, control.SocketName))
+	ctl := &http.Client{Transport: fleetapi.NewSocketTransport()}
+	ctlURL := fleetapi.SocketURL(filepath.Join(dir, control.SocketName))
 	for _, tc := range []struct {
 		name   string
 		client *http.Client
@@ -39,8 +41,8 @@ func TestCompressedBodyRefused(t *testing.T) {
 		url    string
 		body   []byte
 	}{
-		{"control scale", ctl, "POST", "http://control/v1/scale", scale.Bytes()},
-		{"control bomb", ctl, "POST", "http://control/v1/drain", bomb},
+		{"control scale", ctl, "POST", ctlURL + "/v1/scale", scale.Bytes()},
+		{"control bomb", ctl, "POST", ctlURL + "/v1/drain", bomb},
 		{"http bomb", http.DefaultClient, "GET", h.base + "/health/fleet", bomb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +65,7 @@ func TestCompressedBodyRefused(t *testing.T) {
 			if grew := m.TotalAlloc - before; grew > 16<<20 {
 				t.Errorf("the request allocated %d MiB, want under 16 MiB", grew>>20)
 			}
-			var e control.ErrorBody
+			var e fleetapi.ErrorBody
 			if resp.StatusCode != http.StatusUnsupportedMediaType || json.Unmarshal(b, &e) != nil || e.Error != plainbody.Message {
 				t.Fatalf("%s %s with a gzip body = %d %s, want 415 {\"error\": %q}", tc.method, tc.url, resp.StatusCode, b, plainbody.Message)
 			}

@@ -1,13 +1,16 @@
 package supervisor
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // TestControlRefusesBadBodies sends malformed bodies to every control route
@@ -17,7 +20,7 @@ func TestControlRefusesBadBodies(t *testing.T) {
 	dir := t.TempDir()
 	h := startDaemon(t, testConfig(t, dir, 2))
 	h.waitReady(2)
-	cl := unixClient(filepath.Join(dir, control.SocketName))
+	cl := fleetapi.Socket(filepath.Join(dir, control.SocketName))
 	tests := []struct {
 		path, body, want string
 		code             int
@@ -35,13 +38,14 @@ func TestControlRefusesBadBodies(t *testing.T) {
 		{"/v1/upgrade", ``, "a JSON body is required", 400},
 	}
 	for _, tt := range tests {
-		resp, err := cl.Post("http://voxfleet"+tt.path, "application/json", strings.NewReader(tt.body))
+		resp, err := cl.Do(context.Background(), http.MethodPost, tt.path, false,
+			http.Header{"Content-Type": {"application/json"}}, strings.NewReader(tt.body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var eb control.ErrorBody
+		var eb fleetapi.ErrorBody
 		if resp.StatusCode != tt.code || json.Unmarshal(b, &eb) != nil || !strings.Contains(eb.Error, tt.want) {
 			t.Errorf("POST %s %.40q: %d %s, want %d with %q", tt.path, tt.body, resp.StatusCode, b, tt.code, tt.want)
 		}

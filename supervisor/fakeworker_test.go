@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 )
 
@@ -43,17 +44,17 @@ func fakeWorker() int {
 	index, _ := strconv.Atoi(os.Getenv(EnvIndex))
 
 	var mu sync.Mutex // guards the fields below
-	var state, callID = "idle", ""
+	var state, callID = fleetapi.WorkerIdle, ""
 	calls := 0
 	hung := false
 	exit := make(chan int, 1)
 	drain := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if state == "idle" {
+		if state == fleetapi.WorkerIdle {
 			exit <- 0
 		}
-		state = "draining"
+		state = fleetapi.WorkerDraining
 	}
 	if life != nil {
 		go func() {
@@ -70,8 +71,8 @@ func fakeWorker() int {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		h := hung
-		resp := map[string]any{"state": state, "call_id": callID, "pid": os.Getpid(), "index": index,
-			"version": os.Getenv("FAKE_VERSION")}
+		resp := fleetapi.Health{State: state, CallID: callID, PID: os.Getpid(), Index: index,
+			Version: os.Getenv("FAKE_VERSION")}
 		mu.Unlock()
 		if h {
 			<-r.Context().Done()
@@ -84,12 +85,13 @@ func fakeWorker() int {
 	mux.HandleFunc("POST /call", func(w http.ResponseWriter, r *http.Request) {
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		mu.Lock()
-		if state != "idle" {
+		if state != fleetapi.WorkerIdle {
 			mu.Unlock()
-			http.Error(w, `{"error":"busy"}`, http.StatusTooManyRequests)
+			w.WriteHeader(http.StatusTooManyRequests)
+			json.NewEncoder(w).Encode(fleetapi.ErrorBody{Error: "busy"})
 			return
 		}
-		state, callID = "busy", r.URL.Query().Get("id")
+		state, callID = fleetapi.WorkerBusy, r.URL.Query().Get("id")
 		mu.Unlock()
 		send.Send(lifeline.Event{Kind: lifeline.KindCallStart, CallID: callID})
 		start := time.Now()
@@ -98,10 +100,10 @@ func fakeWorker() int {
 		calls++
 		id := callID
 		callID = ""
-		if state == "draining" {
+		if state == fleetapi.WorkerDraining {
 			exit <- 0
 		} else {
-			state = "idle"
+			state = fleetapi.WorkerIdle
 		}
 		n := calls
 		mu.Unlock()

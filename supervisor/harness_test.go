@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // recUpstream records every socket set the daemon publishes.
@@ -138,20 +139,20 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func (h *harness) fleet() (control.Fleet, int) {
+func (h *harness) fleet() (fleetapi.Fleet, int) {
 	resp, err := http.Get(h.base + "/health/fleet")
 	if err != nil {
-		return control.Fleet{}, 0
+		return fleetapi.Fleet{}, 0
 	}
 	defer resp.Body.Close()
-	var f control.Fleet
+	var f fleetapi.Fleet
 	json.NewDecoder(resp.Body).Decode(&f)
 	return f, resp.StatusCode
 }
 
-func (h *harness) waitReady(n int) control.Fleet {
+func (h *harness) waitReady(n int) fleetapi.Fleet {
 	h.t.Helper()
-	var f control.Fleet
+	var f fleetapi.Fleet
 	waitFor(h.t, 10*time.Second, fmt.Sprintf("%d ready workers", n), func() bool {
 		f, _ = h.fleet()
 		return f.Ready == n && len(h.up.last()) == n
@@ -159,23 +160,14 @@ func (h *harness) waitReady(n int) control.Fleet {
 	return f
 }
 
-func (h *harness) worker(f control.Fleet, index int) control.Worker {
+func (h *harness) worker(f fleetapi.Fleet, index int) fleetapi.FleetWorker {
 	for _, w := range f.Workers {
 		if w.Index == index && !w.Retired {
 			return w
 		}
 	}
 	h.t.Fatalf("no worker %d in %+v", index, f.Workers)
-	return control.Worker{}
-}
-
-// unixClient talks HTTP to one socket path.
-func unixClient(path string) *http.Client {
-	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}}}
+	return fleetapi.FleetWorker{}
 }
 
 // placeCall starts a call of length d on the worker at path; the returned
@@ -189,7 +181,8 @@ type callResult struct {
 func placeCall(path, id string, d time.Duration) <-chan callResult {
 	ch := make(chan callResult, 1)
 	go func() {
-		resp, err := unixClient(path).Post(fmt.Sprintf("http://w/call?id=%s&ms=%d", id, d.Milliseconds()), "", nil)
+		resp, err := fleetapi.Socket(path).Do(context.Background(), http.MethodPost,
+			fmt.Sprintf("/call?id=%s&ms=%d", id, d.Milliseconds()), false, nil, nil)
 		if err != nil {
 			ch <- callResult{err: err}
 			return

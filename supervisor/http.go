@@ -8,24 +8,25 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // httpHandler serves /health/fleet and /metrics on --listen.
 func (s *Supervisor) httpHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health/fleet", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+fleetapi.PathFleetHealth, func(w http.ResponseWriter, r *http.Request) {
 		f, err := s.liveFleet(r.Context())
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
 		code := http.StatusOK
-		if f.Status == control.StatusDown {
+		if f.Status == fleetapi.FleetDown {
 			code = http.StatusServiceUnavailable
 		}
 		writeJSON(w, code, f)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+fleetapi.PathMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found: try /health/fleet or /metrics")
 	})
@@ -160,5 +161,5 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, control.ErrorBody{Error: msg})
+	writeJSON(w, code, fleetapi.ErrorBody{Error: msg})
 }

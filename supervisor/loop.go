@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
@@ -238,7 +239,7 @@ func (s *Supervisor) slotOf(p *proc) (*slot, string) {
 	return nil, ""
 }
 
-func (s *Supervisor) onReady(p *proc, h workerHealth, err error) {
+func (s *Supervisor) onReady(p *proc, h fleetapi.Health, err error) {
 	if p.exited {
 		return
 	}
@@ -257,7 +258,7 @@ func (s *Supervisor) onReady(p *proc, h workerHealth, err error) {
 	}
 	p.ready = true
 	p.version = h.Version
-	if h.State == "busy" {
+	if h.State == fleetapi.WorkerBusy {
 		p.callID = h.CallID
 	}
 	s.log.Debug("worker ready", "index", p.index, "pid", p.pid, "took", time.Since(p.started).String())
@@ -441,12 +442,12 @@ func (s *Supervisor) publish() {
 		s.lastSet = set
 		s.up.Update(set)
 	}
-	counts := map[string]int{}
+	counts := map[fleetapi.SlotState]int{}
 	for _, w := range s.workers() {
 		counts[w.State]++
 	}
 	for _, st := range allStates {
-		s.m.workers.WithLabelValues(st).Set(float64(counts[st]))
+		s.m.workers.WithLabelValues(string(st)).Set(float64(counts[st]))
 	}
 	s.m.desired.Set(float64(s.desired))
 	stalled := 0

@@ -2,18 +2,19 @@ package supervisor
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/voxplatform/vox/control"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 const (
-	stateStarting = control.StateStarting
-	stateReady    = control.StateReady
-	stateBusy     = control.StateBusy
-	stateDraining = control.StateDraining
-	stateBackoff  = control.StateBackoff
-	stateFailed   = control.StateFailed
-	stateHeld     = control.StateHeld
-	stateStopped  = control.StateStopped
+	stateStarting = fleetapi.SlotStarting
+	stateReady    = fleetapi.SlotReady
+	stateBusy     = fleetapi.SlotBusy
+	stateDraining = fleetapi.SlotDraining
+	stateBackoff  = fleetapi.SlotBackoff
+	stateFailed   = fleetapi.SlotFailed
+	stateHeld     = fleetapi.SlotHeld
+	stateStopped  = fleetapi.SlotStopped
 )
 
 // Reasons a worker is recycled.
@@ -22,7 +23,7 @@ const (
 	recycleMemory = "memory"
 )
 
-var allStates = []string{stateStarting, stateReady, stateBusy, stateDraining, stateBackoff, stateFailed, stateHeld, stateStopped}
+var allStates = []fleetapi.SlotState{stateStarting, stateReady, stateBusy, stateDraining, stateBackoff, stateFailed, stateHeld, stateStopped}
 
 // metrics are the daemon's own series; the upstream manager registers the
 // nginx ones.

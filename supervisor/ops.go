@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // Scale sets the desired worker count, records it in the state file first,
@@ -113,12 +114,12 @@ type rollout struct {
 }
 
 // rolloutStatus reports the rollout under way, or the last one. Loop only.
-func (s *Supervisor) rolloutStatus() *control.Rollout {
+func (s *Supervisor) rolloutStatus() *fleetapi.Rollout {
 	r := s.roll
 	if r == nil {
 		return s.lastRoll
 	}
-	st := &control.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced}
+	st := &fleetapi.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced}
 	if len(r.failed) > 0 {
 		st.Error = r.failed[0]
 	}
@@ -282,7 +283,7 @@ func (s *Supervisor) advanceRollout() {
 	r.emit(final)
 	close(r.out)
 	s.roll = nil
-	s.lastRoll = &control.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced,
+	s.lastRoll = &fleetapi.Rollout{Kind: r.kind, Version: r.version, Total: r.total, Replaced: r.replaced,
 		Done: true, Error: final.Error, Message: final.Message}
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/lifeline"
 )
 
@@ -137,7 +138,7 @@ func (p *proc) killGroup() {
 }
 
 // state is what the worker is doing, as the fleet reports it.
-func (p *proc) state() string {
+func (p *proc) state() fleetapi.SlotState {
 	switch {
 	case !p.ready:
 		return stateStarting

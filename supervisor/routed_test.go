@@ -4,14 +4,14 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/upstream"
 )
 
 func TestRoutedOnly(t *testing.T) {
 	dir := "/run/vf"
-	ws := func() []control.Worker {
-		return []control.Worker{
+	ws := func() []fleetapi.FleetWorker {
+		return []fleetapi.FleetWorker{
 			{Index: 1, State: stateReady},
 			{Index: 2, State: stateBusy, CallID: "c"},
 			{Index: 3, State: stateReady},
@@ -22,19 +22,19 @@ func TestRoutedOnly(t *testing.T) {
 		name       string
 		st         upstream.State
 		free       int
-		status     string
+		status     fleetapi.FleetStatus
 		notRouted  []int
 		applied    bool
 		errMessage string
 	}{
 		{"all applied", upstream.State{Applied: []string{workerPath(dir, 1), workerPath(dir, 2), workerPath(dir, 3)}, Current: true},
-			2, control.StatusOK, nil, true, ""},
+			2, fleetapi.FleetOK, nil, true, ""},
 		{"worker 3 not applied yet", upstream.State{Applied: []string{workerPath(dir, 1), workerPath(dir, 2)}},
-			1, control.StatusOK, []int{3}, false, ""},
+			1, fleetapi.FleetOK, []int{3}, false, ""},
 		{"nginx never reloaded", upstream.State{Err: errors.New("nginx is not running")},
-			0, control.StatusDegraded, []int{1, 2, 3}, false, "nginx is not running"},
+			0, fleetapi.FleetDegraded, []int{1, 2, 3}, false, "nginx is not running"},
 		{"reload failed after an earlier success", upstream.State{Applied: []string{workerPath(dir, 1)}, Err: errors.New("reload failed")},
-			1, control.StatusDegraded, []int{2, 3}, false, "reload failed"},
+			1, fleetapi.FleetDegraded, []int{2, 3}, false, "reload failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

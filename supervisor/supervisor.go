@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/plainbody"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
@@ -52,7 +53,7 @@ type Supervisor struct {
 	workerDefault bool
 	ctlLn         net.Listener
 	httpLn        net.Listener
-	lastRoll      *control.Rollout // the last rollout that finished
+	lastRoll      *fleetapi.Rollout // the last rollout that finished
 	stopping      bool
 	// handoffOver: the handoff grace has passed; busy workers are left behind.
 	handoffOver bool

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 func TestStartServeAndStop(t *testing.T) {
@@ -25,7 +27,7 @@ func TestStartServeAndStop(t *testing.T) {
 	}
 	h := startDaemon(t, cfg)
 	f := h.waitReady(3)
-	if f.Status != control.StatusOK || f.Desired != 3 || f.Free != 3 || f.Busy != 0 {
+	if f.Status != fleetapi.FleetOK || f.Desired != 3 || f.Free != 3 || f.Busy != 0 {
 		t.Fatalf("fleet = %+v", f)
 	}
 	want := []string{workerPath(dir, 1), workerPath(dir, 2), workerPath(dir, 3)}
@@ -91,15 +93,13 @@ func TestKilledWorkerComesBackOnSameSocket(t *testing.T) {
 	}
 	// A request sent right away waits in the kept listener's backlog and is
 	// answered by the replacement.
-	resp, err := unixClient(workerPath(dir, 1)).Get("http://w/health")
-	if err != nil {
+	if _, err := fleetapi.Socket(workerPath(dir, 1)).Health(context.Background()); err != nil {
 		t.Fatalf("request after kill -9: %v", err)
 	}
-	resp.Body.Close()
 	waitFor(t, 5*time.Second, "worker 1 back", func() bool {
 		f, _ = h.fleet()
 		w := h.worker(f, 1)
-		return w.State == control.StateReady && w.PID != old.PID && w.Restarts == 1
+		return w.State == fleetapi.SlotReady && w.PID != old.PID && w.Restarts == 1
 	})
 	if h.up.count() != sets {
 		t.Fatalf("upstream republished %d times for a quick restart; want no change", h.up.count()-sets)
@@ -121,7 +121,7 @@ func TestCrashLoopBacksOffThenFails(t *testing.T) {
 		return f.Failed == 1
 	})
 	f, code := h.fleet()
-	if code != http.StatusServiceUnavailable || f.Status != control.StatusDown {
+	if code != http.StatusServiceUnavailable || f.Status != fleetapi.FleetDown {
 		t.Fatalf("all failed: status %d %+v", code, f)
 	}
 	if w := f.Workers[0]; w.Restarts != 4 || !strings.Contains(w.Reason, "quick deaths") {
@@ -204,7 +204,7 @@ func TestRestartKeepsCallsAndSockets(t *testing.T) {
 			}
 			f, _ = h.fleet()
 			for i, old := range before {
-				if w := h.worker(f, i); w.PID == old || w.State != control.StateReady {
+				if w := h.worker(f, i); w.PID == old || w.State != fleetapi.SlotReady {
 					t.Errorf("worker %d not replaced: %+v", i, w)
 				}
 			}
@@ -236,7 +236,7 @@ func TestDrainAndRestartOne(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "worker 2 stopped", func() bool {
 		f, _ := h.fleet()
-		return h.worker(f, 2).State == control.StateStopped && len(h.up.last()) == 1
+		return h.worker(f, 2).State == fleetapi.SlotStopped && len(h.up.last()) == 1
 	})
 	if err := h.ctl.Drain(context.Background(), 9); err == nil || !strings.Contains(err.Error(), "no worker 9") {
 		t.Fatalf("drain 9: %v", err)
@@ -262,12 +262,12 @@ func TestStaleAndHeldSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	go http.Serve(held, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"state":"draining","call_id":"old-call","pid":4242}`))
+		json.NewEncoder(w).Encode(fleetapi.Health{State: fleetapi.WorkerDraining, CallID: "old-call", PID: 4242})
 	}))
 	h := startDaemon(t, testConfig(t, dir, 2))
 	waitFor(t, 5*time.Second, "worker 1 ready and 2 held", func() bool {
 		f, _ := h.fleet()
-		return f.Ready == 1 && h.worker(f, 2).State == control.StateHeld && h.worker(f, 2).CallID == "old-call"
+		return f.Ready == 1 && h.worker(f, 2).State == fleetapi.SlotHeld && h.worker(f, 2).CallID == "old-call"
 	})
 	held.Close()
 	h.waitReady(2)
@@ -364,7 +364,7 @@ func TestHandoffStopLeavesCallsToFinish(t *testing.T) {
 	h2 := startDaemon(t, cfg)
 	waitFor(t, 5*time.Second, "index 1 held", func() bool {
 		f, _ := h2.fleet()
-		return len(f.Workers) == 2 && h2.worker(f, 1).State == control.StateHeld
+		return len(f.Workers) == 2 && h2.worker(f, 1).State == fleetapi.SlotHeld
 	})
 	if r := <-call; r.err != nil || r.status != 200 || !strings.Contains(r.body, "completed c-handoff") {
 		t.Fatalf("call across the daemon's restart: %+v", r)
@@ -388,7 +388,7 @@ func TestRecycleAfterCalls(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "worker recycled", func() bool {
 		f, _ := h.fleet()
-		return len(f.Workers) == 1 && f.Workers[0].PID != first && f.Workers[0].State == control.StateReady &&
+		return len(f.Workers) == 1 && f.Workers[0].PID != first && f.Workers[0].State == fleetapi.SlotReady &&
 			f.Workers[0].Restarts == 0
 	})
 	if !strings.Contains(scrape(t, h), `voxfleet_worker_recycles_total{reason="calls"} 1`) {
@@ -432,7 +432,7 @@ func TestRecycleAboveMemory(t *testing.T) {
 func TestRefusedRestartSaysWhy(t *testing.T) {
 	h := startDaemon(t, testConfig(t, t.TempDir(), 1))
 	h.waitReady(1)
-	var re *control.RemoteError
+	var re *fleetapi.Error
 	err := h.ctl.Restart(context.Background(), control.RestartRequest{Indices: []int{42}}, nil)
 	if !errors.As(err, &re) || re.Status != http.StatusNotFound || re.Message != "no worker 42" {
 		t.Fatalf("restart 42: %v", err)
@@ -466,7 +466,7 @@ func TestFailedSlotIsRetriedAtTheCap(t *testing.T) {
 	cfg.Restart.FailAfter = 3
 	h := startDaemon(t, cfg)
 	waitFor(t, 10*time.Second, "worker 1 failed", func() bool { f, _ := h.fleet(); return f.Failed == 1 })
-	if w := h.worker(func() control.Fleet { f, _ := h.fleet(); return f }(), 1); !strings.Contains(w.Reason, "before it was ready") ||
+	if w := h.worker(func() fleetapi.Fleet { f, _ := h.fleet(); return f }(), 1); !strings.Contains(w.Reason, "before it was ready") ||
 		!strings.Contains(w.Reason, "exit 3") || !strings.Contains(w.Reason, "retrying every 500ms") {
 		t.Fatalf("failed worker's reason: %+v", w)
 	}
@@ -478,7 +478,7 @@ func TestFailedSlotIsRetriedAtTheCap(t *testing.T) {
 	// at the cap brings the slot back with no operator.
 	t.Setenv("FAKE_MODE", "")
 	h.waitReady(1)
-	if f, _ := h.fleet(); f.Failed != 0 || f.Status != control.StatusOK {
+	if f, _ := h.fleet(); f.Failed != 0 || f.Status != fleetapi.FleetOK {
 		t.Fatalf("after the retry: %+v", f)
 	}
 }
@@ -500,7 +500,7 @@ func TestKillsFromOutsideNeverFailASlot(t *testing.T) {
 				t.Fatalf("a slot failed after kill %d: %+v", i+1, f)
 			}
 			x := h.worker(f, w.Index)
-			return x.PID != w.PID && x.State == control.StateReady
+			return x.PID != w.PID && x.State == fleetapi.SlotReady
 		})
 	}
 	body := scrape(t, h)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/restart"
 	"github.com/voxplatform/vox/sdnotify"
 )
@@ -40,7 +41,7 @@ type handover struct {
 	Upgrade   *handoverUpgrade `json:"upgrade,omitempty"`
 	// Abandoned: the image this handover went to could not take over and
 	// handed back; the previous image reports it as a failed upgrade.
-	Abandoned *control.Rollout `json:"abandoned,omitempty"`
+	Abandoned *fleetapi.Rollout `json:"abandoned,omitempty"`
 }
 
 type handoverSlot struct {
@@ -374,7 +375,7 @@ func (s *Supervisor) fallBack(ho *handover, cause error) {
 	}
 	s.log.Error("cannot adopt the previous daemon's state; going back to the previous release", "err", cause,
 		"binary", ho.Upgrade.Prev)
-	ho.Abandoned = &control.Rollout{Kind: "upgrade", Version: ho.Upgrade.To, Done: true,
+	ho.Abandoned = &fleetapi.Rollout{Kind: "upgrade", Version: ho.Upgrade.To, Done: true,
 		Error: fmt.Sprintf("%s could not take over (%v); went back to %s", ho.Upgrade.To, cause, ho.Upgrade.From)}
 	if ho.Upgrade.PrevWorker != "" {
 		ho.Worker = ho.Upgrade.PrevWorker

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/upstream"
 )
 
 // slotState is the state of sl's current worker, or of the empty slot.
-func (s *Supervisor) slotState(sl *slot) string {
+func (s *Supervisor) slotState(sl *slot) fleetapi.SlotState {
 	switch {
 	case sl.cur != nil:
 		return sl.cur.state()
@@ -32,12 +33,12 @@ func (s *Supervisor) slotState(sl *slot) string {
 }
 
 // workers lists every slot and process as the fleet reports them. Loop only.
-func (s *Supervisor) workers() []control.Worker {
-	var ws []control.Worker
+func (s *Supervisor) workers() []fleetapi.FleetWorker {
+	var ws []fleetapi.FleetWorker
 	now := time.Now()
 	for _, i := range s.indices() {
 		sl := s.slots[i]
-		w := control.Worker{Index: i, State: s.slotState(sl), Restarts: sl.restarts, Reason: sl.reason}
+		w := fleetapi.FleetWorker{Index: i, State: s.slotState(sl), Restarts: sl.restarts, Reason: sl.reason}
 		if p := sl.cur; p != nil {
 			w.PID, w.CallID, w.Calls, w.Version, w.Stalled = p.pid, p.callID, sl.calls, p.version, p.stalled
 			w.UptimeS = now.Sub(p.started).Seconds()
@@ -57,7 +58,7 @@ func (s *Supervisor) workers() []control.Worker {
 			if reason == "replaced" {
 				reason = "" // Retired says it
 			}
-			ws = append(ws, control.Worker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
+			ws = append(ws, fleetapi.FleetWorker{Index: i, PID: p.pid, State: stateDraining, CallID: p.callID,
 				Calls: p.calls, Version: p.version, UptimeS: now.Sub(p.started).Seconds(), Retired: true,
 				CallS:   callAge(p, now),
 				Stalled: p.stalled, Reason: reason})
@@ -76,10 +77,10 @@ func callAge(p *proc, now time.Time) float64 {
 }
 
 // fleetFrom totals ws into the /health/fleet answer.
-func fleetFrom(ws []control.Worker, desired int, version string) control.Fleet {
-	f := control.Fleet{Desired: desired, Version: version, Workers: ws}
+func fleetFrom(ws []fleetapi.FleetWorker, desired int, version string) fleetapi.Fleet {
+	f := fleetapi.Fleet{Desired: desired, Version: version, Workers: ws}
 	if f.Workers == nil {
-		f.Workers = []control.Worker{}
+		f.Workers = []fleetapi.FleetWorker{}
 	}
 	for _, w := range ws {
 		switch w.State {
@@ -100,11 +101,11 @@ func fleetFrom(ws []control.Worker, desired int, version string) control.Fleet {
 	}
 	switch {
 	case f.Ready == 0:
-		f.Status = control.StatusDown
+		f.Status = fleetapi.FleetDown
 	case f.Ready < desired || f.Failed > 0:
-		f.Status = control.StatusDegraded
+		f.Status = fleetapi.FleetDegraded
 	default:
-		f.Status = control.StatusOK
+		f.Status = fleetapi.FleetOK
 	}
 	return f
 }
@@ -112,12 +113,12 @@ func fleetFrom(ws []control.Worker, desired int, version string) control.Fleet {
 // liveFleet builds the fleet view by asking every worker for its health in
 // parallel, each within ProbeTimeout, and falling back to what the daemon
 // knows for a worker that does not answer in time.
-func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
+func (s *Supervisor) liveFleet(ctx context.Context) (fleetapi.Fleet, error) {
 	var (
-		ws      []control.Worker
+		ws      []fleetapi.FleetWorker
 		paths   = map[int]string{} // position in ws → socket to ask
 		desired int
-		roll    *control.Rollout
+		roll    *fleetapi.Rollout
 	)
 	err := s.call(ctx, func() {
 		ws = s.workers()
@@ -131,7 +132,7 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 		}
 	})
 	if err != nil {
-		return control.Fleet{}, err
+		return fleetapi.Fleet{}, err
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards ws entries written by probes
@@ -156,11 +157,11 @@ func (s *Supervisor) liveFleet(ctx context.Context) (control.Fleet, error) {
 			}
 			w.CallID = h.CallID
 			switch h.State {
-			case "busy":
+			case fleetapi.WorkerBusy:
 				w.State = stateBusy
-			case "draining":
+			case fleetapi.WorkerDraining:
 				w.State = stateDraining
-			case "idle":
+			case fleetapi.WorkerIdle:
 				if w.State == stateBusy {
 					w.State = stateReady
 				}
@@ -187,12 +188,12 @@ type upstreamStater interface {
 // routedOnly makes f count as free only the workers nginx routes to (the
 // set last applied), marks the others, and reports the upstream's state. A
 // failed apply degrades an otherwise ok fleet.
-func routedOnly(f *control.Fleet, st upstream.State, dir string) {
+func routedOnly(f *fleetapi.Fleet, st upstream.State, dir string) {
 	routed := map[string]bool{}
 	for _, p := range st.Applied {
 		routed[p] = true
 	}
-	f.Upstream = &control.Upstream{Applied: st.Current && st.Err == nil, Servers: len(st.Applied)}
+	f.Upstream = &fleetapi.Upstream{Applied: st.Current && st.Err == nil, Servers: len(st.Applied)}
 	if st.Err != nil {
 		f.Upstream.Error = st.Err.Error()
 		var ae *upstream.ApplyError
@@ -214,8 +215,8 @@ func routedOnly(f *control.Fleet, st upstream.State, dir string) {
 			f.Free++
 		}
 	}
-	if f.Upstream.Error != "" && f.Status == control.StatusOK {
-		f.Status = control.StatusDegraded
+	if f.Upstream.Error != "" && f.Status == fleetapi.FleetOK {
+		f.Status = fleetapi.FleetDegraded
 	}
 }
 
@@ -266,7 +267,7 @@ func (s *Supervisor) probeLoop(ctx context.Context) {
 // onProbe records one liveness probe. A worker that fails HungAfter probes in
 // a row leaves routing; if it is idle, or its call has had HungGrace, it is
 // killed and the restart policy replaces it.
-func (s *Supervisor) onProbe(p *proc, h workerHealth, err error) {
+func (s *Supervisor) onProbe(p *proc, h fleetapi.Health, err error) {
 	if p.exited {
 		return
 	}
@@ -275,7 +276,7 @@ func (s *Supervisor) onProbe(p *proc, h workerHealth, err error) {
 			s.log.Info("worker answers /health again", "index", p.index, "pid", p.pid)
 		}
 		p.probeFails = 0
-		if h.State == "busy" && p.callID == "" {
+		if h.State == fleetapi.WorkerBusy && p.callID == "" {
 			p.callID = h.CallID
 		}
 		if s.cfg.RecycleRSS > 0 && p.callID == "" {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // RealTime is the pace at which a carrier sends 20 ms frames.
@@ -98,8 +100,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, *http.Response, error
 	if cfg.SocketPath != "" {
 		path := cfg.SocketPath
 		d.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var nd net.Dialer
-			return nd.DialContext(ctx, "unix", path)
+			return fleetapi.DialSocket(ctx, path)
 		}
 	}
 	h := http.Header{}

@@ -62,7 +62,8 @@ type Config struct {
 	AgentCacheTTL     time.Duration // AGENT_CACHE_TTL, default 10m
 	Fleets            Fleets        // FLEET_PLATFORM, FLEET_ALLOWED_NETS, FLEET_MAX_PER_ORG
 
-	MinIO MinIO
+	MinIO   MinIO
+	LiveKit LiveKit
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s
 	LogLevel        string        // LOG_LEVEL: debug, info, warn, error; default info
@@ -78,6 +79,22 @@ type MinIO struct {
 	UseSSL    bool          // MINIO_USE_SSL, default false
 	URLTTL    time.Duration // RECORDING_URL_TTL, default 5m, at most 1h
 }
+
+// LiveKit holds the optional LiveKit settings: with them the Backend mints
+// join tokens for browser widget callers (POST /api/v1/agents/{id}/widget).
+type LiveKit struct {
+	URL       string        // LIVEKIT_URL, ws(s):// or http(s):// of the LiveKit server as browsers reach it
+	APIKey    string        // LIVEKIT_API_KEY
+	APISecret string        // LIVEKIT_API_SECRET, at least 32 bytes
+	TokenTTL  time.Duration // WIDGET_TOKEN_TTL, how long a widget join token is valid, default 10m
+}
+
+// Enabled reports whether widget calls can be offered.
+func (l LiveKit) Enabled() bool { return l.URL != "" }
+
+// MinLiveKitSecretLen is the shortest LIVEKIT_API_SECRET accepted, in bytes
+// (livekit-server refuses shorter ones).
+const MinLiveKitSecretLen = 32
 
 // Enabled reports whether recording links can be served.
 func (m MinIO) Enabled() bool { return m.Endpoint != "" }
@@ -290,6 +307,25 @@ func loadSettings(getenv func(string) string, args []string, full bool) (*Config
 		}
 		if m.SecretKey == "" {
 			p.bad("MINIO_SECRET_KEY", "required when MINIO_ENDPOINT is set")
+		}
+	}
+
+	c.LiveKit = LiveKit{
+		URL:       p.str("LIVEKIT_URL", ""),
+		APIKey:    p.str("LIVEKIT_API_KEY", ""),
+		APISecret: p.str("LIVEKIT_API_SECRET", ""),
+		TokenTTL:  p.duration("WIDGET_TOKEN_TTL", 10*time.Minute, 30*time.Second, time.Hour),
+	}
+	if l := c.LiveKit; l.URL != "" || l.APIKey != "" || l.APISecret != "" {
+		if u, err := url.Parse(l.URL); err != nil || u.Host == "" ||
+			(u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
+			p.bad("LIVEKIT_URL", "must be a ws(s):// or http(s):// URL, got %q", l.URL)
+		}
+		if l.APIKey == "" {
+			p.bad("LIVEKIT_API_KEY", "required with LIVEKIT_URL")
+		}
+		if len(l.APISecret) < MinLiveKitSecretLen {
+			p.bad("LIVEKIT_API_SECRET", "required with LIVEKIT_URL, at least %d bytes", MinLiveKitSecretLen)
 		}
 	}
 

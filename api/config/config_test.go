@@ -46,6 +46,13 @@ func TestLoadBad(t *testing.T) {
 		}, []string{"MONGODB_URI", "REDIS_URL", "JWT_SECRET", "VOX_SERVICE_SECRET", "VOXBRIDGE_PORT"}},
 		{"minio half set", func(m map[string]string) { m["MINIO_ENDPOINT"] = "127.0.0.1:9000" },
 			[]string{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}},
+		{"livekit half set", func(m map[string]string) {
+			m["LIVEKIT_URL"] = "wss://lk.example.com"
+			m["LIVEKIT_API_SECRET"] = "short"
+		},
+			[]string{"LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"}},
+		{"livekit bad url", func(m map[string]string) { m["LIVEKIT_URL"] = "lk.example.com" },
+			[]string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"}},
 		{"bad durations", func(m map[string]string) {
 			m["FLEET_POLL_INTERVAL"] = "forever"
 			m["ACCESS_TOKEN_TTL"] = "1s"
@@ -152,8 +159,8 @@ func TestEnvExample(t *testing.T) {
 			t.Errorf("the example lists %s, which voxbridge does not read", k)
 		}
 	}
-	if cfg.Addr() != "0.0.0.0:8080" || cfg.MinIO.Enabled() {
-		t.Errorf("example config: %s, minio %v", cfg.Addr(), cfg.MinIO.Enabled())
+	if cfg.Addr() != "0.0.0.0:8080" || cfg.MinIO.Enabled() || cfg.LiveKit.Enabled() {
+		t.Errorf("example config: %s, minio %v, livekit %v", cfg.Addr(), cfg.MinIO.Enabled(), cfg.LiveKit.Enabled())
 	}
 }
 

@@ -75,4 +75,8 @@ var help = map[string]string{
 	"MINIO_BUCKET":                  "recordings bucket",
 	"MINIO_USE_SSL":                 "reach MinIO over TLS",
 	"RECORDING_URL_TTL":             "lifetime of a presigned recording link",
+	"LIVEKIT_URL":                   "LiveKit server URL as browsers reach it (ws(s)://…); empty: widget calls off (503)",
+	"LIVEKIT_API_KEY":               "LiveKit API key that signs widget join tokens",
+	"LIVEKIT_API_SECRET":            "LiveKit API secret (at least 32 bytes)",
+	"WIDGET_TOKEN_TTL":              "how long a widget caller's join token is valid",
 }

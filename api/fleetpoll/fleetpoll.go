@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -92,6 +92,16 @@ func New(lister Lister, rdb *redis.Client, opts Options, publish Publisher, logg
 		logger:   logger.With("component", "fleetpoll"),
 		last:     map[string]Capacity{},
 	}
+}
+
+// Client returns the HTTP client that may reach fleet f: for an
+// organisation's fleet, one that enforces the address policy at connect
+// time. Its timeout is the poll timeout.
+func (p *Poller) Client(f store.Fleet) *http.Client {
+	if IsPlatform(f) {
+		return p.platform
+	}
+	return p.tenant
 }
 
 // Platform returns the platform fleets, which serve every organisation.
@@ -204,9 +214,9 @@ func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
 		return failed(err)
 	}
 	defer resp.Body.Close()
-	var h control.Fleet // the JSON of a fleet host's GET /health/fleet
+	var h fleetapi.Fleet // the JSON of a fleet host's GET /health/fleet
 	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h)
-	c.Status, c.Desired, c.Ready, c.Busy, c.Free = h.Status, h.Desired, h.Ready, h.Busy, h.Free
+	c.Status, c.Desired, c.Ready, c.Busy, c.Free = string(h.Status), h.Desired, h.Ready, h.Busy, h.Free
 	c.Draining, c.Failed, c.Version = h.Draining, h.Failed, h.Version
 	switch {
 	case resp.StatusCode != http.StatusOK:

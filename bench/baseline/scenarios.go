@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/twilio"
 )
 
@@ -228,7 +229,7 @@ func atCapacity(ctx context.Context, sys system, m int) (capacityResult, error) 
 		}
 	}()
 	for _, p := range sys.sockets() {
-		if h, err := health(ctx, p, 2*time.Second); err == nil && h.State == "busy" {
+		if h, err := health(ctx, p, 2*time.Second); err == nil && h.State == fleetapi.WorkerBusy {
 			r.busy++
 		}
 	}
@@ -274,7 +275,7 @@ func waitIdle(ctx context.Context, sys system, limit time.Duration) error {
 	for {
 		idle := 0
 		for _, p := range sys.sockets() {
-			if h, err := health(ctx, p, time.Second); err == nil && h.State == "idle" {
+			if h, err := health(ctx, p, time.Second); err == nil && h.State == fleetapi.WorkerIdle {
 				idle++
 			}
 		}

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // system is one design under test: single-call workers on Unix sockets,
@@ -47,37 +46,18 @@ type system interface {
 	close()
 }
 
-// workerHealth is the part of a worker's GET /health both designs answer.
-type workerHealth struct {
-	State string `json:"state"`
-	PID   int    `json:"pid"`
-}
+// probeClient sends each probe on a new connection, as a load balancer's
+// health check would.
+var probeClient = func() *http.Client {
+	tr := fleetapi.NewSocketTransport()
+	tr.DisableKeepAlives = true
+	return &http.Client{Transport: tr}
+}()
 
-// health sends GET /health to a worker's socket.
-func health(ctx context.Context, path string, timeout time.Duration) (workerHealth, error) {
-	var h workerHealth
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return h, fmt.Errorf("dial %s: %w", path, err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := fmt.Fprint(c, "GET /health HTTP/1.1\r\nHost: worker\r\nConnection: close\r\n\r\n"); err != nil {
-		return h, fmt.Errorf("send /health to %s: %w", path, err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return h, fmt.Errorf("read /health from %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return h, fmt.Errorf("/health on %s: %s", path, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		return h, fmt.Errorf("decode /health from %s: %w", path, err)
-	}
-	return h, nil
+// health sends GET /health to a worker's socket. Both designs answer with
+// fleetapi.Health (the baseline fills state and pid).
+func health(ctx context.Context, path string, timeout time.Duration) (fleetapi.Health, error) {
+	return fleetapi.Socket(path, fleetapi.WithHTTPClient(probeClient), fleetapi.WithTimeout(timeout)).Health(ctx)
 }
 
 // waitAllHealthy polls every socket until each answers /health and returns

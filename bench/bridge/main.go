@@ -33,6 +33,7 @@ import (
 	"github.com/voxplatform/vox/api/config"
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/internal/testredis"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/svcauth"
 )
@@ -115,8 +116,8 @@ func run() int {
 	}
 	now := time.Now().UTC()
 	agent := store.Agent{Meta: store.Meta{ID: store.NewID(), OrgID: store.NewID(), CreatedAt: now, UpdatedAt: now},
-		Name: "Bench", Language: "en-GB", Greeting: "Hello", Prompt: strings.Repeat("Be helpful. ", 50),
-		Script: []store.ScriptStep{{ID: "a", Say: "Hi"}}, MaxCallSeconds: 600}
+		AgentSettings: runtimeapi.AgentSettings{Name: "Bench", Language: "en-GB", Greeting: "Hello",
+			Prompt: strings.Repeat("Be helpful. ", 50), Script: []store.ScriptStep{{ID: "a", Say: "Hi"}}, MaxCallSeconds: 600}}
 	if err := store.Insert(ctx, srv.Store(), store.CollAgents, agent); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		return 1

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 func main() {
@@ -105,7 +105,7 @@ func startDaemon(bin string, n int) *daemon {
 		}
 		resp, err := hc.Get("http://" + d.listen + "/health/fleet")
 		if err == nil {
-			var f control.Fleet
+			var f fleetapi.Fleet
 			json.NewDecoder(resp.Body).Decode(&f)
 			resp.Body.Close()
 			if f.Ready == n {
@@ -117,7 +117,7 @@ func startDaemon(bin string, n int) *daemon {
 	}
 }
 
-func (d *daemon) status() control.Fleet {
+func (d *daemon) status() fleetapi.Fleet {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	f, err := d.ctl.Status(ctx)
@@ -135,7 +135,7 @@ func (d *daemon) stop() {
 
 // killToServing kills w and times a /health request sent right after the
 // kill until it is answered by the replacement.
-func killToServing(d *daemon, w control.Worker) time.Duration {
+func killToServing(d *daemon, w fleetapi.FleetWorker) time.Duration {
 	path := filepath.Join(d.dir, "worker-"+strconv.Itoa(w.Index)+".sock")
 	start := time.Now()
 	if err := syscall.Kill(w.PID, syscall.SIGKILL); err != nil {
@@ -153,25 +153,10 @@ func killToServing(d *daemon, w control.Worker) time.Duration {
 }
 
 func healthPID(path string) (int, error) {
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(c, "GET /health HTTP/1.1\r\nHost: w\r\nConnection: close\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var h struct {
-		PID int `json:"pid"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		return 0, err
-	}
-	return h.PID, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h, err := fleetapi.Socket(path).Health(ctx)
+	return h.PID, err
 }
 
 func healthLatency(addr string, n int) []time.Duration {
@@ -183,7 +168,7 @@ func healthLatency(addr string, n int) []time.Duration {
 		if err != nil {
 			fail(err)
 		}
-		var f control.Fleet
+		var f fleetapi.Fleet
 		json.NewDecoder(resp.Body).Decode(&f)
 		resp.Body.Close()
 		out = append(out, time.Since(start))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
 )
@@ -43,6 +44,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	agentID := c.fs.String("agent-id", "", "the Backend's agent to call (its configuration and a call record in the Backend); default: the built-in scripted agent")
 	fleetID := c.fs.String("fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "fleet id the token is scoped to ($VOXFLEET_FLEET_ID)")
 	pos, code := c.parseArgs(args, stderr)
 	if code >= 0 {
@@ -79,7 +81,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 				return fail(stderr, "call", err)
 			}
 			for _, w := range f.Workers {
-				if w.State == control.StateReady {
+				if w.State == fleetapi.SlotReady {
 					socket = filepath.Join(c.socketDir, "worker-"+strconv.Itoa(w.Index)+".sock")
 					break
 				}
@@ -96,6 +98,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "call", err)
 	}
 	cfg.Token = tok
+	if *agentID != "" {
+		cfg.CustomParameters = map[string]string{"agent_id": *agentID}
+	}
 
 	rep := callReport{Target: cfg.URL}
 	if cfg.SocketPath != "" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/supervisor"
 )
 
@@ -50,7 +51,7 @@ func (c *cliFlags) parseArgs(args []string, stderr io.Writer) ([]string, int) {
 // caller's to fix (usage) only when the daemon said it was bad input.
 func fail(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "voxfleet %s: %v\n", cmd, err)
-	var re *control.RemoteError
+	var re *fleetapi.Error
 	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 && re.Status != 409 {
 		return exitUsage
 	}
@@ -96,7 +97,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		} else {
 			_ = control.WriteTable(stdout, f)
 		}
-		if f.Status == control.StatusDown {
+		if f.Status == fleetapi.FleetDown {
 			return exitFail
 		}
 		return exitOK
@@ -192,7 +193,7 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%-9s %s\n", p.Step, p.Message)
 	})
-	var refused *control.RemoteError
+	var refused *fleetapi.Error
 	if err != nil && !accepted && errors.As(err, &refused) {
 		// Refused before anything was replaced (no such worker, another
 		// restart or an upgrade under way, the daemon stopping): nothing

@@ -17,6 +17,10 @@ import (
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/voxplatform/vox/recording"
+	"github.com/voxplatform/vox/runtimeclient"
+	"github.com/voxplatform/vox/spool"
 	"github.com/voxplatform/vox/supervisor"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/upstream"
@@ -64,6 +68,11 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.String(&logFormat, "log-format", logAuto, "auto (text when stderr is a terminal, JSON otherwise), text or json; workers log the same way")
 	f.String(&workerLogLevel, "worker-log-level", "info", "log level of the workers")
 	f.deferEnvErrs = true
+	f.fs.Usage = func() {
+		fmt.Fprintf(f.fs.Output(), "usage: voxfleet run [flags]\n\nflags (each also read from the variable named):\n")
+		f.fs.PrintDefaults()
+		fmt.Fprint(f.fs.Output(), callSettingsHelp)
+	}
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
 	f.fs.BoolVar(&rehearse, strings.TrimPrefix(supervisor.RehearseFlag, "--"), false,
 		"check that this binary starts with this configuration, then exit 0 without starting anything (voxfleet upgrade runs this first)")
@@ -99,6 +108,16 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	if maxCall <= 0 {
 		problems = append(problems, "--max-call-duration: must be positive")
+	}
+	calls, callProblems := loadCallSettings()
+	problems = append(problems, callProblems...)
+	if calls.SpoolDir == "" {
+		// Workers inherit the resolved directory: beside the state file.
+		calls.SpoolDir = filepath.Join(filepath.Dir(cfg.StateFile), "spool")
+		if abs, err := filepath.Abs(calls.SpoolDir); err == nil {
+			calls.SpoolDir = abs
+		}
+		os.Setenv(envSpoolDir, calls.SpoolDir)
 	}
 	if stallAfter <= 0 || stallEnd <= stallAfter {
 		problems = append(problems, "--call-stall-after, --call-stall-end: both positive, the end longer than the flag")
@@ -169,6 +188,64 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		<-first
 		return errSignal
 	}, func(error) {})
+	if calls.BackendURL != "" {
+		// Call records written by the workers (and left by workers that
+		// died) reach the Backend from here, retried while it is down.
+		sp, err := spool.Open(filepath.Join(calls.SpoolDir, "calls"))
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envSpoolDir, err)
+			return exitFail
+		}
+		client, err := newRuntimeClient(calls)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envBackendURL, err)
+			return exitFail
+		}
+		dctx, dcancel := context.WithCancel(context.Background())
+		d := &spool.Drainer{Spool: sp, Sink: client.CallSink(), Logger: logger.With("component", "records")}
+		g.Add(func() error {
+			// A broken spool must not stop the fleet: say so and carry on.
+			if err := d.Run(dctx); err != nil {
+				logger.Error("call records are not delivered", "component", "records", "err", err)
+			}
+			<-dctx.Done()
+			return nil
+		}, func(error) { dcancel() })
+	} else {
+		logger.Warn("no $"+envBackendURL+": call records stay in the spool", "component", "main", "spool", calls.SpoolDir)
+	}
+	if calls.MinIO.Endpoint != "" {
+		// Recordings: those of workers that died mid-call are recovered,
+		// then every one is uploaded, retried while MinIO is down.
+		mc, err := recording.NewClient(calls.MinIO)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envMinIOEndpoint, err)
+			return exitFail
+		}
+		var rc *runtimeclient.Client
+		if calls.BackendURL != "" {
+			rc, _ = newRuntimeClient(calls)
+		}
+		u, err := uploader(calls, mc, rc)
+		if err != nil {
+			fmt.Fprintf(stderr, "voxfleet run: $%s: %v\n", envSpoolDir, err)
+			return exitFail
+		}
+		u.Logger = logger.With("component", "recordings")
+		uctx, ucancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if n, err := u.RecoverDir(); err != nil {
+				u.Logger.Error("recovering recordings", "err", err)
+			} else if n > 0 {
+				u.Logger.Info("recovered recordings of calls cut by a worker's death", "count", n)
+			}
+			if err := u.Run(uctx); err != nil {
+				u.Logger.Error("recordings are not uploaded", "err", err)
+			}
+			<-uctx.Done()
+			return nil
+		}, func(error) { ucancel() })
+	}
 	if hint {
 		hctx, hcancel := context.WithCancel(context.Background())
 		g.Add(func() error { printHint(hctx, stdout, cfg, sup.DesiredFrom); <-hctx.Done(); return nil }, func(error) { hcancel() })

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/supervisor"
 )
 
 // printHint waits for the fleet to be ready and tells a newcomer where to look.
 func printHint(ctx context.Context, w io.Writer, cfg supervisor.Config, from func() string) {
 	c := control.NewClient(cfg.SocketDir)
-	var f control.Fleet
+	var f fleetapi.Fleet
 	for ctx.Err() == nil {
 		var err error
 		f, err = c.Status(ctx)

@@ -116,3 +116,61 @@ func TestDefaultStateFile(t *testing.T) {
 		}
 	}
 }
+
+// TestCallSettings checks that every bad LiveKit, Backend and spool setting
+// is named, by the daemon and by a worker, before anything starts.
+func TestCallSettings(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // "" entries: none; the settings are good
+	}{
+		{"none", nil, nil},
+		{"all good", map[string]string{envLiveKitURL: "ws://127.0.0.1:7880", envLiveKitKey: "k", envLiveKitSecret: secret,
+			envLiveKitTrunk: "ST_abc", envBackendURL: "http://127.0.0.1:8080", envSpoolDir: "/var/lib/voxfleet/spool",
+			envFleetURL: "https://fleet-1.example.com"}, nil},
+		{"url only", map[string]string{envLiveKitURL: "ws://127.0.0.1:7880"},
+			[]string{"$VOXFLEET_LIVEKIT_API_KEY is required", "$VOXFLEET_LIVEKIT_API_SECRET is required"}},
+		{"short secret and bad url", map[string]string{envLiveKitURL: "livekit", envLiveKitKey: "k", envLiveKitSecret: "short"},
+			[]string{"$VOXFLEET_LIVEKIT_URL", "$VOXFLEET_LIVEKIT_API_SECRET is 5 characters"}},
+		{"trunk without livekit", map[string]string{envLiveKitTrunk: "ST_abc"}, []string{"$VOXFLEET_LIVEKIT_TRUNK"}},
+		{"bad backend and spool", map[string]string{envBackendURL: "voxbridge:8080", envSpoolDir: "spool"},
+			[]string{"$VOXFLEET_BACKEND_URL", "$VOXFLEET_SPOOL_DIR"}},
+		{"minio without keys", map[string]string{envMinIOEndpoint: "minio"},
+			[]string{"$VOXFLEET_MINIO_ENDPOINT \"minio\": want host:port", "$VOXFLEET_MINIO_ACCESS_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{envLiveKitURL, envLiveKitKey, envLiveKitSecret, envLiveKitTrunk, envBackendURL, envSpoolDir, envFleetURL,
+				envMinIOEndpoint, envMinIOKey, envMinIOSecret, envMinIOBucket} {
+				t.Setenv(k, tt.env[k])
+			}
+			_, problems := loadCallSettings()
+			all := strings.Join(problems, "\n")
+			if len(tt.want) == 0 && len(problems) > 0 {
+				t.Fatalf("good settings refused: %s", all)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("problems do not name %q:\n%s", w, all)
+				}
+			}
+			if len(tt.want) == 0 {
+				return
+			}
+			// The daemon and a worker both refuse to start, naming them.
+			t.Setenv("VOX_SERVICE_SECRET", secret)
+			t.Setenv("VOXFLEET_FLEET_ID", "fleet-1")
+			for _, args := range [][]string{{"run", "--socket-dir", t.TempDir()}, {"worker", "--index", "1", "--socket", t.TempDir() + "/w.sock"}} {
+				var out, errOut bytes.Buffer
+				if code := dispatch(args, &out, &errOut); code != exitUsage {
+					t.Fatalf("%s: exit %d, want %d: %s", args[0], code, exitUsage, errOut.String())
+				}
+				if !strings.Contains(errOut.String(), tt.want[0]) {
+					t.Errorf("%s does not name %s:\n%s", args[0], tt.want[0], errOut.String())
+				}
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // runScale sets the desired worker count and, unless --no-wait, follows the
@@ -124,18 +125,18 @@ func waitScaled(ctx context.Context, cl *control.Client, n int, timeout time.Dur
 type scaleCounts struct{ serving, starting, leaving, failed int }
 
 // scaleProgress counts the workers that serve, start, leave or failed.
-func scaleProgress(f control.Fleet) scaleCounts {
+func scaleProgress(f fleetapi.Fleet) scaleCounts {
 	var s scaleCounts
 	for _, w := range f.Workers {
 		switch {
 		case w.Retired:
-		case w.State == control.StateDraining && w.Reason == control.ReasonScaledDown:
+		case w.State == fleetapi.SlotDraining && w.Reason == control.ReasonScaledDown:
 			s.leaving++
-		case w.State == control.StateReady || w.State == control.StateBusy:
+		case w.State == fleetapi.SlotReady || w.State == fleetapi.SlotBusy:
 			s.serving++
-		case w.State == control.StateStarting:
+		case w.State == fleetapi.SlotStarting:
 			s.starting++
-		case w.State == control.StateFailed || w.State == control.StateBackoff:
+		case w.State == fleetapi.SlotFailed || w.State == fleetapi.SlotBackoff:
 			s.failed++
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/control"
+	"github.com/voxplatform/vox/fleetapi"
 )
 
 // comeBackTimeout bounds the wait for the re-executed daemon to answer.
@@ -76,7 +77,7 @@ func runUpgrade(args []string, stdout, stderr io.Writer) int {
 	// The daemon is re-executing: wait for it to answer as the new version,
 	// then follow the roll. If the new image hands back to the previous
 	// release, the daemon answers as that release with the reason.
-	var f control.Fleet
+	var f fleetapi.Fleet
 	back := time.Now().Add(comeBackTimeout)
 	for {
 		f, err = cl.Status(ctx)

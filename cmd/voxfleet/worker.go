@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oklog/run"
+
 	"github.com/voxplatform/vox/callslot"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/supervisor"
@@ -101,7 +102,18 @@ func runWorker(args []string, stderr io.Writer) int {
 		MaxCallDuration: maxCall,
 		StallAfter:      stallAfter,
 		StallEnd:        stallEnd,
-		LiveKitURL:      os.Getenv("LIVEKIT_URL"),
+	}
+	calls, problems := loadCallSettings()
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, "voxfleet worker: invalid configuration:")
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "  "+p)
+		}
+		return exitUsage
+	}
+	if err := workerCallConfig(&cfg, calls, base); err != nil {
+		logger.Error("invalid call settings", "err", err)
+		return exitUsage
 	}
 	if life != nil {
 		cfg.Lifeline = life

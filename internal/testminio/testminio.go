@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,58 +30,110 @@ const (
 type Server struct {
 	// Endpoint is host:port of the S3 API.
 	Endpoint string
+
+	t       testing.TB
+	bin     string
+	dir     string
+	console string
+	mu      sync.Mutex    // guards cmd and exited: Stop may run on another goroutine
+	cmd     *exec.Cmd     // nil while stopped
+	exited  chan struct{} // closed when cmd has exited
+	logf    *os.File
 }
 
 // Start runs MinIO for the test; it stops when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := lookup(t)
-	dir := t.TempDir()
-	api, console := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "server", filepath.Join(dir, "data"),
-		"--address", api, "--console-address", console, "--quiet")
-	cmd.Env = append(os.Environ(),
-		"MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
-	logf, err := os.Create(filepath.Join(dir, "minio.log"))
+	s := &Server{t: t, bin: lookup(t), dir: t.TempDir(), Endpoint: freePort(t), console: freePort(t)}
+	logf, err := os.Create(filepath.Join(s.dir, "minio.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
+	s.logf = logf
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		s.Stop()
 		logf.Close()
 	})
+	s.Restart()
+	return s
+}
+
+// Stop kills the server at once (SIGKILL): an outage, with whatever
+// request was in flight cut off. Its data stays for Restart.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same address and data (or
+// starts it the first time) and waits until it is ready.
+func (s *Server) Restart() {
+	t := s.t
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return
+	}
+	cmd := exec.Command(s.bin, "server", filepath.Join(s.dir, "data"),
+		"--address", s.Endpoint, "--console-address", s.console, "--quiet")
+	cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+s.dir)
+	cmd.Stdout, cmd.Stderr = s.logf, s.logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+api+"/minio/health/ready", nil)
+		// The port of a killed server may take a moment to free.
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start minio: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		if s.ready(ctx, exited) {
+			s.cmd, s.exited = cmd, exited
+			return
+		}
+		if ctx.Err() != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			tail, _ := os.ReadFile(s.logf.Name())
+			t.Fatalf("minio not ready on %s\n%s", s.Endpoint, tail)
+		}
+		// It exited (address in use): try again with a fresh command.
+		c := exec.Command(cmd.Path, cmd.Args[1:]...)
+		c.Env, c.Stdout, c.Stderr, c.SysProcAttr = cmd.Env, cmd.Stdout, cmd.Stderr, cmd.SysProcAttr
+		cmd = c
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ready polls the health endpoint until it answers, the process exits, or
+// ctx ends.
+func (s *Server) ready(ctx context.Context, exited <-chan struct{}) bool {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.Endpoint+"/minio/health/ready", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return true
 			}
 		}
-		if ctx.Err() != nil {
-			tail, _ := os.ReadFile(logf.Name())
-			t.Fatalf("minio not ready on %s: %v\n%s", api, err, tail)
+		select {
+		case <-exited:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return &Server{Endpoint: api}
 }
 
 // lookup finds minio on PATH or in $(go env GOPATH)/bin.

@@ -1,0 +1,49 @@
+package runtimeapi
+
+import "time"
+
+// ScriptStep is one step of a scripted agent: say something, then go on by
+// DTMF digit, to Next, or hang up.
+type ScriptStep struct {
+	ID     string            `bson:"id" json:"id"`
+	Say    string            `bson:"say" json:"say"`
+	DTMF   map[string]string `bson:"dtmf,omitempty" json:"dtmf,omitempty"`
+	Next   string            `bson:"next,omitempty" json:"next,omitempty"`
+	Hangup bool              `bson:"hangup,omitempty" json:"hangup,omitempty"`
+}
+
+// AgentSettings is what an organisation configures of a voice agent and
+// what a worker needs to run a call with it. The Backend's stored agent
+// embeds it (the bson tags are the stored field names).
+type AgentSettings struct {
+	Name string `bson:"name" json:"name"`
+	// Language is a BCP 47 tag such as en-GB: speech recognition and
+	// synthesis use it.
+	Language string `bson:"language" json:"language"`
+	// Voice names the text-to-speech voice; empty: the provider's default.
+	Voice string `bson:"voice" json:"voice"`
+	// Greeting is said as soon as the call is answered.
+	Greeting string `bson:"greeting" json:"greeting"`
+	// Prompt is the language model's instructions.
+	Prompt string `bson:"prompt" json:"prompt"`
+	// Script drives the scripted agent (no model needed); the first step
+	// follows the greeting.
+	Script []ScriptStep `bson:"script" json:"script"`
+	// Recording: both sides of each call are recorded and uploaded.
+	Recording bool `bson:"recording" json:"recording"`
+	// MaxCallSeconds ends a call that lasts longer.
+	MaxCallSeconds int `bson:"max_call_seconds" json:"max_call_seconds"`
+}
+
+// Agent is the body of GET /runtime/agents/{id} and
+// /runtime/agents/by-number/{e164}.
+type Agent struct {
+	ID    string `json:"id"`
+	OrgID string `json:"org_id"`
+	// UpdatedAt tells a cached copy from a newer one.
+	UpdatedAt time.Time `json:"updated_at"`
+	AgentSettings
+}
+
+// MaxCall is the agent's longest call as a duration.
+func (a Agent) MaxCall() time.Duration { return time.Duration(a.MaxCallSeconds) * time.Second }
