@@ -31,7 +31,7 @@ type LiveKitConfig struct {
 	// RingTimeout, WidgetWait and CallerTimeout: 0 → the defaults.
 	RingTimeout, WidgetWait, CallerTimeout time.Duration
 	// TwoPeerConnections joins rooms with separate publish and subscribe
-	// PeerConnections (roomleg's default is one).
+	// PeerConnections (roomleg's default is one; see roomleg.Config).
 	TwoPeerConnections bool
 }
 

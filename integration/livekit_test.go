@@ -128,7 +128,15 @@ func TestLiveKitThroughNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer callee.Leave()
-	if code, body := post(t, f.nginx.URL("/attach"), tok, `{"call_id":"att-1","room":"att-1","participant":"callee"}`); code != http.StatusAccepted {
+	// A 503 ("no free worker") is nginx between upstream sets just after a
+	// reload; the Dialler retries it, and /attach is idempotent on call_id.
+	var code int
+	var body string
+	f.waitFor(10*time.Second, "attach answered by a worker", func() bool {
+		code, body = post(t, f.nginx.URL("/attach"), tok, `{"call_id":"att-1","room":"att-1","participant":"callee"}`)
+		return code != http.StatusServiceUnavailable
+	})
+	if code != http.StatusAccepted {
 		t.Fatalf("attach: %d %s; want 202 from the free worker", code, body)
 	}
 	f.waitFor(15*time.Second, "the callee hears the agent", func() bool { return testlivekit.LoudMillis(callee.Heard()) > 200 })
