@@ -40,8 +40,7 @@ func TestSIPCalls(t *testing.T) {
 	}
 
 	t.Run("outbound", func(t *testing.T) {
-		// The stand-in's bus goroutines live as long as the test.
-		defer goleak.VerifyNone(t, append(leakOpts, goleak.IgnoreCurrent())...)
+		defer goleak.VerifyNone(t, leakOpts...)
 		trunk, err := f.api.CreateOutboundTrunk(ctx, "carrier", "sip.carrier.test", []string{"+15550000001"})
 		if err != nil {
 			t.Fatal(err)
@@ -75,8 +74,7 @@ func TestSIPCalls(t *testing.T) {
 	})
 
 	t.Run("inbound", func(t *testing.T) {
-		// The stand-in's bus goroutines live as long as the test.
-		defer goleak.VerifyNone(t, append(leakOpts, goleak.IgnoreCurrent())...)
+		defer goleak.VerifyNone(t, leakOpts...)
 		in, err := f.api.CreateInboundTrunk(ctx, "numbers", []string{"+15556660000"})
 		if err != nil {
 			t.Fatal(err)

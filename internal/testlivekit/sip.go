@@ -294,7 +294,8 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	if fail != nil {
 		return nil, fail
 	}
-	return nil, &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TERMINATED, Status: "Request Terminated"}
+	return nil, &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TERMINATED,
+		Status: "Request Terminated: the phone left the room while ringing: " + string(p.reason)}
 }
 
 // join puts the phone in the call's room as a SIP participant.
@@ -312,7 +313,7 @@ func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status
 	if err != nil {
 		return nil, err
 	}
-	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{SinglePeerConnection: true})
+	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +412,8 @@ func (s *SIP) Dial(ctx context.Context, from, to string, ph Phone) (*Call, error
 	return c, nil
 }
 
-// Close hangs up every call and leaves the bus.
+// Close hangs up every call and leaves the bus. psrpc's Redis bus keeps
+// its goroutines for the life of the process (it has no Close).
 func (s *SIP) Close() {
 	s.mu.Lock()
 	if s.closed {
