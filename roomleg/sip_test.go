@@ -57,7 +57,7 @@ func TestSIPCalls(t *testing.T) {
 			Trunk: trunk, Number: "+15554440000", Room: "dial", Identity: "phone",
 			Ringing: 10 * time.Second, WaitUntilAnswered: true,
 		}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("dial: %v; the leg: %+v", err, result(t, done))
 		}
 		call := sip.WaitCall(t, "+15554440000", time.Second)
 		res := result(t, done)

@@ -313,9 +313,18 @@ func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status
 	if err != nil {
 		return nil, err
 	}
-	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
-	if err != nil {
-		return nil, err
+	// Two PeerConnections (one triggers a data race inside pion under the
+	// race detector). A join that fails (a loaded machine) is retried, as
+	// the worker's are.
+	var p *Participant
+	for attempt := 1; ; attempt++ {
+		p, err = JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
+		if err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	c.phone = p
