@@ -86,7 +86,7 @@ bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio a
 	$(GO) run ./bench/dialsim
 
 .PHONY: bench-media
-bench-media: deps ## LiveKit media capacity: K concurrent calls, one worker process each, callers in another (BENCH_MEDIA_FLAGS, e.g. -k 1,8,16 -two-pc -complexity 9).
+bench-media: deps ## LiveKit media capacity: K concurrent calls, one worker process each, callers in another (BENCH_MEDIA_FLAGS, e.g. -k 1,8,16 -single -complexity 9).
 	$(GO) run ./bench/media $(BENCH_MEDIA_FLAGS)
 
 .PHONY: soak

@@ -57,12 +57,13 @@ type Config struct {
 	// MaxDuration ends the call this long after the caller joined; 0 means
 	// no limit.
 	MaxDuration time.Duration
-	// TwoPeerConnections publishes and subscribes over separate
-	// PeerConnections, the SDK's default. The default here is one: joins
-	// then skip a second ICE negotiation, which took about a second in a
-	// quarter to half of the joins measured (docs/BENCHMARKS.md); a failed
-	// join is retried (JoinAttempts).
-	TwoPeerConnections bool
+	// SinglePeerConnection publishes and subscribes over one
+	// PeerConnection instead of the SDK's two. Joins then skip a second ICE
+	// negotiation, which took about a second in some runs of joins
+	// (docs/BENCHMARKS.md), but the race detector finds a data race inside
+	// pion (an early RTP packet read by two goroutines) about once in thirty
+	// legs, so it is off by default. A failed join is retried (JoinAttempts).
+	SinglePeerConnection bool
 	// JoinAttempts is how often to try joining; 0 means 3.
 	JoinAttempts int
 	// DeleteRoom ends the call by deleting the room, which hangs up a SIP
@@ -127,6 +128,11 @@ type Leg struct {
 	done   chan struct{} // closed by end
 	wg     sync.WaitGroup
 
+	// heardBy is closed once someone subscribed to the agent's track: audio
+	// sent before that is lost to them.
+	heardBy   chan struct{}
+	heardOnce sync.Once
+
 	endOnce   sync.Once
 	endCause  Cause
 	endReason string
@@ -174,6 +180,7 @@ func Join(ctx context.Context, cfg Config, logger *slog.Logger) (*Leg, error) {
 		cfg:        cfg,
 		log:        logger,
 		events:     make(chan event, 256),
+		heardBy:    make(chan struct{}),
 		subscribed: map[string]bool{},
 		done:       make(chan struct{}),
 	}
@@ -230,7 +237,7 @@ func (l *Leg) join(ctx context.Context, lkLog protoLogger.Logger) error {
 	}
 	room = lksdk.NewRoom(cb)
 	opts := []lksdk.ConnectOption{lksdk.WithLogger(lkLog), lksdk.WithAutoSubscribe(true)}
-	if !l.cfg.TwoPeerConnections {
+	if l.cfg.SinglePeerConnection {
 		opts = append(opts, lksdk.WithSinglePeerConnection())
 	}
 	info := lksdk.ConnectInfo{
@@ -279,6 +286,9 @@ func (l *Leg) callbacks() *lksdk.RoomCallback {
 		}
 	}
 	cb.OnTrackSubscribed = l.trackSubscribed
+	cb.OnLocalTrackSubscribed = func(*lksdk.LocalTrackPublication, *lksdk.LocalParticipant) {
+		l.heardOnce.Do(func() { close(l.heardBy) })
+	}
 	cb.OnAttributesChanged = func(changed map[string]string, p lksdk.Participant) {
 		if _, ok := changed[livekit.AttrSIPCallStatus]; !ok {
 			return
@@ -448,6 +458,7 @@ func (l *Leg) Run(ctx context.Context, factory agent.Factory, call agent.Call) (
 	if callerJoined.IsZero() {
 		return l.result(callerJoined), nil
 	}
+	l.waitListener(ctx)
 	if err := sess.Start(ctx); err != nil {
 		l.end(CauseFailed, err.Error())
 		return l.result(callerJoined), nil
@@ -495,6 +506,24 @@ func (l *Leg) waitCaller(ctx context.Context) time.Time {
 				l.disconnected(ev.text)
 			}
 		}
+	}
+}
+
+// listenerWait bounds the wait for the caller to subscribe to the agent's
+// track before the greeting starts.
+const listenerWait = 3 * time.Second
+
+// waitListener waits, briefly, until the caller receives the agent's track,
+// so that the greeting's first words are not sent to nobody.
+func (l *Leg) waitListener(ctx context.Context) {
+	t := time.NewTimer(listenerWait)
+	defer t.Stop()
+	select {
+	case <-l.heardBy:
+	case <-t.C:
+		l.log.Warn("greeting starts before the caller subscribed to the agent's audio", "waited", listenerWait)
+	case <-l.done:
+	case <-ctx.Done():
 	}
 }
 

@@ -18,8 +18,16 @@ import (
 )
 
 // leakOpts ignores the HTTP keep-alive connections of the API client, which
-// belong to the process, not to a leg.
+// belong to the process, not to a leg, and the Redis bus of the SIP
+// stand-in, whose goroutines psrpc never stops.
 var leakOpts = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/internal/bus.(*redisPublishQueue).worker"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/internal/bus.(*redisSubscription).read"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/internal/bus.(*redisMessageBus).readWorker"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/internal/bus.(*redisMessageBus).writeWorker"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/internal/bus.(*redisWriteOpQueue).drain"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/pkg/client.NewRPCClient.func1"),
+	goleak.IgnoreAnyFunction("github.com/livekit/psrpc/pkg/server.(*rpcHandlerImpl[...]).run.func1"),
 	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 	goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
@@ -76,12 +84,15 @@ func run(ctx context.Context, leg *roomleg.Leg) <-chan roomleg.Result {
 	return out
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
+// waitFor polls ok until d passes; on failure it says what the caller p
+// heard (nothing at all: no subscription; silence: no agent audio).
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool, p *testlivekit.Participant) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			t.Fatalf("timed out after %v waiting for %s: the caller heard %d samples, %d ms of sound",
+				d, what, p.HeardLen(), testlivekit.LoudMillis(p.Heard()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -123,14 +134,14 @@ func TestCallerHearsGreetingAndEcho(t *testing.T) {
 	p := f.caller(t, "echo", "caller", livekit.ParticipantInfo_STANDARD)
 
 	chime := testlivekit.LoudMillis(agent.Chime())
-	waitFor(t, 10*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= chime*8/10 })
+	waitFor(t, 20*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= chime*8/10 }, p)
 	time.Sleep(300 * time.Millisecond) // the greeting's tail
 	mark := p.HeardLen()
 	if err := p.Play(speech); err != nil {
 		t.Fatal(err)
 	}
 	spoken := testlivekit.LoudMillis(speech)
-	waitFor(t, 15*time.Second, "the echo", func() bool { return loudAfter(p, mark) >= spoken*7/10 })
+	waitFor(t, 15*time.Second, "the echo", func() bool { return loudAfter(p, mark) >= spoken*7/10 }, p)
 
 	p.Leave()
 	res := result(t, done)
@@ -163,7 +174,7 @@ func TestHangupDeletesRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := run(ctx, leg)
-	waitFor(t, 10*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= 300 })
+	waitFor(t, 20*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= 300 }, p)
 	if err := p.DTMF("#"); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +224,7 @@ func TestEndCauses(t *testing.T) {
 			}
 			done := run(ctx, leg)
 			p := f.caller(t, room, "caller", livekit.ParticipantInfo_STANDARD)
-			waitFor(t, 10*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= 300 })
+			waitFor(t, 20*time.Second, "the greeting", func() bool { return loudAfter(p, 0) >= 300 }, p)
 			if tc.act != nil {
 				tc.act(context.Background(), cancel, room)
 			}

@@ -40,8 +40,7 @@ func TestSIPCalls(t *testing.T) {
 	}
 
 	t.Run("outbound", func(t *testing.T) {
-		// The stand-in's bus goroutines live as long as the test.
-		defer goleak.VerifyNone(t, append(leakOpts, goleak.IgnoreCurrent())...)
+		defer goleak.VerifyNone(t, leakOpts...)
 		trunk, err := f.api.CreateOutboundTrunk(ctx, "carrier", "sip.carrier.test", []string{"+15550000001"})
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +57,7 @@ func TestSIPCalls(t *testing.T) {
 			Trunk: trunk, Number: "+15554440000", Room: "dial", Identity: "phone",
 			Ringing: 10 * time.Second, WaitUntilAnswered: true,
 		}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("dial: %v; the leg: %+v", err, result(t, done))
 		}
 		call := sip.WaitCall(t, "+15554440000", time.Second)
 		res := result(t, done)
@@ -75,8 +74,7 @@ func TestSIPCalls(t *testing.T) {
 	})
 
 	t.Run("inbound", func(t *testing.T) {
-		// The stand-in's bus goroutines live as long as the test.
-		defer goleak.VerifyNone(t, append(leakOpts, goleak.IgnoreCurrent())...)
+		defer goleak.VerifyNone(t, leakOpts...)
 		in, err := f.api.CreateInboundTrunk(ctx, "numbers", []string{"+15556660000"})
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,7 @@
 // It asserts nothing.
 //
 // Usage: go run ./bench/media [-k 1,8,16] [-duration 20s]
-// [-stagger 0] [-two-pc] [-complexity N] [-gomaxprocs 1] [-gogc 100] [-json]
+// [-stagger 0] [-single] [-complexity N] [-gomaxprocs 1] [-gogc 100] [-json]
 package main
 
 import (

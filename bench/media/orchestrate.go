@@ -66,7 +66,7 @@ func orchestrate(args []string) int {
 	fs := flag.NewFlagSet("media", flag.ContinueOnError)
 	ks := fs.String("k", "1,8,16", "comma-separated counts of concurrent calls")
 	dur := fs.Duration("duration", 20*time.Second, "length of each call")
-	two := fs.Bool("two-pc", false, "workers join with two PeerConnections (the SDK's default; roomleg's is one)")
+	single := fs.Bool("single", false, "workers join with one PeerConnection (roomleg's SinglePeerConnection)")
 	complexity := fs.Int("complexity", 0, "Opus encoder complexity of the workers, 1-10 (0: roomleg's default)")
 	gomaxprocs := fs.String("gomaxprocs", "", "GOMAXPROCS of the workers")
 	gogc := fs.String("gogc", "", "GOGC of the workers")
@@ -119,10 +119,10 @@ func orchestrate(args []string) int {
 	if *gogc != "" {
 		env = append(env, "GOGC="+*gogc)
 	}
-	fmt.Printf("media bench: %v per call, attach every %v, two PCs %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *stagger, *two, *complexity, env)
+	fmt.Printf("media bench: %v per call, attach every %v, single PC %v, opus complexity %d (0: default), worker env %v, livekit-server on this host\n", *dur, *stagger, *single, *complexity, env)
 	var runs []run
 	for _, k := range counts {
-		r, err := once(self, lk, dir, speech, k, *dur, *stagger, env, *profile, workerFlags(*two, *complexity))
+		r, err := once(self, lk, dir, speech, k, *dur, *stagger, env, *profile, workerFlags(*single, *complexity))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "media: K=%d: %v\n", k, err)
 			return 1
@@ -157,10 +157,10 @@ func servers(dir string) (*testlivekit.Server, func(), error) {
 	return lk, func() { lk.Stop(); rd.Stop() }, nil
 }
 
-func workerFlags(two bool, complexity int) []string {
+func workerFlags(single bool, complexity int) []string {
 	var f []string
-	if two {
-		f = append(f, "-two-pc")
+	if single {
+		f = append(f, "-single")
 	}
 	if complexity > 0 {
 		f = append(f, "-complexity", strconv.Itoa(complexity))

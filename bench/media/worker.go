@@ -93,7 +93,7 @@ func worker(args []string) int {
 	key := fs.String("key", "", "API key")
 	secret := fs.String("secret", "", "API secret")
 	room := fs.String("room", "", "room")
-	two := fs.Bool("two-pc", false, "two PeerConnections (the SDK's default)")
+	single := fs.Bool("single", false, "one PeerConnection")
 	complexity := fs.Int("complexity", 0, "Opus complexity (0: roomleg's default)")
 	dir := fs.String("dir", os.TempDir(), "recording directory")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the call here")
@@ -112,7 +112,7 @@ func worker(args []string) int {
 	cfg := roomleg.Config{
 		LiveKit: lkapi.Config{URL: *url, Key: *key, Secret: *secret},
 		Room:    *room, Identity: "agent-" + *room, Caller: "caller-" + *room,
-		TwoPeerConnections: *two, OpusComplexity: *complexity, Tap: rec,
+		SinglePeerConnection: *single, OpusComplexity: *complexity, Tap: rec,
 		CallerTimeout: time.Minute,
 	}
 	// Ready: wait for the orchestrator's "go", the moment of /attach.

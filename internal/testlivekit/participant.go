@@ -63,16 +63,19 @@ func JoinParticipant(ctx context.Context, url, token string, opts JoinOptions) (
 		p.gone[rp.Identity()] = true
 		p.mu.Unlock()
 	}
+	var room *lksdk.Room
 	cb.OnDisconnectedWithReason = func(r lksdk.DisconnectionReason) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.reason == "" {
-			p.reason = r
+			// The SDK folds many reasons into "other reasons": keep the
+			// protocol's too.
+			p.reason = lksdk.DisconnectionReason(fmt.Sprintf("%s (%s)", r, room.DisconnectReason()))
 			close(p.done)
 		}
 	}
-	room := lksdk.NewRoom(cb)
-	co := []lksdk.ConnectOption{lksdk.WithLogger(protoLogger.GetDiscardLogger())}
+	room = lksdk.NewRoom(cb)
+	co := []lksdk.ConnectOption{lksdk.WithLogger(protoLogger.GetDiscardLogger()), lksdk.WithConnectTimeout(12 * time.Second)}
 	if opts.SinglePeerConnection {
 		co = append(co, lksdk.WithSinglePeerConnection())
 	}

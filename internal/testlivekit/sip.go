@@ -294,7 +294,8 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	if fail != nil {
 		return nil, fail
 	}
-	return nil, &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TERMINATED, Status: "Request Terminated"}
+	return nil, &livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_REQUEST_TERMINATED,
+		Status: "Request Terminated: the phone left the room while ringing: " + string(p.reason)}
 }
 
 // join puts the phone in the call's room as a SIP participant.
@@ -312,9 +313,18 @@ func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status
 	if err != nil {
 		return nil, err
 	}
-	p, err := JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{SinglePeerConnection: true})
-	if err != nil {
-		return nil, err
+	// Two PeerConnections (one triggers a data race inside pion under the
+	// race detector). A join that fails (a loaded machine) is retried, as
+	// the worker's are.
+	var p *Participant
+	for attempt := 1; ; attempt++ {
+		p, err = JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
+		if err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	c.phone = p
@@ -411,7 +421,8 @@ func (s *SIP) Dial(ctx context.Context, from, to string, ph Phone) (*Call, error
 	return c, nil
 }
 
-// Close hangs up every call and leaves the bus.
+// Close hangs up every call and leaves the bus. psrpc's Redis bus keeps
+// its goroutines for the life of the process (it has no Close).
 func (s *SIP) Close() {
 	s.mu.Lock()
 	if s.closed {
