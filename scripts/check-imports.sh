@@ -29,4 +29,5 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid ingress supervisor callslot api upstream store
 exit $fail
