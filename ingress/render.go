@@ -45,7 +45,8 @@ var tmpl = template.Must(template.New("haproxy").Parse(`# Rendered by voxingress
 # with haproxy -c before it replaces the running one.
 global
     log /dev/log local0
-    maxconn 20000
+    # Calls at once across every fleet host (each takes two descriptors).
+    maxconn 4096
 {{- if .StatsSocket}}
     stats socket {{.StatsSocket}} mode 660 level admin expose-fd listeners
 {{- end}}
