@@ -104,6 +104,7 @@ func (r *deployRig) must(args ...string) string {
 	if code != 0 {
 		r.t.Fatalf("deploy.sh %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
+	r.t.Logf("$ scripts/deploy.sh %s\n%s", strings.Join(args, " "), out)
 	return out
 }
 

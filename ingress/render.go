@@ -96,7 +96,9 @@ backend {{.Backend}}
     # A host name that does not resolve when HAProxy starts leaves that host
     # in maintenance (voxingress list shows MAINT) instead of failing the
     # whole ingress.
-    default-server inter 2s fall 2 rise 1 init-addr last,libc,none
+    # A host out of rotation is checked again every second, so it takes calls
+    # again soon after a worker frees up.
+    default-server inter 2s downinter 1s fall 2 rise 1 init-addr last,libc,none
 {{- range .Servers}}
     server {{.Name}} {{.Addr}} check{{if .TLS}} ssl verify required ca-file @system-ca sni str({{.Host}}) check-sni {{.Host}}{{end}}{{if .Drain}} weight 0{{end}}
 {{- end}}

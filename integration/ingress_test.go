@@ -147,6 +147,7 @@ func (ip *ingressProxy) change(args ...string) string {
 	ip.t.Helper()
 	before := ip.pid()
 	out, _ := ip.cli(true, args...)
+	ip.t.Logf("$ voxingress %s\n%s", strings.Join(args, " "), out)
 	ip.waitFor(15*time.Second, "HAProxy to reload after voxingress "+strings.Join(args, " "), func() bool {
 		p := ip.pid()
 		return p != "" && p != before
@@ -283,6 +284,11 @@ func TestIngressSpreadsDrainsAndAdds(t *testing.T) {
 		hangUp(t, cl)
 	}
 	waitBusy(t, ip, []int{1, 0}, hx, ho)
+	// Full while it held three calls, the host left rotation; it is back
+	// once its health check sees a free worker again.
+	ip.waitFor(15*time.Second, "the active host UP again", func() bool {
+		return strings.Count(ip.list(), " UP ") == 2
+	})
 
 	// A third host, added while a call is in flight on each of the others.
 	c := startFleet(t, 3, 0)
