@@ -275,6 +275,7 @@ func TestDeployScriptAPIRole(t *testing.T) {
 	if code == 0 || !strings.Contains(out2, "unhealthy") {
 		t.Fatalf("health against nothing: exit %d\n%s", code, out2)
 	}
+	t.Logf("health against nothing: exit %d\n%s", code, out2)
 	// Usage errors and a missing release are refused with a message.
 	for _, c := range []struct {
 		args []string

@@ -70,7 +70,7 @@ install_bin() {
 	mkdir -p "$BIN"
 	install -m 0755 "$src" "$BIN/.$1.new"
 	mv -f "$BIN/.$1.new" "$BIN/$1"
-	say "$1 $("$BIN/$1" version 2>/dev/null || echo "$VERSION") installed at $BIN/$1"
+	say "$("$BIN/$1" version 2>/dev/null || echo "$1 $VERSION") installed at $BIN/$1"
 }
 
 install_api() {
@@ -180,7 +180,7 @@ health_url() {
 	local deadline=$((SECONDS + HEALTH_TIMEOUT)) out
 	while :; do
 		if out=$(curl -fsS --max-time 5 "$1" 2>&1); then
-			say "healthy: $1 $out"
+			say "healthy: $1 ${out:0:120}"
 			return 0
 		fi
 		if ((SECONDS >= deadline)); then

@@ -189,11 +189,11 @@ func apply(ctx context.Context, cmd string, s *settings, prev, next ingress.Stat
 	}
 	switch {
 	case !changed:
-		fmt.Fprintf(stdout, "%s unchanged (%d fleets)\n", s.config, len(next.Fleets))
+		fmt.Fprintf(stdout, "%s unchanged (%d fleet hosts)\n", s.config, len(next.Fleets))
 	case s.reload == "":
-		fmt.Fprintf(stdout, "%s checked and written (%d fleets); no reload command set\n", s.config, len(next.Fleets))
+		fmt.Fprintf(stdout, "%s checked and written (%d fleet hosts); no reload command set\n", s.config, len(next.Fleets))
 	default:
-		fmt.Fprintf(stdout, "%s checked and written (%d fleets); HAProxy reloaded\n", s.config, len(next.Fleets))
+		fmt.Fprintf(stdout, "%s checked and written (%d fleet hosts); HAProxy reloaded\n", s.config, len(next.Fleets))
 	}
 	return exitOK
 }
