@@ -30,4 +30,6 @@ forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
 forbid ingress supervisor callslot api upstream store
+forbid devstack supervisor callslot api
+forbid deploy supervisor callslot api
 exit $fail
