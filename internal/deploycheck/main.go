@@ -1,5 +1,6 @@
-// Command deploycheck (built as .cache/vox-deploycheck) checks deploy/ files with the parsers of the tools
-// that read them, for the tests of package deploy. It lives in a Go module of
+// Command deploycheck (built as .cache/vox-deploycheck) checks deploy/ files
+// with the parsers of the tools that read them, for the tests of package
+// deploy. It lives in a Go module of
 // its own, so that compose-go's and LiveKit's dependencies stay out of the
 // project's go.mod; scripts/deps-deploycheck.sh builds it into .cache.
 //
