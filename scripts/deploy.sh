@@ -13,7 +13,7 @@
 # ROLE is api, fleet, dialler, sip or ingress (scripts/host-install.sh does
 # the work on the host). Settings from the environment:
 #   VOX_SSH        ssh command (default: ssh -o BatchMode=yes)
-#   VOX_SSH_USER   user on the hosts (default: deploy; needs passwordless sudo for host-install.sh)
+#   VOX_SSH_USER   user on the hosts (default: deploy; needs passwordless sudo)
 #   VOX_ROOT       prefix of every path on the host (default: empty, i.e. /)
 #   VOX_DIST       where packages are written and read (default: dist)
 set -euo pipefail
@@ -47,7 +47,9 @@ check_version() {
 remote() {
 	local host=$1; shift
 	# shellcheck disable=SC2086
-	$SSH "$USER_AT$host" "sudo VOX_ROOT='$REMOTE_ROOT' $*"
+	# VOX_ROOT only when set: a sudoers rule that allows host-install.sh alone
+	# may refuse to set variables.
+	$SSH "$USER_AT$host" "sudo ${REMOTE_ROOT:+VOX_ROOT='$REMOTE_ROOT' }$*"
 }
 
 release_dir() { echo "$REMOTE_ROOT/opt/vox/releases/$1"; }
