@@ -203,6 +203,15 @@ func TestServiceMetricsPassPromtool(t *testing.T) {
 			t.Logf("%s: declared, not yet in the scrape (no value yet)", m)
 		}
 	}
+	// The Dialler's series are checked against the code that declares them.
+	if fileExists("../dialler") {
+		dialler := declaredMetrics(t, "../dialler")
+		for _, m := range used {
+			if strings.HasPrefix(m, "vox_dialler_") && !dialler[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")] {
+				t.Errorf("%s is used by the alert rules or the dashboard, but dialler/ does not declare it", m)
+			}
+		}
+	}
 	if len(used) < 20 {
 		t.Fatalf("only %d metrics found in the rules and the dashboard: %v", len(used), used)
 	}

@@ -3,7 +3,9 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,6 +245,26 @@ func TestIngressSpreadsDrainsAndAdds(t *testing.T) {
 		l := ip.list()
 		return strings.Count(l, " UP ") == 2
 	})
+
+	// The ingress's own health, the fleet's capacity through it (what the
+	// Backend polls), and no /metrics.
+	for path, want := range map[string]string{"/health/ingress": "200", "/health/fleet": "200", "/metrics": "404"} {
+		resp, err := http.Get("http://" + ip.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if fmt.Sprint(resp.StatusCode) != want {
+			t.Fatalf("GET %s through the ingress: %d %s, want %s", path, resp.StatusCode, b, want)
+		}
+		if path == "/health/fleet" && !strings.Contains(string(b), `"free": 3`) && !strings.Contains(string(b), `"free":3`) {
+			t.Fatalf("/health/fleet through the ingress: %s", b)
+		}
+		if path == "/metrics" && !strings.Contains(string(b), `"error"`) {
+			t.Fatalf("/metrics through the ingress: %s", b)
+		}
+	}
 
 	// Four calls: leastconn puts two on each host.
 	var calls []*twilio.Client
