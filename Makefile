@@ -70,6 +70,11 @@ check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.
 	./scripts/check-tidy.sh
 	./scripts/check-imports.sh
 
+.PHONY: verify-units
+verify-units: build ## systemd-analyze verify every unit in deploy/systemd against the binaries just built (nothing installed).
+	./scripts/deps-minio.sh
+	./scripts/verify-units.sh
+
 .PHONY: bench
 bench: build deps ## Run the benchmarks and print figures (see docs/BENCHMARKS.md).
 	./bench/fleet.sh

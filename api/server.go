@@ -76,6 +76,7 @@ func New(cfg *config.Config, base *slog.Logger) (*Server, error) {
 	}
 	s.hub = newHub(rdb, cfg.EventsMaxPerUser, cfg.EventsMaxPerOrg, logger)
 	s.metrics.reg.MustRegister(s.hub.collectors()...)
+	s.metrics.reg.MustRegister(newDependencyCollector(s))
 	if s.passwds, err = auth.NewVerifier(cfg.BcryptCost); err != nil {
 		return nil, err
 	}

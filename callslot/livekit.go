@@ -70,13 +70,13 @@ func agentIdentity(callID string) string { return "agent-" + callID }
 
 func (lk *LiveKit) leg(room, caller, callID string, wait time.Duration) *roomLeg {
 	return &roomLeg{lk: lk, cfg: roomleg.Config{
-		LiveKit:            lk.cfg.LiveKit,
-		Room:               room,
-		Identity:           agentIdentity(callID),
-		Caller:             caller,
-		CallerTimeout:      wait,
-		TwoPeerConnections: lk.cfg.TwoPeerConnections,
-		DeleteRoom:         true, // a SIP call ends by deleting its room
+		LiveKit:              lk.cfg.LiveKit,
+		Room:                 room,
+		Identity:             agentIdentity(callID),
+		Caller:               caller,
+		CallerTimeout:        wait,
+		SinglePeerConnection: !lk.cfg.TwoPeerConnections,
+		DeleteRoom:           true, // a SIP call ends by deleting its room
 	}}
 }
 

@@ -24,11 +24,17 @@ import (
 	"github.com/voxplatform/vox/upstream"
 )
 
-// envExample parses deploy/env/voxfleet.env.example into a map, unquoting
-// values as systemd's EnvironmentFile does for simple quotes.
+// envExample parses deploy/env/voxfleet.env.example into a map.
 func envExample(t *testing.T) map[string]string {
 	t.Helper()
-	f, err := os.Open("env/voxfleet.env.example")
+	return parseEnv(t, "env/voxfleet.env.example")
+}
+
+// parseEnv parses an env example into a map, unquoting values as systemd's
+// EnvironmentFile does for simple quotes.
+func parseEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

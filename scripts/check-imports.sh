@@ -38,6 +38,7 @@ forbid control supervisor callslot api upstream lifeline restart
 forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
+forbid ingress supervisor callslot api upstream store
 forbid devstack supervisor callslot api
 forbid deploy supervisor callslot api
 # The Dialler: its engine reaches the Backend only through store and the

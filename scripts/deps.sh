@@ -29,6 +29,8 @@ if ((${#need_apt[@]})); then
 fi
 
 go mod download
+"$(dirname "$0")/deps-promtool.sh"     # promtool for the alert rules and /metrics (slow the first time)
+"$(dirname "$0")/deps-deploycheck.sh"  # compose-go and LiveKit's SIP types for deploy/livekit (own Go module)
 here=$(dirname "$0")
 "$here/deps-ferretdb.sh"   # the MongoDB-wire server the Backend's tests run (its own Go module)
 "$here/deps-minio.sh"      # the MinIO server for recordings (slow the first time)

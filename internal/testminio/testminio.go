@@ -160,3 +160,6 @@ func freePort(t testing.TB) string {
 	defer l.Close()
 	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
 }
+
+// Bin returns the minio executable, or ends the test naming how to install it.
+func Bin(t testing.TB) string { return lookup(t) }
