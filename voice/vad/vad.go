@@ -105,7 +105,9 @@ func New(cfg Config, rate int) *Detector {
 }
 
 func (d *Detector) samples(t time.Duration) int { return int(t * time.Duration(d.rate) / time.Second) }
-func (d *Detector) dur(n int) time.Duration    { return time.Duration(n) * time.Second / time.Duration(d.rate) }
+func (d *Detector) dur(n int) time.Duration {
+	return time.Duration(n) * time.Second / time.Duration(d.rate)
+}
 
 // Speaking reports whether the caller is mid-turn.
 func (d *Detector) Speaking() bool { return d.state == speaking }
