@@ -29,4 +29,7 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
+# The voice pipeline: agent and voice/ know nothing of workers, daemons or the Backend.
+forbid agent supervisor callslot api store upstream lifeline control
+forbid voice agent supervisor callslot api store upstream lifeline control twilio
 exit $fail

@@ -39,6 +39,8 @@ type ToolCall struct {
 
 // Event is one piece of a reply: text to say, or a tool to run.
 type Event struct {
+	// Text continues the reply: pieces are joined as they are, so a brain
+	// that emits whole sentences ends each with a space.
 	Text string
 	Tool *ToolCall
 }

@@ -134,7 +134,7 @@ func (b *Brain) Step() string {
 // Opening implements brain.Brain: the greeting, then the first step.
 func (b *Brain) Opening(_ context.Context, emit func(brain.Event) error) error {
 	if b.s.Greeting != "" {
-		if err := emit(brain.Event{Text: b.s.Greeting}); err != nil {
+		if err := emit(brain.Event{Text: b.s.Greeting + " "}); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,7 @@ func (b *Brain) enter(i int, emit func(brain.Event) error) error {
 	b.cur = i
 	st := b.s.Steps[i]
 	if st.Say != "" {
-		if err := emit(brain.Event{Text: st.Say}); err != nil {
+		if err := emit(brain.Event{Text: st.Say + " "}); err != nil {
 			return err
 		}
 	}
@@ -165,7 +165,7 @@ func (b *Brain) enter(i int, emit func(brain.Event) error) error {
 func (b *Brain) Reply(_ context.Context, in brain.Input, emit func(brain.Event) error) error {
 	if b.cur < 0 {
 		if len(b.s.Steps) == 0 {
-			return emit(brain.Event{Text: b.s.NoMatch})
+			return emit(brain.Event{Text: b.s.NoMatch + " "})
 		}
 		return b.enter(0, emit)
 	}
@@ -197,14 +197,14 @@ func (b *Brain) Reply(_ context.Context, in brain.Input, emit func(brain.Event) 
 	case len(st.Routes) > 0:
 		return b.reprompt(st, emit)
 	}
-	if err := emit(brain.Event{Text: b.s.Goodbye}); err != nil {
+	if err := emit(brain.Event{Text: b.s.Goodbye + " "}); err != nil {
 		return err
 	}
 	return emit(brain.Event{Tool: &brain.ToolCall{Name: brain.ToolEndCall, Args: map[string]string{"reason": "script ended"}}})
 }
 
 func (b *Brain) reprompt(st Step, emit func(brain.Event) error) error {
-	return emit(brain.Event{Text: strings.TrimSpace(b.s.NoMatch + " " + st.Say)})
+	return emit(brain.Event{Text: strings.TrimSpace(b.s.NoMatch+" "+st.Say) + " "})
 }
 
 // norm lower-cases text and keeps words separated by single spaces.

@@ -45,7 +45,7 @@ func collect(t *testing.T, f func(func(brain.Event) error) error) (text string, 
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(parts, " "), tools, args
+	return strings.TrimSpace(strings.Join(parts, "")), tools, args
 }
 
 func TestConversations(t *testing.T) {

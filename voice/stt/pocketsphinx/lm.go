@@ -24,6 +24,26 @@ var baseCorpus = []string{
 	"today", "tomorrow", "morning", "afternoon", "evening", "next week",
 }
 
+// names are common English first names and surnames, so that "my name is
+// …" has somewhere to go.
+var names = strings.Fields(`james john robert michael william david richard joseph thomas charles
+	christopher daniel matthew anthony mark paul steven andrew peter george
+	mary patricia jennifer linda elizabeth barbara susan jessica sarah karen
+	lisa nancy betty margaret sandra ashley emily donna michelle carol amanda
+	anna emma olivia sophia maria laura alice helen kate jane
+	smith johnson williams brown jones miller davis wilson anderson taylor
+	thomas moore jackson martin lee thompson white harris clark lewis
+	robinson walker young allen king wright scott green baker adams`)
+
+// corpus is the base corpus and the names.
+func corpus() []string {
+	out := append([]string(nil), baseCorpus...)
+	for _, n := range names {
+		out = append(out, "my name is "+n, n)
+	}
+	return out
+}
+
 // words splits text into lower-case words of letters, digits and
 // apostrophes.
 func words(text string) []string {

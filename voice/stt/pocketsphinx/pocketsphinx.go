@@ -111,7 +111,7 @@ func (r *Recognizer) args(phrases []string) (key string, args []string, err erro
 		}
 	}
 	p := [2]string{filepath.Join(r.dir, key+".lm"), filepath.Join(r.dir, key+".dict")}
-	n, err := buildLM(append(append([]string(nil), baseCorpus...), phrases...), r.dict, p[0], p[1])
+	n, err := buildLM(append(corpus(), phrases...), r.dict, p[0], p[1])
 	if err != nil {
 		return "", nil, fmt.Errorf("pocketsphinx language model: %w", err)
 	}
