@@ -333,6 +333,9 @@ func (c *Client) read(resp *http.Response, emit func(brain.Event) error) ([]tool
 			}
 		}
 	}
+	if err := resp.Request.Context().Err(); err != nil {
+		return nil, text.String(), err
+	}
 	if err := sc.Err(); err != nil {
 		return nil, text.String(), &StreamError{Message: err.Error()}
 	}
