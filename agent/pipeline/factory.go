@@ -7,6 +7,7 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/voice/brain"
+	"github.com/voxplatform/vox/voice/llm"
 	"github.com/voxplatform/vox/voice/script"
 	"github.com/voxplatform/vox/voice/stt/pocketsphinx"
 	"github.com/voxplatform/vox/voice/tts/espeak"
@@ -38,6 +39,9 @@ type Config struct {
 	Tuning Tuning
 	// ModelDir overrides PocketSphinx's model directory.
 	ModelDir string
+	// LLM, when set, makes a language model the brain, with the script as
+	// its fallback when it fails or stalls.
+	LLM *llm.Config
 	Logger   *slog.Logger
 }
 
@@ -62,6 +66,7 @@ type Offline struct {
 	tts  *espeak.Synthesizer
 	log  *slog.Logger
 	tune Tuning
+	llm  *llm.Client
 }
 
 // DemoScript is the script of an offline agent configured without one.
@@ -106,16 +111,22 @@ func NewOffline(cfg Config) (*Offline, error) {
 	if t.Language == "" {
 		t.Language = cfg.Agent.Language
 	}
-	return &Offline{cfg: cfg, stt: rec, tts: syn, log: cfg.Logger, tune: t}, nil
+	o := &Offline{cfg: cfg, stt: rec, tts: syn, log: cfg.Logger, tune: t}
+	if cfg.LLM != nil {
+		if o.llm, err = llm.New(*cfg.LLM); err != nil {
+			return nil, errors.Join(err, rec.Close())
+		}
+	}
+	return o, nil
 }
 
 // NewSession implements agent.Factory.
 func (o *Offline) NewSession(call agent.Call, out agent.Sink) (agent.Session, error) {
-	return NewSession(call, out, Providers{
-		STT:   o.stt,
-		TTS:   o.tts,
-		Brain: script.New(o.cfg.Agent.Script),
-	}, o.tune, o.log)
+	p := Providers{STT: o.stt, TTS: o.tts, Brain: script.New(o.cfg.Agent.Script)}
+	if o.llm != nil {
+		p.Brain, p.Fallback = o.llm.Brain(), p.Brain
+	}
+	return NewSession(call, out, p, o.tune, o.log)
 }
 
 // Close frees the recogniser's decoders.

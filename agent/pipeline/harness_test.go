@@ -134,7 +134,7 @@ type caller struct {
 	say  []int16
 }
 
-// harness drives a Session as a worker does, in real time: every tick it
+// harness drives a Session as a worker does: every tick it
 // sends 20 ms of the caller's audio and plays 20 ms of the agent's.
 type harness struct {
 	t    testing.TB
@@ -148,7 +148,7 @@ type harness struct {
 
 func (h *harness) run(ctx context.Context, steps []caller, until func(h *harness) bool, limit time.Duration) {
 	h.t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	deadline := time.Now().Add(limit)
 	var speaking []int16
@@ -191,3 +191,8 @@ func agentTalking(d time.Duration) func(*harness) bool {
 }
 
 func hungUp(h *harness) bool { _, hangup, tr := h.sink.state(); return hangup != "" || tr != "" }
+
+// tickEvery paces the harness: 20 ms of audio each way per tick, at twice
+// real time (the detector counts audio time; the providers run on the wall
+// clock and keep up easily).
+const tickEvery = 10 * time.Millisecond

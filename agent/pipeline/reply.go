@@ -132,7 +132,6 @@ func (s *session) speak(r *reply, in brain.Input, tm *timing, opening bool) {
 	if err != nil && !r.cancelled() {
 		s.log.Warn("brain failed", "err", err, "spoken", !firstText.IsZero())
 		if firstText.IsZero() && s.p.Fallback != nil {
-			brainStart = time.Now()
 			if err = s.think(r.ctx, s.p.Fallback, in, opening, emit); err != nil {
 				s.log.Warn("fallback brain failed", "err", err)
 			}

@@ -164,10 +164,12 @@ func (b *Brain) enter(i int, emit func(brain.Event) error) error {
 // Reply implements brain.Brain.
 func (b *Brain) Reply(_ context.Context, in brain.Input, emit func(brain.Event) error) error {
 	if b.cur < 0 {
+		// Not opened: the script stands in for another brain mid-call, and
+		// takes the caller's words as the answer to its first step.
 		if len(b.s.Steps) == 0 {
 			return emit(brain.Event{Text: b.s.NoMatch + " "})
 		}
-		return b.enter(0, emit)
+		b.cur = 0
 	}
 	st := b.s.Steps[b.cur]
 	if in.DTMF != "" {
