@@ -41,8 +41,8 @@ type Config struct {
 	ModelDir string
 	// LLM, when set, makes a language model the brain, with the script as
 	// its fallback when it fails or stalls.
-	LLM *llm.Config
-	Logger   *slog.Logger
+	LLM    *llm.Config
+	Logger *slog.Logger
 }
 
 // New returns the agent.Factory cfg names. The worker's wiring is
