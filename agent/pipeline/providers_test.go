@@ -16,8 +16,19 @@ import (
 // played to its end. It returns the report.
 func oneTurn(t *testing.T, f agent.Factory, sentence string) agent.Report {
 	t.Helper()
-	sink := &playSink{}
-	sess, err := f.NewSession(agent.Call{ID: "turn"}, sink)
+	return oneTurnOn(t, f, sentence, &playSink{}, nil, nil)
+}
+
+// oneTurnOn is oneTurn on a given leg: out (which may wrap sink).
+func oneTurnOn(t *testing.T, f agent.Factory, sentence string, sink *playSink, out agent.Sink, until func(*harness) bool) agent.Report {
+	t.Helper()
+	if out == nil {
+		out = sink
+	}
+	if until == nil {
+		until = func(h *harness) bool { return h.marks["reply-2"] || hungUp(h) }
+	}
+	sess, err := f.NewSession(agent.Call{ID: "turn"}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,9 +37,7 @@ func oneTurn(t *testing.T, f agent.Factory, sentence string) agent.Report {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, sess: sess, sink: sink, marks: map[string]bool{}}
-	h.run(ctx, []caller{{markPlayed("reply-1"), say(t, sentence)}}, func(h *harness) bool {
-		return h.marks["reply-2"] || hungUp(h)
-	}, 30*time.Second)
+	h.run(ctx, []caller{{markPlayed("reply-1"), say(t, sentence)}}, until, 30*time.Second)
 	if err := sess.Close(); err != nil {
 		t.Fatal(err)
 	}

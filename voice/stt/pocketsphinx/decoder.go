@@ -4,6 +4,26 @@ package pocketsphinx
 #cgo pkg-config: pocketsphinx sphinxbase
 #include <stdlib.h>
 #include <pocketsphinx.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
+
+static int vox_cmn_set(ps_decoder_t *ps, const float *in, int n) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || n != f->cmn_struct->veclen) return -1;
+	mfcc_t v[64];
+	for (int i = 0; i < n; i++) v[i] = (mfcc_t)in[i];
+	cmn_live_set(f->cmn_struct, v);
+	return 0;
+}
+
+static int vox_cmn_get(ps_decoder_t *ps, float *out, int n) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn_struct == NULL || n < f->cmn_struct->veclen) return -1;
+	mfcc_t v[64];
+	cmn_live_get(f->cmn_struct, v);
+	for (int i = 0; i < f->cmn_struct->veclen; i++) out[i] = (float)v[i];
+	return f->cmn_struct->veclen;
+}
 
 static ps_decoder_t *vox_ps_new(int argc, char **argv, cmd_ln_t **cfg) {
 	*cfg = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
@@ -90,6 +110,24 @@ func (d *decoder) end() (string, error) {
 		return "", nil
 	}
 	return C.GoString(h), nil
+}
+
+// cmn is the decoder's current cepstral mean.
+func (d *decoder) cmn() []float32 {
+	out := make([]float32, 64)
+	n := C.vox_cmn_get(d.ps, (*C.float)(unsafe.Pointer(&out[0])), 64)
+	if n < 0 {
+		return nil
+	}
+	return out[:n]
+}
+
+// setCMN sets the decoder's cepstral mean.
+func (d *decoder) setCMN(v []float32) error {
+	if len(v) == 0 || C.vox_cmn_set(d.ps, (*C.float)(unsafe.Pointer(&v[0])), C.int(len(v))) < 0 {
+		return fmt.Errorf("pocketsphinx: cannot set a cepstral mean of %d values", len(v))
+	}
+	return nil
 }
 
 func (d *decoder) free() {

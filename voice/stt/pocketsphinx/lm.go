@@ -35,11 +35,11 @@ var names = strings.Fields(`james john robert michael william david richard jose
 	thomas moore jackson martin lee thompson white harris clark lewis
 	robinson walker young allen king wright scott green baker adams`)
 
-// corpus is the base corpus and the names.
-func corpus() []string {
-	out := append([]string(nil), baseCorpus...)
+// nameSentences are "my name is …" for each name.
+func nameSentences() []string {
+	var out []string
 	for _, n := range names {
-		out = append(out, "my name is "+n, n)
+		out = append(out, "my name is "+n)
 	}
 	return out
 }
