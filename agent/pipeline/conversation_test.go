@@ -44,13 +44,12 @@ func TestThreeTurnConversation(t *testing.T) {
 	if err := sess.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, sess: sess, sink: sink, marks: map[string]bool{}}
-	h.run(ctx, []caller{
-		{markPlayed("reply-1"), say(t, "I would like to book an appointment")},
-		{markPlayed("reply-2"), say(t, "My name is John Smith")},
+	run(t, sess, sink, []caller{
+		{When: markPlayed("reply-1"), Audio: say(t, "I would like to book an appointment")},
+		{When: markPlayed("reply-2"), Audio: say(t, "My name is John Smith")},
 		// Talk over the third reply, 800 ms into it.
-		{func(h *harness) bool { return h.marks["reply-2"] && agentTalking(800*time.Millisecond)(h) }, say(t, "in the morning please")},
-	}, hungUp, 60*time.Second)
+		{When: func(h *harness) bool { return h.Marks["reply-2"] && agentTalking(800*time.Millisecond)(h) }, Audio: say(t, "in the morning please")},
+	}, hungUp)
 	if err := sess.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +58,7 @@ func TestThreeTurnConversation(t *testing.T) {
 	for _, u := range rep.Transcript {
 		t.Logf("%-6s %v %q interrupted=%v latency=%+v", u.Speaker, u.At.Format("15:04:05.000"), u.Text, u.Interrupted, u.Latency)
 	}
-	clears, hangup, _ := sink.state()
+	clears, hangup, _ := sink.State()
 	if clears != 1 {
 		t.Errorf("leg cleared %d times; want 1 (the barge-in)", clears)
 	}

@@ -26,7 +26,7 @@ func oneTurnOn(t *testing.T, f agent.Factory, sentence string, sink *playSink, o
 		out = sink
 	}
 	if until == nil {
-		until = func(h *harness) bool { return h.marks["reply-2"] || hungUp(h) }
+		until = func(h *harness) bool { return h.Marks["reply-2"] || hungUp(h) }
 	}
 	sess, err := f.NewSession(agent.Call{ID: "turn"}, out)
 	if err != nil {
@@ -36,8 +36,7 @@ func oneTurnOn(t *testing.T, f agent.Factory, sentence string, sink *playSink, o
 	if err := sess.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, sess: sess, sink: sink, marks: map[string]bool{}}
-	h.run(ctx, []caller{{markPlayed("reply-1"), say(t, sentence)}}, until, 30*time.Second)
+	run(t, sess, sink, []caller{{When: markPlayed("reply-1"), Audio: say(t, sentence)}}, until)
 	if err := sess.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -27,14 +27,14 @@ func TestTransfer(t *testing.T) {
 	defer f.Close()
 
 	leg := &transferSink{}
-	rep := oneTurnOn(t, f, "can I speak to a person", &leg.playSink, leg, hungUp)
-	if _, hangup, to := leg.state(); to != "+14155550100" || hangup != "" || rep.TransferredTo != "+14155550100" {
+	rep := oneTurnOn(t, f, "can I speak to a person", &leg.Leg, leg, hungUp)
+	if _, hangup, to := leg.State(); to != "+14155550100" || hangup != "" || rep.TransferredTo != "+14155550100" {
 		t.Fatalf("transfer to %q (report %q), hangup %q", to, rep.TransferredTo, hangup)
 	}
 
 	plain := &playSink{}
 	rep = oneTurnOn(t, f, "can I speak to a person", plain, nil, nil)
-	if _, hangup, _ := plain.state(); hangup != "" || rep.TransferredTo != "" || lastAgent(rep) != "Putting you through." {
+	if _, hangup, _ := plain.State(); hangup != "" || rep.TransferredTo != "" || lastAgent(rep) != "Putting you through." {
 		t.Fatalf("leg without transfer: hangup %q, transferred %q, said %q", hangup, rep.TransferredTo, lastAgent(rep))
 	}
 }
