@@ -72,6 +72,10 @@ bench-baseline: ## The seed's design (uvicorn + supervisor + its nginx upstream)
 bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio and VICIdial's ADAPT_HARD_LIMIT, in a seeded campaign simulation.
 	$(GO) run ./bench/dialsim
 
+.PHONY: bench-voice
+bench-voice: deps ## The voice pipeline: recogniser WER and real-time factor on espeak-ng fixtures, per-turn latency split, barge-in stop and CPU per call (offline defaults).
+	$(GO) run ./bench/voice
+
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).
 	VOX_SOAK_SECONDS=$${VOX_SOAK_SECONDS:-30} $(GO) test -count=1 -v -timeout 60m -run 'TestSoak$$' ./integration/ | grep -v '^\s*{'
