@@ -75,11 +75,11 @@ func TestSpeak(t *testing.T) {
 		wantErr  bool
 		temporay bool
 	}{
-		{"streams", []string{"ok"}, (5*(Rate/10*2+1))/2, false, false},
-		{"429 retried", []string{"429", "ok"}, (5*(Rate/10*2+1))/2, false, false},
+		{"streams", []string{"ok"}, (5 * (Rate/10*2 + 1)) / 2, false, false},
+		{"429 retried", []string{"429", "ok"}, (5 * (Rate/10*2 + 1)) / 2, false, false},
 		{"429 always", []string{"429"}, 0, true, true},
 		{"401", []string{"401"}, 0, true, false},
-		{"dropped mid-stream", []string{"drop"}, (2*(Rate/10*2+1))/2, true, false},
+		{"dropped mid-stream", []string{"drop"}, (2 * (Rate/10*2 + 1)) / 2, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
