@@ -9,8 +9,14 @@ import (
 	"github.com/voxplatform/vox/voice/brain"
 	"github.com/voxplatform/vox/voice/llm"
 	"github.com/voxplatform/vox/voice/script"
+	"github.com/voxplatform/vox/voice/stt"
+	"github.com/voxplatform/vox/voice/stt/deepgram"
+	"github.com/voxplatform/vox/voice/stt/openaitranscribe"
 	"github.com/voxplatform/vox/voice/stt/pocketsphinx"
+	"github.com/voxplatform/vox/voice/tts"
+	"github.com/voxplatform/vox/voice/tts/elevenlabs"
 	"github.com/voxplatform/vox/voice/tts/espeak"
+	"github.com/voxplatform/vox/voice/tts/openaispeech"
 )
 
 // Kinds of agent a Factory makes.
@@ -41,8 +47,40 @@ type Config struct {
 	ModelDir string
 	// LLM, when set, makes a language model the brain, with the script as
 	// its fallback when it fails or stalls.
-	LLM    *llm.Config
+	LLM *llm.Config
+	// STT and TTS choose cloud providers; zero values keep PocketSphinx
+	// and espeak-ng. espeak-ng stays the fallback of a cloud synthesiser.
+	STT    Provider
+	TTS    Provider
 	Logger *slog.Logger
+}
+
+// Provider names a cloud provider and how to reach it. Keys come from the
+// fleet's environment, never from the Backend.
+type Provider struct {
+	// Name: STT "pocketsphinx" (default), "deepgram", "openai"; TTS
+	// "espeak" (default), "openai", "elevenlabs".
+	Name   string
+	URL    string // API root (https:// or wss://); "" for the provider's own
+	APIKey string
+	Model  string
+	Voice  string // TTS voice; "" for the agent's
+}
+
+// Providers' names.
+const (
+	ProviderPocketSphinx = "pocketsphinx"
+	ProviderEspeak       = "espeak"
+	ProviderDeepgram     = "deepgram"
+	ProviderOpenAI       = "openai"
+	ProviderElevenLabs   = "elevenlabs"
+)
+
+func (p Provider) url(def string) string {
+	if p.URL != "" {
+		return p.URL
+	}
+	return def
 }
 
 // New returns the agent.Factory cfg names. The worker's wiring is
@@ -58,15 +96,18 @@ func New(cfg Config) (agent.Factory, error) {
 	return nil, fmt.Errorf("agent kind %q: want %q or %q", cfg.Kind, KindScripted, KindOffline)
 }
 
-// Offline is the factory of the offline pipeline. Its recogniser keeps
+// Offline is the factory of the pipeline: offline engines by default, cloud
+// providers where Config chooses them. A PocketSphinx recogniser keeps
 // loaded decoders between calls.
 type Offline struct {
-	cfg  Config
-	stt  *pocketsphinx.Recognizer
-	tts  *espeak.Synthesizer
-	log  *slog.Logger
-	tune Tuning
-	llm  *llm.Client
+	cfg   Config
+	stt   stt.Recognizer
+	tts   tts.Synthesizer
+	local *espeak.Synthesizer // the fallback of a cloud synthesiser
+	close func() error
+	log   *slog.Logger
+	tune  Tuning
+	llm   *llm.Client
 }
 
 // DemoScript is the script of an offline agent configured without one.
@@ -98,23 +139,48 @@ func NewOffline(cfg Config) (*Offline, error) {
 	if err := cfg.Agent.Script.Validate(); err != nil {
 		return nil, err
 	}
-	rec, err := pocketsphinx.New(pocketsphinx.Config{ModelDir: cfg.ModelDir, Logger: cfg.Logger})
+	syn, err := espeak.New(espeak.Config{Voice: cfg.Agent.Voice})
 	if err != nil {
 		return nil, err
 	}
-	syn, err := espeak.New(espeak.Config{Voice: cfg.Agent.Voice})
+	o := &Offline{cfg: cfg, tts: syn, local: syn, log: cfg.Logger, close: func() error { return nil }}
+	switch p := cfg.STT; p.Name {
+	case "", ProviderPocketSphinx:
+		rec, err := pocketsphinx.New(pocketsphinx.Config{ModelDir: cfg.ModelDir, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		o.stt, o.close = rec, rec.Close
+	case ProviderDeepgram:
+		o.stt, err = deepgram.New(deepgram.Config{URL: p.URL, APIKey: p.APIKey, Model: p.Model})
+	case ProviderOpenAI:
+		o.stt, err = openaitranscribe.New(openaitranscribe.Config{BaseURL: p.url("https://api.openai.com/v1"), APIKey: p.APIKey, Model: p.Model})
+	default:
+		err = fmt.Errorf("speech-to-text provider %q: want pocketsphinx, deepgram or openai", p.Name)
+	}
+	if err == nil {
+		switch p := cfg.TTS; p.Name {
+		case "", ProviderEspeak:
+		case ProviderOpenAI:
+			o.tts, err = openaispeech.New(openaispeech.Config{BaseURL: p.url("https://api.openai.com/v1"), APIKey: p.APIKey, Model: p.Model, Voice: p.Voice})
+		case ProviderElevenLabs:
+			o.tts, err = elevenlabs.New(elevenlabs.Config{URL: p.URL, APIKey: p.APIKey, Model: p.Model, Voice: p.Voice})
+		default:
+			err = fmt.Errorf("text-to-speech provider %q: want espeak, openai or elevenlabs", p.Name)
+		}
+	}
 	if err != nil {
-		return nil, errors.Join(err, rec.Close())
+		return nil, errors.Join(err, o.close())
 	}
 	t := cfg.Tuning
 	t.Phrases = append(t.Phrases, cfg.Agent.Script.Phrases()...)
 	if t.Language == "" {
 		t.Language = cfg.Agent.Language
 	}
-	o := &Offline{cfg: cfg, stt: rec, tts: syn, log: cfg.Logger, tune: t}
+	o.tune = t
 	if cfg.LLM != nil {
 		if o.llm, err = llm.New(*cfg.LLM); err != nil {
-			return nil, errors.Join(err, rec.Close())
+			return nil, errors.Join(err, o.close())
 		}
 	}
 	return o, nil
@@ -123,6 +189,9 @@ func NewOffline(cfg Config) (*Offline, error) {
 // NewSession implements agent.Factory.
 func (o *Offline) NewSession(call agent.Call, out agent.Sink) (agent.Session, error) {
 	p := Providers{STT: o.stt, TTS: o.tts, Brain: script.New(o.cfg.Agent.Script)}
+	if o.tts != tts.Synthesizer(o.local) {
+		p.FallbackTTS = o.local
+	}
 	if o.llm != nil {
 		p.Brain, p.Fallback = o.llm.Brain(), p.Brain
 	}
@@ -130,6 +199,6 @@ func (o *Offline) NewSession(call agent.Call, out agent.Sink) (agent.Session, er
 }
 
 // Close frees the recogniser's decoders.
-func (o *Offline) Close() error { return o.stt.Close() }
+func (o *Offline) Close() error { return o.close() }
 
 var _ brain.Brain = (*script.Brain)(nil)
