@@ -276,7 +276,9 @@ func oneCall(f agent.Factory, id string, said [][]int16, model bool) (turnStats,
 	steps := []legtest.Step{
 		{When: legtest.MarkPlayed("reply-1"), Audio: said[0]},
 		{When: legtest.MarkPlayed("reply-2"), Audio: said[1]},
-		{When: func(h *legtest.Harness) bool { return h.Marks["reply-2"] && legtest.AgentTalking(800*time.Millisecond)(h) }, Audio: said[2]},
+		{When: func(h *legtest.Harness) bool {
+			return h.Marks["reply-2"] && legtest.AgentTalking(800*time.Millisecond)(h)
+		}, Audio: said[2]},
 	}
 	until := legtest.Ended
 	if model {
