@@ -29,6 +29,8 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid devstack supervisor callslot api
+forbid deploy supervisor callslot api
 # The voice pipeline: agent and voice/ know nothing of workers, daemons or the Backend.
 forbid agent supervisor callslot api store upstream lifeline control
 forbid voice agent supervisor callslot api store upstream lifeline control twilio
