@@ -192,6 +192,9 @@ type startOpening struct{}
 
 // OnAudio implements agent.Session.
 func (s *session) OnAudio(_ context.Context, pcm []int16) error {
+	if s.ctx.Err() != nil {
+		return errors.New("pipeline: session closed")
+	}
 	select {
 	case s.audio <- frame{append([]int16(nil), pcm...), time.Now()}:
 		return nil
