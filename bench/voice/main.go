@@ -32,10 +32,15 @@ func run() int {
 	calls := flag.Int("calls", 5, "three-turn calls to run")
 	concurrent := flag.Int("concurrent", 1, "calls at once")
 	withLLM := flag.Bool("llm", true, "also run the calls with a streamed model (local test server, 300 ms to first token, 30 ms a token)")
+	bandFill := flag.Float64("band-fill", 0, "PocketSphinx band fill RMS (0: its default)")
+	werOnly := flag.Bool("wer-only", false, "measure the recogniser only")
 	flag.Parse()
-	if err := werBench(); err != nil {
+	if err := werBench(*bandFill); err != nil {
 		fmt.Fprintln(os.Stderr, "wer:", err)
 		return 1
+	}
+	if *werOnly {
+		return 0
 	}
 	if err := callBench(*calls, *concurrent, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "calls:", err)
@@ -77,8 +82,8 @@ func cpuTime(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func werBench() error {
-	rec, err := pocketsphinx.New(pocketsphinx.Config{})
+func werBench(bandFill float64) error {
+	rec, err := pocketsphinx.New(pocketsphinx.Config{BandFill: bandFill})
 	if err != nil {
 		return err
 	}
