@@ -58,7 +58,7 @@ deps: ## Install what the tests need (idempotent).
 	./scripts/deps.sh
 
 .PHONY: test
-test: check deps ## Run `make check`, install test dependencies, then run every test with -race.
+test: deps check ## Install test dependencies (cgo headers first: vet compiles every package), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: check
