@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ func offline(t *testing.T) *Offline {
 // interrupts the third reply and the agent stops, then books and hangs up.
 func TestThreeTurnConversation(t *testing.T) {
 	f := offline(t)
+	var partials atomic.Int32
+	f.tune.OnPartial = func(string, string) { partials.Add(1) }
 	sink := &playSink{}
 	sess, err := f.NewSession(agent.Call{ID: "conv-1"}, sink)
 	if err != nil {
@@ -96,6 +99,9 @@ func TestThreeTurnConversation(t *testing.T) {
 	}
 	if !strings.HasPrefix(rep.Fields["name"], "john") || !strings.Contains(rep.Fields["slot"], "morning") {
 		t.Errorf("fields %v", rep.Fields)
+	}
+	if partials.Load() == 0 {
+		t.Error("no partial transcript while the caller spoke")
 	}
 	if len(rep.BargeIns) != 1 {
 		t.Errorf("barge-ins %v; want one", rep.BargeIns)

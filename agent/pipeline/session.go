@@ -54,6 +54,10 @@ type Tuning struct {
 	// MarkGrace is how long after its audio should have played a reply's
 	// mark may take before the agent acts without it [3 s].
 	MarkGrace time.Duration
+	// OnPartial, when set, receives the caller's words as the recogniser
+	// hears them, before the turn ends (a live view of the call). It is
+	// called from the recogniser's goroutine and must not block.
+	OnPartial func(callID, text string)
 }
 
 func (t Tuning) withDefaults() Tuning {
@@ -180,7 +184,12 @@ func (s *session) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			st, err := s.p.STT.Open(s.ctx, stt.Options{Language: s.t.Language, Phrases: s.t.Phrases})
+			st, err := s.p.STT.Open(s.ctx, stt.Options{Language: s.t.Language, Phrases: s.t.Phrases, OnPartial: func(text string) {
+				s.log.Debug("partial transcript", "text", text)
+				if s.t.OnPartial != nil {
+					s.t.OnPartial(s.call.ID, text)
+				}
+			}})
 			s.send(evStream{st, err})
 		}()
 		s.send(startOpening{})
