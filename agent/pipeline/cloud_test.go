@@ -67,3 +67,24 @@ func TestUnknownProviders(t *testing.T) {
 		t.Fatalf("default agent is %T; want agent.Scripted", f)
 	}
 }
+
+// A cloud recogniser that cannot be reached leaves the call to PocketSphinx:
+// the caller is still understood.
+func TestCloudRecognizerFallsBack(t *testing.T) {
+	testenv.Require(t, "espeak-ng", "apt-get install espeak-ng")
+	f, err := NewOffline(Config{Kind: KindOffline, STT: Provider{Name: ProviderDeepgram, URL: "ws://127.0.0.1:1/v1/listen", APIKey: "k"}})
+	if err != nil {
+		if testenv.InCI() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer f.Close()
+	if f.sttFB == nil {
+		t.Fatal("no offline fallback behind the cloud recogniser")
+	}
+	rep := oneTurn(t, f, "I would like to book an appointment")
+	if got := lastAgent(rep); got != "Certainly. What is your name?" {
+		t.Fatalf("agent said %q", got)
+	}
+}

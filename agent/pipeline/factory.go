@@ -102,6 +102,7 @@ func New(cfg Config) (agent.Factory, error) {
 type Offline struct {
 	cfg   Config
 	stt   stt.Recognizer
+	sttFB stt.Recognizer // PocketSphinx behind a cloud recogniser, when installed
 	tts   tts.Synthesizer
 	local *espeak.Synthesizer // the fallback of a cloud synthesiser
 	close func() error
@@ -172,6 +173,13 @@ func NewOffline(cfg Config) (*Offline, error) {
 	if err != nil {
 		return nil, errors.Join(err, o.close())
 	}
+	if o.sttFB == nil && cfg.STT.Name != "" && cfg.STT.Name != ProviderPocketSphinx {
+		if rec, err := pocketsphinx.New(pocketsphinx.Config{ModelDir: cfg.ModelDir, Logger: cfg.Logger}); err == nil {
+			o.sttFB, o.close = rec, rec.Close
+		} else {
+			cfg.Logger.Warn("no offline recogniser to fall back on", "err", err)
+		}
+	}
 	t := cfg.Tuning
 	t.Phrases = append(t.Phrases, cfg.Agent.Script.Phrases()...)
 	if t.Language == "" {
@@ -188,7 +196,7 @@ func NewOffline(cfg Config) (*Offline, error) {
 
 // NewSession implements agent.Factory.
 func (o *Offline) NewSession(call agent.Call, out agent.Sink) (agent.Session, error) {
-	p := Providers{STT: o.stt, TTS: o.tts, Brain: script.New(o.cfg.Agent.Script)}
+	p := Providers{STT: o.stt, FallbackSTT: o.sttFB, TTS: o.tts, Brain: script.New(o.cfg.Agent.Script)}
 	if o.tts != tts.Synthesizer(o.local) {
 		p.FallbackTTS = o.local
 	}

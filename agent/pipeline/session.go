@@ -20,6 +20,9 @@ import (
 // Providers are what one call's pipeline runs on.
 type Providers struct {
 	STT stt.Recognizer
+	// FallbackSTT takes over when STT cannot be opened or fails two turns
+	// in a row; nil: turns it fails are answered as not understood.
+	FallbackSTT stt.Recognizer
 	TTS tts.Synthesizer
 	// FallbackTTS speaks a sentence TTS failed on; nil: the sentence is
 	// skipped.
@@ -143,6 +146,11 @@ type session struct {
 	marks    map[string]*reply
 	history  []brain.Message
 	ending   bool
+	// sttFailures counts turns in a row the recogniser failed;
+	// onFallback: the stream is the fallback recogniser's (or there is
+	// none to fall back to).
+	sttFailures int
+	onFallback  bool
 	brainMu  sync.Mutex // one brain call at a time (a cut-off reply may still be returning)
 	closeErr error
 
@@ -169,8 +177,10 @@ type (
 	}
 	evReplyDone struct{ r *reply }
 	evStream    struct {
-		s   stt.Stream
-		err error
+		s        stt.Stream
+		rate     int
+		err      error
+		fallback bool
 	}
 	evMarkLate struct{ r *reply }
 )
@@ -181,23 +191,44 @@ func (s *session) Start(ctx context.Context) error {
 	s.start.Do(func() {
 		s.wg.Add(1)
 		go s.loop()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			st, err := s.p.STT.Open(s.ctx, stt.Options{Language: s.t.Language, Phrases: s.t.Phrases, OnPartial: func(text string) {
-				s.log.Debug("partial transcript", "text", text)
-				if s.t.OnPartial != nil {
-					s.t.OnPartial(s.call.ID, text)
-				}
-			}})
-			s.send(evStream{st, err})
-		}()
+		s.openSTT(s.p.STT, s.p.FallbackSTT)
 		s.send(startOpening{})
 	})
 	return err
 }
 
 type startOpening struct{}
+
+// openSTT opens a recogniser stream in the background, or the fallback's
+// when rec fails.
+func (s *session) openSTT(rec, fallback stt.Recognizer) {
+	opts := stt.Options{Language: s.t.Language, Phrases: s.t.Phrases, OnPartial: func(text string) {
+		s.log.Debug("partial transcript", "text", text)
+		if s.t.OnPartial != nil {
+			s.t.OnPartial(s.call.ID, text)
+		}
+	}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		st, err := rec.Open(s.ctx, opts)
+		if err == nil {
+			s.send(evStream{s: st, rate: rec.SampleRate(), fallback: fallback == nil})
+			return
+		}
+		if fallback == nil || s.ctx.Err() != nil {
+			s.send(evStream{err: err})
+			return
+		}
+		s.log.Warn("speech recogniser unavailable; using the fallback", "err", err)
+		st, err = fallback.Open(s.ctx, opts)
+		if err != nil {
+			s.send(evStream{err: err})
+			return
+		}
+		s.send(evStream{s: st, rate: fallback.SampleRate(), fallback: true})
+	}()
+}
 
 // OnAudio implements agent.Session.
 func (s *session) OnAudio(_ context.Context, pcm []int16) error {
@@ -299,7 +330,18 @@ func (s *session) onEvent(ev any) {
 			s.log.Error("speech recogniser unavailable", "err", ev.err)
 			return
 		}
-		s.stream = ev.s
+		if s.ctx.Err() != nil {
+			_ = ev.s.Close()
+			return
+		}
+		if s.stream != nil {
+			old := s.stream
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); _ = old.Close() }()
+		}
+		s.stream, s.onFallback = ev.s, ev.fallback
+		in, _ := s.up.Rates()
+		s.up = audio.NewResampler(in, ev.rate)
 	case evDTMF:
 		if s.ending {
 			return
@@ -493,6 +535,14 @@ func (s *session) finishTurn(discard bool, detected time.Time) {
 func (s *session) onFinal(ev evFinal) {
 	if ev.err != nil {
 		s.log.Warn("no final transcript", "err", ev.err)
+		s.sttFailures++
+		if s.sttFailures >= 2 && !s.onFallback && s.p.FallbackSTT != nil && s.ctx.Err() == nil {
+			s.log.Warn("speech recogniser failing; switching to the fallback")
+			s.onFallback = true
+			s.openSTT(s.p.FallbackSTT, nil)
+		}
+	} else {
+		s.sttFailures = 0
 	}
 	text := strings.TrimSpace(s.carry + " " + ev.text)
 	s.carry = ""
