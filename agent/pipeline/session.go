@@ -23,7 +23,7 @@ type Providers struct {
 	// FallbackSTT takes over when STT cannot be opened or fails two turns
 	// in a row; nil: turns it fails are answered as not understood.
 	FallbackSTT stt.Recognizer
-	TTS tts.Synthesizer
+	TTS         tts.Synthesizer
 	// FallbackTTS speaks a sentence TTS failed on; nil: the sentence is
 	// skipped.
 	FallbackTTS tts.Synthesizer
@@ -134,25 +134,25 @@ type session struct {
 	start  sync.Once
 
 	// loop state
-	vad      *vad.Detector
-	up       *audio.Resampler
-	stream   stt.Stream
-	preroll  [][]int16
-	turn     int       // caller turns started
-	turnAt   time.Time // when the current caller turn started
-	carry    string    // caller words of a turn whose reply was cut off before it spoke
-	cur      *reply    // the agent's reply in progress or still playing
-	replies  int
-	marks    map[string]*reply
-	history  []brain.Message
-	ending   bool
+	vad     *vad.Detector
+	up      *audio.Resampler
+	stream  stt.Stream
+	preroll [][]int16
+	turn    int       // caller turns started
+	turnAt  time.Time // when the current caller turn started
+	carry   string    // caller words of a turn whose reply was cut off before it spoke
+	cur     *reply    // the agent's reply in progress or still playing
+	replies int
+	marks   map[string]*reply
+	history []brain.Message
+	ending  bool
 	// sttFailures counts turns in a row the recogniser failed;
 	// onFallback: the stream is the fallback recogniser's (or there is
 	// none to fall back to).
 	sttFailures int
 	onFallback  bool
-	brainMu  sync.Mutex // one brain call at a time (a cut-off reply may still be returning)
-	closeErr error
+	brainMu     sync.Mutex // one brain call at a time (a cut-off reply may still be returning)
+	closeErr    error
 
 	mu            sync.Mutex // guards the report
 	transcript    []agent.Utterance
