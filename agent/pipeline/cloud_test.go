@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/internal/testenv"
+	"github.com/voxplatform/vox/voice/script"
+	"github.com/voxplatform/vox/voice/stt"
 )
 
 // A cloud synthesiser that refuses every request leaves the call to
@@ -86,5 +90,55 @@ func TestCloudRecognizerFallsBack(t *testing.T) {
 	rep := oneTurn(t, f, "I would like to book an appointment")
 	if got := lastAgent(rep); got != "Certainly. What is your name?" {
 		t.Fatalf("agent said %q", got)
+	}
+}
+
+// failingSTT stands in for a cloud recogniser whose socket the server keeps
+// closing: every turn's final result fails.
+type failingSTT struct{}
+
+func (failingSTT) SampleRate() int { return 16000 }
+func (failingSTT) Open(context.Context, stt.Options) (stt.Stream, error) {
+	return failingStream{}, nil
+}
+
+type failingStream struct{}
+
+func (failingStream) Write([]int16) error { return nil }
+func (failingStream) Flush(context.Context) (string, error) {
+	return "", errors.New("closed by the server: 1011 NET-0001")
+}
+func (failingStream) Close() error { return nil }
+
+// A recogniser that fails two turns in a row is replaced by the fallback
+// for the rest of the call.
+func TestFailingRecognizerIsReplaced(t *testing.T) {
+	f := offline(t)
+	leg := &playSink{}
+	sess, err := NewSession(agent.Call{ID: "fails"}, leg, Providers{
+		STT: failingSTT{}, FallbackSTT: f.stt, TTS: f.tts, Brain: script.New(f.cfg.Agent.Script),
+	}, f.tune, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	book := say(t, "I would like to book an appointment")
+	run(t, sess, leg, []caller{
+		{When: markPlayed("reply-1"), Audio: book},
+		{When: markPlayed("reply-2"), Audio: book},
+		{When: markPlayed("reply-3"), Audio: book},
+	}, markPlayed("reply-4"))
+	_ = sess.Close()
+	rep := sess.(agent.Reporter).Report()
+	var agentSaid []string
+	for _, u := range rep.Transcript {
+		if u.Speaker == agent.SpeakerAgent {
+			agentSaid = append(agentSaid, u.Text)
+		}
+	}
+	if len(agentSaid) != 4 || !strings.HasPrefix(agentSaid[1], "Sorry") || !strings.HasPrefix(agentSaid[2], "Sorry") || agentSaid[3] != "Certainly. What is your name?" {
+		t.Fatalf("agent said %q", agentSaid)
 	}
 }
