@@ -55,10 +55,11 @@ dev-call: ## Place a test call through the fleet started by `make dev`.
 
 .PHONY: deps
 deps: ## Install what the tests need (idempotent).
+	./scripts/deps-voice.sh
 	./scripts/deps.sh
 
 .PHONY: test
-test: deps check ## Install test dependencies (cgo headers first: vet compiles every package), run `make check`, then every test with -race.
+test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: check

@@ -9,11 +9,6 @@ have nginx || need_apt+=(nginx)
 have redis-server || need_apt+=(redis-server)
 have haproxy || need_apt+=(haproxy)
 have systemd-analyze || need_apt+=(systemd)
-# The offline voice pipeline: espeak-ng speaks, PocketSphinx (cgo, with Debian's en-us model) listens.
-have espeak-ng || need_apt+=(espeak-ng)
-have sox || need_apt+=(sox)
-pkg-config --exists pocketsphinx 2>/dev/null && [ -f /usr/share/pocketsphinx/model/en-us/en-us/mdef ] ||
-	need_apt+=(pkg-config libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us)
 
 if ((${#need_apt[@]})); then
 	echo "deps: apt-get install ${need_apt[*]}"
