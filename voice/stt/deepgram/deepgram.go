@@ -3,9 +3,11 @@
 // linear16 at 16 kHz, interim results), the caller's speech sent as binary
 // frames, {"type":"Finalize"} at the end of each turn and the final
 // results gathered until the one marked from_finalize. KeepAlive messages
-// hold the socket open between turns; CloseStream ends it. A socket the
-// server closed (1008 bad data, 1011 timeout) is dialled again on the next
-// turn.
+// hold the socket open between turns; CloseStream ends it. A sender
+// goroutine does the writing, so Write never waits on the network (the
+// pipeline calls it from the goroutine that detects barge-in). A socket the
+// server closed (1008 bad data, 1011 timeout) fails the turn it was in and
+// is dialled again for the next.
 //
 // deepgram imports nothing of this module outside voice/.
 package deepgram
@@ -86,13 +88,27 @@ func (e *HandshakeError) Error() string {
 
 // Open implements stt.Recognizer.
 func (r *Recognizer) Open(ctx context.Context, opts stt.Options) (stt.Stream, error) {
-	s := &stream{r: r, opts: opts, stop: make(chan struct{})}
+	s := &stream{r: r, opts: opts, stop: make(chan struct{}), out: make(chan frame, 512)}
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.keepAlive()
+	go s.send()
 	return s, nil
+}
+
+// frame is one message for the sender. A Finalize frame carries sent, told
+// which socket it went out on and whether the turn's audio was lost.
+type frame struct {
+	typ  int
+	b    []byte
+	sent chan sentTurn
+}
+
+type sentTurn struct {
+	c    *conn
+	lost error
 }
 
 type result struct {
@@ -120,6 +136,7 @@ type stream struct {
 	r    *Recognizer
 	opts stt.Options
 	stop chan struct{}
+	out  chan frame // to the sender goroutine, which owns dialling again
 	wg   sync.WaitGroup
 
 	mu        sync.Mutex // guards the fields below
@@ -256,43 +273,95 @@ func (c *conn) write(typ int, b []byte) error {
 	return c.ws.WriteMessage(typ, b)
 }
 
-// Write implements stt.Stream.
+// send writes the queued messages in order, dialling again when the
+// socket has died, so that Write never waits on the network.
+func (s *stream) send() {
+	defer s.wg.Done()
+	var used *conn // the socket this turn's audio went to
+	var lost error // why some of this turn's audio was lost
+	for {
+		select {
+		case <-s.stop:
+			return
+		case f := <-s.out:
+			c, err := s.live()
+			switch {
+			case err != nil:
+				lost = err
+			case used != nil && c != used && lost == nil:
+				lost = used.err // the socket died mid-turn
+			}
+			// A lost turn is not finalized: its results would land in
+			// the next turn.
+			if err == nil && (f.sent == nil || lost == nil) {
+				if werr := c.write(f.typ, f.b); werr != nil && lost == nil {
+					lost = fmt.Errorf("deepgram: send: %w", werr)
+				}
+			}
+			if f.sent == nil {
+				if err == nil {
+					used = c
+				}
+				continue
+			}
+			f.sent <- sentTurn{c: c, lost: lost}
+			used, lost = nil, nil
+		}
+	}
+}
+
+// Write implements stt.Stream: the audio is queued for the sender.
 func (s *stream) Write(pcm []int16) error {
-	c, err := s.live()
-	if err != nil {
-		return err
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return stt.ErrClosed
 	}
 	b := make([]byte, 2*len(pcm))
 	audio.PutPCM(b, pcm)
-	if err := c.write(websocket.BinaryMessage, b); err != nil {
-		return fmt.Errorf("deepgram: send audio: %w", err)
+	select {
+	case s.out <- frame{typ: websocket.BinaryMessage, b: b}:
+		return nil
+	default:
+		return errors.New("deepgram: sending behind, audio dropped")
 	}
-	return nil
 }
 
 // Flush implements stt.Stream.
 func (s *stream) Flush(ctx context.Context) (string, error) {
 	done := make(chan struct{})
 	s.mu.Lock()
-	c, closed := s.c, s.closed
+	closed := s.closed
 	s.finalized = done
 	s.mu.Unlock()
 	if closed {
 		return "", stt.ErrClosed
 	}
+	sent := make(chan sentTurn, 1)
 	select {
-	case <-c.dead:
-		// The turn's audio went down with the socket; the next turn's
-		// Write dials again.
+	case s.out <- frame{websocket.TextMessage, []byte(`{"type":"Finalize"}`), sent}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	var st sentTurn
+	select {
+	case st = <-sent:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if st.lost != nil || st.c == nil {
+		// The turn's audio went down with a socket; the next turn uses
+		// the new one.
 		s.mu.Lock()
 		s.finals, s.finalized = nil, nil
 		s.mu.Unlock()
-		return "", c.err
-	default:
+		if st.lost == nil {
+			st.lost = errors.New("deepgram: no socket")
+		}
+		return "", st.lost
 	}
-	if err := c.write(websocket.TextMessage, []byte(`{"type":"Finalize"}`)); err != nil {
-		return "", fmt.Errorf("deepgram: finalize: %w", err)
-	}
+	c := st.c
 	timer := time.NewTimer(s.r.cfg.Finalize)
 	defer timer.Stop()
 	var werr error
