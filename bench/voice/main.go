@@ -34,8 +34,9 @@ func run() int {
 	withLLM := flag.Bool("llm", true, "also run the calls with a streamed model (local test server, 300 ms to first token, 30 ms a token)")
 	bandFill := flag.Float64("band-fill", 0, "PocketSphinx band fill RMS (0: its default)")
 	werOnly := flag.Bool("wer-only", false, "measure the recogniser only")
+	psArgs := flag.String("ps-args", "", "further PocketSphinx decoder arguments, space-separated (e.g. \"-lw 10\")")
 	flag.Parse()
-	if err := werBench(*bandFill); err != nil {
+	if err := werBench(*bandFill, strings.Fields(*psArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "wer:", err)
 		return 1
 	}
@@ -82,8 +83,8 @@ func cpuTime(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func werBench(bandFill float64) error {
-	rec, err := pocketsphinx.New(pocketsphinx.Config{BandFill: bandFill})
+func werBench(bandFill float64, args []string) error {
+	rec, err := pocketsphinx.New(pocketsphinx.Config{BandFill: bandFill, Args: args})
 	if err != nil {
 		return err
 	}

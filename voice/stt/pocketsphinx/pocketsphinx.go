@@ -36,6 +36,8 @@ type Config struct {
 	// Narrowband says the audio written was telephone audio (8 kHz before
 	// resampling) [true unless Wideband].
 	Wideband bool
+	// Args are further decoder arguments ("-lw", "10", …) for tuning.
+	Args []string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -100,6 +102,7 @@ func (r *Recognizer) Close() error {
 func (r *Recognizer) args(phrases []string) (key string, args []string, err error) {
 	m := r.cfg.ModelDir
 	args = []string{"-hmm", filepath.Join(m, "en-us"), "-logfn", "/dev/null", "-remove_noise", "no", "-remove_silence", "no"}
+	args = append(args, r.cfg.Args...)
 	if len(phrases) == 0 {
 		return "", append(args, "-lm", filepath.Join(m, "en-us.lm.bin"), "-dict", filepath.Join(m, "cmudict-en-us.dict")), nil
 	}
