@@ -144,22 +144,33 @@ func (b *Brain) Opening(_ context.Context, emit func(brain.Event) error) error {
 	return b.enter(0, emit)
 }
 
+// enter says a step. A step that asks nothing (no routes, keys or field)
+// and has a Next goes straight on to it, up to maxChain steps.
 func (b *Brain) enter(i int, emit func(brain.Event) error) error {
-	b.cur = i
-	st := b.s.Steps[i]
-	if st.Say != "" {
-		if err := emit(brain.Event{Text: st.Say + " "}); err != nil {
-			return err
+	for chain := 0; ; chain++ {
+		b.cur = i
+		st := b.s.Steps[i]
+		if st.Say != "" {
+			if err := emit(brain.Event{Text: st.Say + " "}); err != nil {
+				return err
+			}
 		}
+		switch {
+		case st.Transfer != "":
+			return emit(brain.Event{Tool: &brain.ToolCall{Name: brain.ToolTransfer, Args: map[string]string{"to": st.Transfer}}})
+		case st.Hangup:
+			return emit(brain.Event{Tool: &brain.ToolCall{Name: brain.ToolEndCall, Args: map[string]string{"reason": "script step " + st.ID}}})
+		case st.Next != "" && len(st.Routes) == 0 && len(st.DTMF) == 0 && st.Field == "" && chain < maxChain:
+			i = b.idx[st.Next]
+			continue
+		}
+		return nil
 	}
-	switch {
-	case st.Transfer != "":
-		return emit(brain.Event{Tool: &brain.ToolCall{Name: brain.ToolTransfer, Args: map[string]string{"to": st.Transfer}}})
-	case st.Hangup:
-		return emit(brain.Event{Tool: &brain.ToolCall{Name: brain.ToolEndCall, Args: map[string]string{"reason": "script step " + st.ID}}})
-	}
-	return nil
 }
+
+// maxChain bounds steps said in a row without the caller, so a loop of
+// Next steps cannot talk for ever.
+const maxChain = 10
 
 // Reply implements brain.Brain.
 func (b *Brain) Reply(_ context.Context, in brain.Input, emit func(brain.Event) error) error {

@@ -89,6 +89,30 @@ func TestConversations(t *testing.T) {
 	}
 }
 
+// A step that asks nothing goes straight on to its Next; a loop of such
+// steps stops.
+func TestChainedSteps(t *testing.T) {
+	s := Script{Steps: []Step{
+		{ID: "hi", Say: "Welcome.", Next: "menu"},
+		{ID: "menu", Say: "Press 1 for sales.", DTMF: map[string]string{"1": "sales"}},
+		{ID: "sales", Say: "Sales.", Next: "loop"},
+		{ID: "loop", Say: "Again.", Next: "sales"},
+	}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b := New(s)
+	ctx := context.Background()
+	text, _, _ := collect(t, func(emit func(brain.Event) error) error { return b.Opening(ctx, emit) })
+	if text != "Welcome. Press 1 for sales." || b.Step() != "menu" {
+		t.Fatalf("opening %q at step %q", text, b.Step())
+	}
+	text, _, _ = collect(t, func(emit func(brain.Event) error) error { return b.Reply(ctx, brain.Input{DTMF: "1"}, emit) })
+	if n := strings.Count(text, "Sales.") + strings.Count(text, "Again."); n != maxChain+1 {
+		t.Fatalf("loop said %d steps: %q", n, text)
+	}
+}
+
 func TestFieldValue(t *testing.T) {
 	for in, want := range map[string]string{
 		"My name is John Smith.": "john smith",
