@@ -55,6 +55,7 @@ dev-call: ## Place a test call through the fleet started by `make dev`.
 
 .PHONY: deps
 deps: ## Install what the tests need (idempotent).
+	./scripts/deps-voice.sh
 	./scripts/deps.sh
 
 .PHONY: test
@@ -93,6 +94,10 @@ bench-dialler: ## Predictive pacing against one-per-free, the best fixed ratio a
 .PHONY: bench-media
 bench-media: deps ## LiveKit media capacity: K concurrent calls, one worker process each, callers in another (BENCH_MEDIA_FLAGS, e.g. -k 1,8,16 -single -complexity 9).
 	$(GO) run ./bench/media $(BENCH_MEDIA_FLAGS)
+
+.PHONY: bench-voice
+bench-voice: deps ## The voice pipeline: recogniser WER and real-time factor on espeak-ng fixtures, per-turn latency split, barge-in stop and CPU per call (offline defaults).
+	$(GO) run ./bench/voice
 
 .PHONY: soak
 soak: deps ## Load-and-fault suite: every operator action under load through real nginx (VOX_SOAK_SECONDS per scenario, default 30).

@@ -49,4 +49,7 @@ forbid dialler/compliance api supervisor callslot upstream dialler/leader dialle
 forbid dialler/fairshare api store supervisor callslot upstream pacing lkapi fleetapi runtimeclient
 forbid dialler/leader api supervisor callslot upstream pacing lkapi fleetapi runtimeclient
 forbid pacing api store supervisor callslot upstream dialler lkapi fleetapi runtimeclient
+# The voice pipeline: agent and voice/ know nothing of workers, daemons or the Backend.
+forbid agent supervisor callslot api store upstream lifeline control
+forbid voice agent supervisor callslot api store upstream lifeline control twilio
 exit $fail
