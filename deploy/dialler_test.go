@@ -1,40 +1,11 @@
 package deploy
 
 import (
-	"bufio"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// parseEnv reads an EnvironmentFile into a map.
-func parseEnv(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("%s: not KEY=VALUE: %q", path, line)
-		}
-		if _, dup := env[k]; dup {
-			t.Fatalf("%s: %s set twice", path, k)
-		}
-		env[k] = v
-	}
-	return env
-}
 
 // TestDiallerEnvExample checks deploy/env/voxdialler.env.example against
 // the settings `voxdialler -h` lists, both ways, and the units against the
