@@ -203,18 +203,27 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
+// meBody is who the caller is: a user or an API key, with the role that
+// applies now.
+type meBody struct {
+	OrgID    string      `json:"org_id"`
+	Role     string      `json:"role"`
+	User     *store.User `json:"user,omitempty"`
+	APIKeyID string      `json:"api_key_id,omitempty"`
+}
+
 // me returns the caller.
 func (s *Server) me(c *fiber.Ctx) error {
 	p := principal(c)
-	out := fiber.Map{"org_id": p.OrgID, "role": p.Role}
+	out := meBody{OrgID: p.OrgID, Role: p.Role}
 	if p.UserID != "" {
 		u, err := store.Get[store.User](c.UserContext(), s.store, store.CollUsers, p.OrgID, p.UserID)
 		if err != nil {
 			return err
 		}
-		out["user"] = u
+		out.User = &u
 	} else {
-		out["api_key_id"] = p.APIKeyID
+		out.APIKeyID = p.APIKeyID
 	}
 	return c.JSON(out)
 }

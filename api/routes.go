@@ -26,7 +26,7 @@ func (s *Server) routesAll() {
 	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/auth/logout", Summary: "Revoke the access token (and a refresh token)",
 		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Body: []string{fiber.MIMEApplicationJSON}, In: refreshRequest{}}, s.logout)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/auth/me", Summary: "Who the caller is",
-		Tag: "auth", Access: accessUser, Role: store.RoleViewer}, s.me)
+		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Out: meBody{}}, s.me)
 
 	s.resourceRoutes()
 	s.contactRoutes()
