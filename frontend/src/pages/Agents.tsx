@@ -58,7 +58,7 @@ export function AgentPage({ id }: { id: string }) {
         <Link to="/agents">← All agents</Link>
       </p>
       <Status a={agent} what="the agent">
-        {(a) => <AgentForm key={a.updated_at} agent={a} onSaved={(x) => agent.setData(() => x)} />}
+        {(a) => <AgentForm key={a.id} agent={a} onSaved={(x) => agent.setData(() => x)} />}
       </Status>
     </Layout>
   );
