@@ -1,7 +1,7 @@
 // Shared pieces of every page: the layout and navigation, loading, empty
 // and error states, form fields, and the data-loading hook.
 import { useCallback, useEffect, useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
-import { useStreamState } from './api/events';
+import { useEvents, useStreamState } from './api/events';
 import { useAuth } from './auth';
 import { Link, useLocation } from './router';
 
@@ -117,6 +117,8 @@ export function Badge({ state }: { state: string }) {
   return <span className={`badge badge-${state.replace(/[^a-z-]/g, '')}`}>{state}</span>;
 }
 
+const keepOpen = () => undefined;
+
 const nav: [string, string][] = [
   ['/fleet', 'Live fleet'],
   ['/calls', 'Calls'],
@@ -131,6 +133,9 @@ const nav: [string, string][] = [
 export function Layout({ title, children }: { title: string; children: ReactNode }) {
   const { me, signOut } = useAuth();
   const { path } = useLocation();
+  // Every signed-in page keeps the event stream open: the indicator says
+  // whether the live views are current.
+  useEvents(keepOpen);
   const stream = useStreamState();
   const [open, setOpen] = useState(false);
   const h1 = useRef<HTMLHeadingElement>(null);

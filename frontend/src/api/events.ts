@@ -16,6 +16,14 @@ let source: EventSource | null = null;
 let retry = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let generation = 0;
+let linger: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * How long the stream stays open after its last subscriber leaves: moving
+ * from one page to the next unsubscribes and subscribes again, which must
+ * not open a new stream each time.
+ */
+const LINGER_MS = 10_000;
 
 function setState(s: StreamState) {
   state = s;
@@ -80,12 +88,18 @@ async function connect() {
 /** subscribe adds a handler, opening the stream for the first one. */
 export function subscribe(h: Handler): () => void {
   handlers.add(h);
-  if (handlers.size === 1) void connect();
+  clearTimeout(linger);
+  linger = undefined;
+  if (handlers.size === 1 && state === 'offline') void connect();
   return () => {
     handlers.delete(h);
     if (handlers.size === 0) {
-      close();
-      setState('offline');
+      clearTimeout(linger);
+      linger = setTimeout(() => {
+        if (handlers.size > 0) return;
+        close();
+        setState('offline');
+      }, LINGER_MS);
     }
   };
 }
