@@ -176,7 +176,7 @@ test('a test call: a worker turns busy and the call appears live, then its detai
   await calls.getByText('No calls match.').waitFor({ timeout: T });
   await calls.getByText('Live', { exact: true }).waitFor({ timeout: T }); // the stream is open
 
-  const res = await fetch(CONTROL + '/call', { method: 'POST', body: JSON.stringify({ agent_id: state.agentId }) });
+  const res = await fetch(CONTROL + '/call', { method: 'POST', body: JSON.stringify({ agent_id: state.agentId, campaign_id: state.campaignId }) });
   assert.equal(res.status, 200, await res.clone().text());
   const { call_id: id } = await res.json();
   state.callId = id;
@@ -298,6 +298,12 @@ test('every page: no serious accessibility violation, screenshots at desktop and
     await visit(path);
     await page.getByRole('heading', { name: heading, level: 1 }).waitFor({ timeout: T });
     await audit(page, name);
+    if (name === 'campaign') {
+      // The test call was one of the campaign's: one dial, answered, no abandon.
+      const figures = await page.locator('#cp-figures').locator('..').innerText();
+      assert.match(figures, /Dials\s+1\s+Answers\s+1\s+Pacing ratio\s+1\.00\s+Abandon rate\s+0\.0 %/);
+      await page.getByRole('img', { name: /Abandon rate over time/ }).waitFor({ timeout: T });
+    }
   }
   s.check();
   await s.close();

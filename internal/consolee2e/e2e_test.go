@@ -295,13 +295,14 @@ func (d *callDriver) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /call", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			AgentID string `json:"agent_id"`
+			AgentID    string `json:"agent_id"`
+			CampaignID string `json:"campaign_id"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
 		}
-		id, err := d.place(r.Context(), in.AgentID)
+		id, err := d.place(r.Context(), in.AgentID, in.CampaignID)
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -320,7 +321,7 @@ func (d *callDriver) handler() http.Handler {
 
 // place calls a ready worker over its socket, as a carrier would, and
 // records the call as in progress.
-func (d *callDriver) place(ctx context.Context, agentID string) (string, error) {
+func (d *callDriver) place(ctx context.Context, agentID, campaignID string) (string, error) {
 	res, err := http.Get(d.fleet.url + "/health/fleet")
 	if err != nil {
 		return "", err
@@ -359,9 +360,13 @@ func (d *callDriver) place(ctx context.Context, agentID string) (string, error) 
 	d.open[id] = cl
 	d.mu.Unlock()
 	now := time.Now().UTC()
-	_, status, err := send("PUT", d.api+"/runtime/calls/"+id, d.service(), map[string]any{
-		"agent_id": agentID, "status": "in-progress", "direction": "inbound", "from": "+442071838750", "to": "+442071838751",
-		"fleet_url": d.fleet.url, "started_at": now, "answered_at": now})
+	rec := map[string]any{
+		"agent_id": agentID, "status": "in-progress", "direction": "outbound", "from": "+442071838750", "to": "+442071838751",
+		"fleet_url": d.fleet.url, "started_at": now, "answered_at": now}
+	if campaignID != "" {
+		rec["campaign_id"] = campaignID
+	}
+	_, status, err := send("PUT", d.api+"/runtime/calls/"+id, d.service(), rec)
 	if err != nil || status != 201 {
 		return "", fmt.Errorf("record call %s: %d %v", id, status, err)
 	}
