@@ -41,6 +41,18 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 call: ## Place a test call on the fleet started by `make run`.
 	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR)
 
+.PHONY: dev
+dev: build deps ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler); Ctrl-C stops it all.
+	$(BIN)/voxdev up
+
+.PHONY: dev-status
+dev-status: ## Health of every part started by `make dev`.
+	@$(BIN)/voxdev status
+
+.PHONY: dev-call
+dev-call: ## Place a test call through the fleet started by `make dev`.
+	@$(BIN)/voxdev call
+
 .PHONY: deps
 deps: ## Install what the tests need (idempotent).
 	./scripts/deps.sh

@@ -1,0 +1,147 @@
+// Command voxdev runs the whole Vox platform on this machine for development
+// (`make dev`), reports each part's health (`make dev-status`) and places a
+// test call through it (`make dev-call`). See package devstack.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/voxplatform/vox/devstack"
+)
+
+const usage = `voxdev — the whole platform on this machine, for development
+
+usage:
+  voxdev [up] [--dir D] [--port-base P] [--workers N]   start everything; Ctrl-C stops it all
+  voxdev status [--dir D] [--json]                      health of every part (exit 1 if one is down)
+  voxdev call [--dir D]                                 place a test call through the fleet's nginx
+  voxdev help
+
+Ports are P (Console + API) to P+59 on 127.0.0.1; P is 7700 by default.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "up"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 1
+	}
+	fs := flag.NewFlagSet("voxdev "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
+	dir := fs.String("dir", filepath.Join(root, ".dev"), "the stack's directory (secrets, data, logs)")
+	switch cmd {
+	case "up":
+		base := fs.Int("port-base", devstack.DefaultPortBase, "first of 60 loopback ports")
+		workers := fs.Int("workers", 4, "fleet workers")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return up(devstack.Config{Root: root, Dir: *dir, PortBase: *base, Workers: *workers}, stdout, stderr)
+	case "status":
+		asJSON := fs.Bool("json", false, "print JSON")
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return status(*dir, *asJSON, stdout, stderr)
+	case "call":
+		if fs.Parse(args) != nil {
+			return 2
+		}
+		return call(root, *dir, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "voxdev: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// up runs the stack until SIGINT/SIGTERM. A second signal stops at once:
+// voxdev's children are in their own process groups, so the first Ctrl-C
+// reaches only voxdev, which stops them in order; the second kills them.
+func up(cfg devstack.Config, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		cancel()
+		<-sig
+		fmt.Fprintln(stderr, "voxdev: second signal: stopping now")
+		_ = syscall.Kill(0, syscall.SIGKILL)
+	}()
+	fmt.Fprintf(stdout, "Starting the platform (stack in %s)…\n", cfg.Dir)
+	if err := devstack.Up(ctx, cfg, stdout); err != nil {
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "stopped; nothing left running")
+	return 0
+}
+
+func status(dir string, asJSON bool, stdout, stderr io.Writer) int {
+	parts, err := devstack.Status(context.Background(), dir)
+	if errors.Is(err, devstack.ErrNotRunning) {
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 1
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(parts)
+	} else {
+		devstack.PrintStatus(stdout, parts)
+	}
+	for _, p := range parts {
+		if !p.OK {
+			return 1
+		}
+	}
+	return 0
+}
+
+// call runs `voxfleet call` against the fleet site of the running stack,
+// with a service token scoped to the development fleet.
+func call(root, dir string, stdout, stderr io.Writer) int {
+	url, secret, err := devstack.CallTarget(dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 2
+	}
+	cmd := exec.Command(filepath.Join(root, "bin", "voxfleet"), "call", "--url", url, "--fleet-id", devstack.DevFleetID)
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(stderr, "voxdev:", err)
+		return 1
+	}
+	return 0
+}
