@@ -79,7 +79,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func (c Config) addr(off int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.PortBase+off)) }
+func (c Config) addr(off int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.PortBase+off))
+}
 func (c Config) path(elem ...string) string {
 	return filepath.Join(append([]string{c.Dir}, elem...)...)
 }

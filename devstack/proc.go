@@ -17,12 +17,12 @@ import (
 // own so that stopping it reaches its children (nginx's workers, voxfleet's
 // workers) too.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
+	name  string
+	cmd   *exec.Cmd
 	log   string        // path of its combined output
 	grace time.Duration // how long it may take to stop on SIGTERM
-	done chan struct{} // closed when it has exited
-	err  error         // its exit, valid after done
+	done  chan struct{} // closed when it has exited
+	err   error         // its exit, valid after done
 }
 
 // start runs the command with its output appended to logDir/NAME.log.

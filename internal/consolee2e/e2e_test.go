@@ -84,7 +84,7 @@ func TestConsoleE2E(t *testing.T) {
 		// seconds; voxbridge frees a closed stream's slot only at its next
 		// heartbeat.
 		"EVENTS_MAX_PER_USER": "50",
-		"MINIO_ENDPOINT": mi.Endpoint, "MINIO_ACCESS_KEY": testminio.AccessKey, "MINIO_SECRET_KEY": testminio.SecretKey,
+		"MINIO_ENDPOINT":      mi.Endpoint, "MINIO_ACCESS_KEY": testminio.AccessKey, "MINIO_SECRET_KEY": testminio.SecretKey,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil)
 	if err != nil {
