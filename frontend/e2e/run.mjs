@@ -244,6 +244,33 @@ test('a viewer sees no edit control', async () => {
   await s.close();
 });
 
+test('two tabs refreshing an expired token at once both stay signed in', async () => {
+  const s = await session();
+  // The expired access token is refused once per tab before the refresh.
+  s.allow(/HTTP 401: GET .*\/api\/v1\/auth\/me/);
+  s.allow(/console error: Failed to load resource: the server responded with a status of 401/);
+  const one = await s.page();
+  await signIn(one, owner);
+  const two = await s.page();
+  await two.goto(BASE + '/agents');
+  await two.getByRole('heading', { name: 'Agents', level: 1 }).waitFor({ timeout: T });
+  const before = await one.evaluate(() => JSON.parse(localStorage.getItem('vox.session')));
+  await one.evaluate(() => {
+    const s = JSON.parse(localStorage.getItem('vox.session'));
+    localStorage.setItem('vox.session', JSON.stringify({ ...s, access_token: 'expired' }));
+  });
+  await Promise.all([one.reload(), two.reload()]);
+  await one.getByRole('heading', { name: 'Live fleet', level: 1 }).waitFor({ timeout: T });
+  await two.getByRole('heading', { name: 'Agents', level: 1 }).waitFor({ timeout: T });
+  await two.getByRole('link', { name: 'Reception' }).waitFor({ timeout: T });
+  const after = await one.evaluate(() => JSON.parse(localStorage.getItem('vox.session')));
+  assert.notEqual(after.refresh_token, before.refresh_token, 'the refresh token rotated');
+  assert.equal(await one.getByLabel('Password').count(), 0, 'tab one still signed in');
+  assert.equal(await two.getByLabel('Password').count(), 0, 'tab two still signed in');
+  s.check();
+  await s.close();
+});
+
 test('keyboard: a skip link first, and focus is visible', async () => {
   const s = await session();
   const page = await s.page();
