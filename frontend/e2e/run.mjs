@@ -199,7 +199,8 @@ test('a test call: a worker turns busy and the call appears live, then its detai
   assert.match(await row.innerText(), /in-progress/);
 
   const end = await fetch(`${CONTROL}/call/${id}/end`, { method: 'POST' });
-  assert.equal(end.status, 204, await end.text());
+  assert.equal(end.status, 200, await end.clone().text());
+  const { transcript } = await end.json();
   await row.filter({ hasText: 'completed' }).waitFor({ timeout: T });
   await fleet.locator('tr[data-state=busy]').waitFor({ state: 'detached', timeout: T });
 
@@ -207,6 +208,14 @@ test('a test call: a worker turns busy and the call appears live, then its detai
   await calls.getByRole('heading', { name: `Call ${id}` }).waitFor({ timeout: T });
   await calls.getByLabel('Call recording').waitFor({ timeout: T });
   const href = await calls.getByRole('link', { name: 'Download the recording' }).getAttribute('href');
+  if (transcript) {
+    // The Backend keeps transcripts: the detail shows it, the turn's latency and the fields.
+    await calls.getByText('I would like to renew my contract.').waitFor({ timeout: T });
+    await calls.getByRole('cell', { name: '420' }).waitFor({ timeout: T });
+    await calls.getByText('renewal').waitFor({ timeout: T });
+  } else {
+    await calls.getByText('No transcript yet.').waitFor({ timeout: T });
+  }
   const rec = await fetch(href);
   assert.equal(rec.status, 200, 'the presigned recording link plays');
   assert.equal((await rec.arrayBuffer()).byteLength, 44 + 16000);

@@ -310,11 +310,12 @@ func (d *callDriver) handler() http.Handler {
 		_ = json.NewEncoder(w).Encode(map[string]string{"call_id": id})
 	})
 	mux.HandleFunc("POST /call/{id}/end", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.end(r.Context(), r.PathValue("id")); err != nil {
+		transcript, err := d.end(r.Context(), r.PathValue("id"))
+		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
-		w.WriteHeader(204)
+		_ = json.NewEncoder(w).Encode(map[string]bool{"transcript": transcript})
 	})
 	return mux
 }
@@ -373,29 +374,48 @@ func (d *callDriver) place(ctx context.Context, agentID, campaignID string) (str
 	return id, nil
 }
 
-// end hangs up and records the call as completed, with a recording.
-func (d *callDriver) end(ctx context.Context, id string) error {
+// end hangs up and records the call as completed, with a recording and,
+// when the Backend takes them, a transcript with a turn's latency and
+// extracted fields (transcript reports whether it did).
+func (d *callDriver) end(ctx context.Context, id string) (transcript bool, err error) {
 	d.mu.Lock()
 	cl := d.open[id]
 	delete(d.open, id)
 	d.mu.Unlock()
 	if cl == nil {
-		return fmt.Errorf("no open call %s", id)
+		return false, fmt.Errorf("no open call %s", id)
 	}
 	_ = cl.Stop()
 	cl.Close()
 	wav := silence(time.Second)
 	key := "recordings/e2e/" + id + ".wav"
 	if _, err := d.mc.PutObject(ctx, "recordings", key, bytes.NewReader(wav), int64(len(wav)), minio.PutObjectOptions{ContentType: "audio/wav"}); err != nil {
-		return err
+		return false, err
 	}
 	now := time.Now().UTC()
-	_, status, err := send("PUT", d.api+"/runtime/calls/"+id, d.service(), map[string]any{
-		"status": "completed", "ended_at": now, "duration_seconds": 4.2, "recording_key": key})
-	if err != nil || status != 200 {
-		return fmt.Errorf("record end of %s: %d %v", id, status, err)
+	rec := map[string]any{"status": "completed", "ended_at": now, "duration_seconds": 4.2, "recording_key": key}
+	full := map[string]any{
+		"transcript": []map[string]any{
+			{"seq": 0, "speaker": "agent", "text": "Hello, you are through to Vox reception.", "at": now.Add(-4 * time.Second),
+				"latency": map[string]int{"response_ms": 420, "tts_ms": 180}},
+			{"seq": 1, "speaker": "caller", "text": "I would like to renew my contract.", "at": now.Add(-2 * time.Second)},
+		},
+		"fields": map[string]string{"intent": "renewal"},
 	}
-	return nil
+	for k, v := range rec {
+		full[k] = v
+	}
+	_, status, err := send("PUT", d.api+"/runtime/calls/"+id, d.service(), full)
+	if err == nil && status == 200 {
+		return true, nil
+	}
+	// A Backend without transcripts refuses the unknown fields: the record
+	// without them.
+	_, status, err = send("PUT", d.api+"/runtime/calls/"+id, d.service(), rec)
+	if err != nil || status != 200 {
+		return false, fmt.Errorf("record end of %s: %d %v", id, status, err)
+	}
+	return false, nil
 }
 
 func (d *callDriver) closeAll() {

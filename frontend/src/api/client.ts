@@ -43,7 +43,8 @@ export function refresh(): Promise<boolean> {
   return refreshing;
 }
 
-async function authFetch(input: Request): Promise<Response> {
+/** authFetch sends a request with the access token, refreshing it once on a 401. */
+export async function authFetch(input: Request): Promise<Response> {
   const retry = input.clone();
   const send = (req: Request) => {
     const s = loadSession();

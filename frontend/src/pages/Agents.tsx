@@ -1,9 +1,8 @@
 // Agents: list, create, edit (prompt, script, voice, greeting, language,
 // recording, longest call), and a test call through the widget route.
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, ok } from '../api/client';
+import { api, ApiError, authFetch, ok } from '../api/client';
 import { requiredRole } from '../api/roles.gen';
-import { loadSession } from '../api/session';
 import type { Agent, AgentInput } from '../api/types';
 import { useAuth } from '../auth';
 import { Link, navigate } from '../router';
@@ -133,11 +132,11 @@ function TestCall({ agentId }: { agentId: string }) {
   const { can } = useAuth();
   const [result, setResult] = useState<string>();
   const call = useSubmit(async () => {
-    const res = await fetch(`/api/v1/agents/${encodeURIComponent(agentId)}/widget`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${loadSession()?.access_token ?? ''}`, 'Content-Type': 'application/json' },
-      body: '{}',
-    });
+    // The widget route is typed once the server's document has it; until
+    // then the button is not shown (see requiredRole below).
+    const res = await authFetch(
+      new Request(`/api/v1/agents/${encodeURIComponent(agentId)}/widget`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }),
+    );
     const body = (await res.json().catch(() => ({}))) as { error?: string; url?: string; room?: string };
     if (!res.ok) throw new ApiError(res.status === 503 ? `Test calls need LiveKit: ${body.error ?? 'not configured'}` : (body.error ?? `HTTP ${res.status}`), res.status);
     setResult(`Joined room ${body.room ?? ''} at ${body.url ?? ''}: the agent is on its way.`);

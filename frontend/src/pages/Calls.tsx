@@ -106,10 +106,17 @@ export function CallTable({ calls }: { calls: Call[] }) {
   );
 }
 
-type TranscriptEntry = { speaker?: string; text?: string; at?: string; interrupted?: boolean; seq?: number };
-type Latency = Record<string, number | string>;
-/** Parts of a call record the server may add (transcript, fields, latencies). */
-type Extra = { transcript?: TranscriptEntry[]; fields?: Record<string, unknown>; latencies?: Latency[] };
+/** A transcript entry as the call record carries it (agent turns may have their latency). */
+type TranscriptEntry = {
+  seq?: number;
+  speaker?: string;
+  text?: string;
+  at?: string;
+  interrupted?: boolean;
+  latency?: { response_ms?: number; stt_ms?: number; llm_ms?: number; tts_ms?: number };
+};
+/** Parts of a call's detail that older servers do not send. */
+type Extra = { transcript?: TranscriptEntry[]; fields?: Record<string, unknown> };
 
 export function CallDetailPage({ id }: { id: string }) {
   const call = useAsync(async () => ok(await api.GET('/api/v1/calls/{call_id}', { params: { path: { call_id: id } } })), [id]);
@@ -136,6 +143,7 @@ export function CallDetailPage({ id }: { id: string }) {
 
 function Detail({ c }: { c: CallDetail }) {
   const x = c as CallDetail & Extra;
+  const turns = (x.transcript ?? []).filter((t) => t.latency);
   return (
     <>
       <section className="card" aria-labelledby="call-facts">
@@ -222,25 +230,24 @@ function Detail({ c }: { c: CallDetail }) {
       </section>
       <section className="card" aria-labelledby="call-latency">
         <h2 id="call-latency">Per-turn latencies</h2>
-        {x.latencies?.length ? (
+        {turns.length ? (
           <div className="scroll" role="region" aria-label="Latencies" tabIndex={0}>
             <table>
               <thead>
                 <tr>
-                  <th scope="col">Turn</th>
-                  {Object.keys(x.latencies[0]!).map((k) => (
-                    <th scope="col" key={k}>
-                      {k}
-                    </th>
-                  ))}
+                  <th scope="col">Agent turn</th>
+                  <th scope="col">Response (ms)</th>
+                  <th scope="col">Speech-to-text</th>
+                  <th scope="col">Model</th>
+                  <th scope="col">Text-to-speech</th>
                 </tr>
               </thead>
               <tbody>
-                {x.latencies.map((l, i) => (
-                  <tr key={i}>
-                    <td>{i + 1}</td>
-                    {Object.values(l).map((v, j) => (
-                      <td key={j}>{v}</td>
+                {turns.map((t, i) => (
+                  <tr key={t.seq ?? i}>
+                    <td>{(t.text ?? '').slice(0, 40) || `#${i + 1}`}</td>
+                    {([t.latency?.response_ms, t.latency?.stt_ms, t.latency?.llm_ms, t.latency?.tts_ms] as const).map((v, j) => (
+                      <td key={j}>{v ? v : '—'}</td>
                     ))}
                   </tr>
                 ))}
