@@ -126,29 +126,50 @@ function AgentForm({ agent, onSaved }: { agent: Agent; onSaved: (a: Agent) => vo
   );
 }
 
-/** TestCall asks the widget route for a LiveKit join token (when the server has the route). */
+/** What the widget route answers: the browser's way into the call's room. */
+type WidgetSession = { call_id?: string; url?: string; room?: string; token?: string; error?: string };
+
+/**
+ * TestCall starts a browser call with the agent through the widget route
+ * (shown when the server has the route and the user's role may use it):
+ * a fleet worker joins the call's LiveKit room and the browser joins it as
+ * the caller.
+ */
 function TestCall({ agentId }: { agentId: string }) {
   const op = 'POST /api/v1/agents/{id}/widget';
   const { can } = useAuth();
-  const [result, setResult] = useState<string>();
+  const [live, setLive] = useState<{ id: string; hangUp: () => void }>();
   const call = useSubmit(async () => {
     // The widget route is typed once the server's document has it; until
     // then the button is not shown (see requiredRole below).
     const res = await authFetch(
       new Request(`/api/v1/agents/${encodeURIComponent(agentId)}/widget`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }),
     );
-    const body = (await res.json().catch(() => ({}))) as { error?: string; url?: string; room?: string };
+    const body = (await res.json().catch(() => ({}))) as WidgetSession;
     if (!res.ok) throw new ApiError(res.status === 503 ? `Test calls need LiveKit: ${body.error ?? 'not configured'}` : (body.error ?? `HTTP ${res.status}`), res.status);
-    setResult(`Joined room ${body.room ?? ''} at ${body.url ?? ''}: the agent is on its way.`);
+    if (!body.url || !body.token) throw new Error('The server gave no room to join.');
+    const { joinCall } = await import('../livecall');
+    const hangUp = await joinCall(body.url, body.token, () => setLive(undefined));
+    setLive({ id: body.call_id ?? '', hangUp });
   });
   if (!requiredRole[op] || !can(op)) return null;
   return (
     <section className="card" aria-labelledby="test-call">
       <h2 id="test-call">Test call</h2>
-      <button type="button" onClick={() => void call.submit()} disabled={call.busy}>
-        Start a test call
-      </button>
-      {result && <p role="status">{result}</p>}
+      {live ? (
+        <>
+          <p role="status">
+            In a call with the agent{live.id && <> (<Link to={`/calls/${encodeURIComponent(live.id)}`}>{live.id}</Link>)</>}: speak into your microphone.
+          </p>
+          <button type="button" onClick={live.hangUp}>
+            Hang up
+          </button>
+        </>
+      ) : (
+        <button type="button" onClick={() => void call.submit()} disabled={call.busy}>
+          {call.busy ? 'Calling…' : 'Start a test call'}
+        </button>
+      )}
       <FormError error={call.error} />
     </section>
   );
