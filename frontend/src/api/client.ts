@@ -56,7 +56,7 @@ export async function authFetch(input: Request): Promise<Response> {
   return (await refresh()) ? send(retry) : res;
 }
 
-export const api = createClient<paths>({ baseUrl: '', fetch: authFetch });
+export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? '', fetch: authFetch });
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
 

@@ -41,6 +41,8 @@ export function CallsPage() {
     setCursor(page.next_cursor);
     setData((l) => [...(l ?? []), ...page.items]);
   };
+  const agents = useAsync(async () => ok(await api.GET('/api/v1/agents', { params: { query: { limit: '100' } } })).items, []);
+  const campaigns = useAsync(async () => ok(await api.GET('/api/v1/campaigns', { params: { query: { limit: '100' } } })).items, []);
   const set = (k: string, v: string) => {
     const q = new URLSearchParams(query);
     if (v) q.set(k, v);
@@ -52,6 +54,8 @@ export function CallsPage() {
       <form className="filters" aria-label="Filter calls" onSubmit={(e) => e.preventDefault()}>
         <Select label="Status" value={filter.status ?? ''} onChange={(v) => set('status', v)} options={[['', 'Any'], ...statuses.map((s): [string, string] => [s, s])]} />
         <Select label="Direction" value={filter.direction ?? ''} onChange={(v) => set('direction', v)} options={[['', 'Any'], ['inbound', 'inbound'], ['outbound', 'outbound']]} />
+        <Select label="Agent" value={filter.agent_id ?? ''} onChange={(v) => set('agent_id', v)} options={[['', 'Any'], ...(agents.data ?? []).map((a): [string, string] => [a.id, a.name])]} />
+        <Select label="Campaign" value={filter.campaign_id ?? ''} onChange={(v) => set('campaign_id', v)} options={[['', 'Any'], ...(campaigns.data ?? []).map((c): [string, string] => [c.id, c.name])]} />
       </form>
       <Status a={calls} what="calls" empty={(l) => l.length === 0 && 'No calls match.'}>
         {(list) => (
