@@ -29,6 +29,7 @@ forbid lifeline supervisor callslot api svcauth upstream
 forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline svcauth restart
+forbid internal/consolee2e supervisor callslot upstream
 forbid devstack supervisor callslot api
 forbid deploy supervisor callslot api
 exit $fail
