@@ -62,6 +62,31 @@ deps: ## Install what the tests need (idempotent).
 test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -timeout 5m -run 'TestDiallerCampaignFullStack' ./integration # no -race: see integration/dialler_test.go
+	$(MAKE) console-lint console-typecheck console-test console-build console-e2e
+
+.PHONY: console-deps
+console-deps: ## Install Node, Chromium and the Console's npm packages (npm ci).
+	./scripts/deps-console.sh
+
+.PHONY: console-lint
+console-lint: console-deps ## Lint the Console (eslint).
+	cd frontend && npm run lint
+
+.PHONY: console-typecheck
+console-typecheck: console-deps ## Type-check the Console against the committed OpenAPI document.
+	cd frontend && npm run typecheck
+
+.PHONY: console-test
+console-test: console-deps ## The Console's unit tests (vitest).
+	cd frontend && npm test
+
+.PHONY: console-build
+console-build: console-deps ## Build the Console into frontend/dist and print its gzipped JavaScript size (budget 200 KB).
+	cd frontend && npm run build
+
+.PHONY: console-e2e
+console-e2e: console-build deps ## Browser tests: Chromium against voxbridge (FerretDB, Redis, MinIO), voxfleet and nginx; screenshots in frontend/e2e/artifacts.
+	$(GO) test -tags e2e -count=1 -timeout 15m -run TestConsoleE2E ./internal/consolee2e
 
 .PHONY: check
 check: ## gofmt, go vet, staticcheck, go mod tidy diff, import boundaries.

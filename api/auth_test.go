@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -58,7 +59,9 @@ func TestLoginRefreshLogout(t *testing.T) {
 	// Refresh rotates: the old refresh token works once.
 	p2 := h.must(200, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh})
 	h.must(200, "GET", "/api/v1/agents", p2["access_token"].(string), nil)
-	// Using it again means it was copied: every token of the user is void.
+	// Using it again after its grace window means it was copied: every
+	// token of the user is void.
+	time.Sleep(h.cfg.RefreshGrace + 100*time.Millisecond)
 	if r := h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}); r.Status != 401 {
 		t.Fatalf("refresh token reused: %d", r.Status)
 	}
@@ -300,32 +303,57 @@ func TestAPIKeys(t *testing.T) {
 }
 
 // TestConcurrentRefresh exchanges one refresh token from many clients at
-// once: exactly one gets new tokens.
+// once, as browser tabs that share it do: every one gets the same new pair
+// (the grace window), instead of the user being logged out everywhere.
+// After the window, exchanging it again is reuse: every token of the user
+// is voided, the shared new pair included.
 func TestConcurrentRefresh(t *testing.T) {
 	h := newHarness(t)
 	owner, _ := h.org("Race Org")
 	addUser(h, owner, "race@auth.test", "viewer")
 	refresh := login(h, "race@auth.test", "user-password-1").JSON(t)["refresh_token"].(string)
 	var wg sync.WaitGroup
-	codes := make(chan int, 8)
+	type answer struct {
+		status int
+		body   string
+	}
+	answers := make(chan answer, 8)
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes <- h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}).Status
+			r := h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh})
+			answers <- answer{r.Status, string(r.Body)}
 		}()
 	}
 	wg.Wait()
-	close(codes)
-	won := 0
-	for c := range codes {
-		if c == 200 {
-			won++
-		} else if c != 401 {
-			t.Errorf("status %d", c)
+	close(answers)
+	var pairs []string
+	for a := range answers {
+		if a.status != 200 {
+			t.Fatalf("concurrent exchange: %d %s", a.status, a.body)
+		}
+		pairs = append(pairs, a.body)
+	}
+	for _, p := range pairs[1:] {
+		if p != pairs[0] {
+			t.Fatalf("concurrent exchanges got different pairs:\n%s\n%s", pairs[0], p)
 		}
 	}
-	if won != 1 {
-		t.Fatalf("%d exchanges of one refresh token succeeded, want 1", won)
+	var pair map[string]any
+	if err := json.Unmarshal([]byte(pairs[0]), &pair); err != nil {
+		t.Fatal(err)
+	}
+	access := pair["access_token"].(string)
+	h.must(200, "GET", "/api/v1/agents", access, nil)
+	// The shared new refresh token works, once more for both tabs.
+	h.must(200, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": pair["refresh_token"].(string)})
+
+	time.Sleep(h.cfg.RefreshGrace + 100*time.Millisecond)
+	if r := h.req("POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}); r.Status != 401 {
+		t.Fatalf("reuse after the grace window: %d %s", r.Status, r.Body)
+	}
+	if r := h.req("GET", "/api/v1/agents", access, nil); r.Status != 401 {
+		t.Fatalf("tokens survived reuse after the grace window: %d", r.Status)
 	}
 }

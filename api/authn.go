@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,20 +117,38 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	}
 	if ok {
 		// Claim the token: of two concurrent exchanges only one wins.
-		if ok, err = s.revoker.Rotate(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
+		if ok, err = s.revoker.RotateWithGrace(ctx, cl.ID, cl.ExpiresAt.Time, s.cfg.RefreshGrace); err != nil {
 			return redisErr("rotate refresh token", err)
 		}
-	}
-	if !ok {
-		// A refresh token used twice was copied: void every token of the
-		// user, the thief's and the owner's alike (rotation reuse detection).
-		if err := s.revoker.RevokeUser(ctx, cl.Subject); err != nil {
-			return redisErr("revoke user tokens", err)
+		if ok {
+			return s.exchange(c, cl)
 		}
-		s.credentialsChanged(ctx, cl.OrgID)
-		s.logger.Warn("refresh token reused; all tokens of the user revoked", "user_id", cl.Subject)
-		return auth.ErrUnauthorized
 	}
+	// Exchanged already. Within the grace window (another tab of the same
+	// browser refreshing at the same moment) the same new pair is returned.
+	b, found, err := s.revoker.Successor(ctx, cl.ID, 2*time.Second)
+	if err != nil {
+		return redisErr("read refresh successor", err)
+	}
+	if found {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(b)
+	}
+	// A refresh token used again after its grace was copied: void every
+	// token of the user, the thief's and the owner's alike (rotation reuse
+	// detection).
+	if err := s.revoker.RevokeUser(ctx, cl.Subject); err != nil {
+		return redisErr("revoke user tokens", err)
+	}
+	s.credentialsChanged(ctx, cl.OrgID)
+	s.logger.Warn("refresh token reused; all tokens of the user revoked", "user_id", cl.Subject)
+	return auth.ErrUnauthorized
+}
+
+// exchange issues the pair that replaces the claimed refresh token cl and
+// records it for cl's grace window.
+func (s *Server) exchange(c *fiber.Ctx, cl *auth.Claims) error {
+	ctx := c.UserContext()
 	// Role and organisation come from the stored user, not the old token.
 	u, err := store.Get[store.User](ctx, s.store, store.CollUsers, cl.OrgID, cl.Subject)
 	if errors.Is(err, store.ErrNotFound) {
@@ -141,7 +160,17 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pair)
+	b, err := json.Marshal(pair)
+	if err != nil {
+		return fmt.Errorf("encode token pair: %w", err)
+	}
+	if s.cfg.RefreshGrace > 0 {
+		if err := s.revoker.SetSuccessor(ctx, cl.ID, b); err != nil {
+			return redisErr("record refresh successor", err)
+		}
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
 }
 
 // logout revokes the access token of the request and, when given, the
@@ -174,18 +203,27 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
+// meBody is who the caller is: a user or an API key, with the role that
+// applies now.
+type meBody struct {
+	OrgID    string      `json:"org_id"`
+	Role     string      `json:"role"`
+	User     *store.User `json:"user,omitempty"`
+	APIKeyID string      `json:"api_key_id,omitempty"`
+}
+
 // me returns the caller.
 func (s *Server) me(c *fiber.Ctx) error {
 	p := principal(c)
-	out := fiber.Map{"org_id": p.OrgID, "role": p.Role}
+	out := meBody{OrgID: p.OrgID, Role: p.Role}
 	if p.UserID != "" {
 		u, err := store.Get[store.User](c.UserContext(), s.store, store.CollUsers, p.OrgID, p.UserID)
 		if err != nil {
 			return err
 		}
-		out["user"] = u
+		out.User = &u
 	} else {
-		out["api_key_id"] = p.APIKeyID
+		out.APIKeyID = p.APIKeyID
 	}
 	return c.JSON(out)
 }

@@ -54,6 +54,9 @@ type crud[T store.Document, P docPtr[T], In any] struct {
 	createdOut  any
 	// present, when set, turns documents into what list and get return.
 	present func(ctx context.Context, items []T) ([]any, error)
+	// view and viewPage, with present, are values of what get and list
+	// then return, for the OpenAPI document.
+	view, viewPage any
 }
 
 func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P, In]) {
@@ -63,8 +66,12 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 		query = append(query, f.Param)
 	}
 	query = append(query, "limit", "cursor")
+	var listOut, getOut any = store.Page[T]{}, *new(T)
+	if r.view != nil {
+		listOut, getOut = r.viewPage, r.view
+	}
 	s.add(routeInfo{Method: http.MethodGet, Path: base, Summary: "List " + r.tag, Tag: r.tag,
-		Access: accessUser, Role: r.readRole, Query: query, Out: store.Page[T]{}}, func(c *fiber.Ctx) error {
+		Access: accessUser, Role: r.readRole, Query: query, Out: listOut}, func(c *fiber.Ctx) error {
 		q, err := pageQuery(c)
 		if err != nil {
 			return err
@@ -93,7 +100,7 @@ func registerCRUD[T store.Document, P docPtr[T], In any](s *Server, r crud[T, P,
 		return c.JSON(page)
 	})
 	s.add(routeInfo{Method: http.MethodGet, Path: base + "/:id", Summary: "Get one of " + r.tag, Tag: r.tag,
-		Access: accessUser, Role: r.readRole, Out: *new(T)}, func(c *fiber.Ctx) error {
+		Access: accessUser, Role: r.readRole, Out: getOut}, func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err

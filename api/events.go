@@ -12,9 +12,27 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/voxplatform/vox/api/auth"
+	"github.com/voxplatform/vox/api/fleetpoll"
+	"github.com/voxplatform/vox/store"
 )
 
 func eventsChannel(orgID string) string { return "vox:events:" + orgID }
+
+// Event types on the stream, with the type of each one's data: what the
+// OpenAPI document declares as the stream's payloads (components.schemas
+// CallEvent, CampaignEvent, FleetEvent; Event is any of them).
+var eventPayloads = []struct {
+	Type   string
+	Schema string
+	Data   any
+}{
+	{"call", "CallEvent", store.Call{}},             // a call record changed
+	{"campaign", "CampaignEvent", store.Campaign{}}, // a campaign started, paused, changed
+	{"fleet", "FleetEvent", fleetpoll.Capacity{}},   // a fleet host's reading changed (with its workers)
+}
+
+// streamEnds are the events that end a stream; their data is {}.
+var streamEnds = []streamEnd{endShutdown, endUnauthorized, endOverflow}
 
 // event is one message on an organisation's event channel.
 type event struct {

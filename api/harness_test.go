@@ -94,6 +94,8 @@ func testConfig(t *testing.T, mongoURI, redisURL string) *config.Config {
 		"BCRYPT_COST":         "4",
 		"FLEET_POLL_INTERVAL": "100ms",
 		"FLEET_POLL_TIMEOUT":  "500ms",
+		// Short, so that tests of refresh-token reuse wait little for it.
+		"REFRESH_GRACE": "500ms",
 		// Every test logs in from 127.0.0.1 against the shared Redis.
 		"LOGIN_MAX_PER_ADDRESS": "100000",
 		// Test fleet hosts listen on loopback, which organisations' fleets

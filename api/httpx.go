@@ -34,6 +34,7 @@ type routeInfo struct {
 	Query   []string // query parameters
 	In      any      // a value of the JSON request body's type, for its schema
 	Out     any      // a value of the success response's type, for its schema
+	Ticket  bool     // an accessUser route that also takes a stream ticket (?ticket=)
 }
 
 // add registers a route and records it for the OpenAPI document.
@@ -41,7 +42,11 @@ func (s *Server) add(ri routeInfo, h fiber.Handler) {
 	handlers := []fiber.Handler{}
 	switch ri.Access {
 	case accessUser:
-		handlers = append(handlers, s.authenticate, requireRole(ri.Role))
+		authn := s.authenticate
+		if ri.Ticket {
+			authn = s.authenticateStream
+		}
+		handlers = append(handlers, authn, requireRole(ri.Role))
 	case accessService:
 		handlers = append(handlers, s.authenticateService)
 	}

@@ -68,13 +68,15 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		paths[p][strings.ToLower(r.Method)] = op
 	}
+	schemas := map[string]any{"Error": map[string]any{"type": "object", "required": []string{"error"},
+		"properties": map[string]any{"error": map[string]any{"type": "string"}}}}
+	addEventSchemas(schemas)
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info":    map[string]any{"title": "voxbridge", "version": version.Version},
 		"paths":   paths,
 		"components": map[string]any{
-			"schemas": map[string]any{"Error": map[string]any{"type": "object", "required": []string{"error"},
-				"properties": map[string]any{"error": map[string]any{"type": "string"}}}},
+			"schemas": schemas,
 			"securitySchemes": map[string]any{
 				"bearer":       map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 				"apiKey":       map[string]any{"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -102,11 +104,36 @@ func success(r routeInfo) map[string]any {
 	out := map[string]any{"description": "success"}
 	switch {
 	case r.Path == "/api/v1/events":
-		out["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
+		out["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Event"}}}
 	case r.Path == "/metrics":
 		out["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
 	case r.Out != nil:
 		out["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(r.Out)}}
 	}
 	return out
+}
+
+// addEventSchemas declares the event stream's payloads: each SSE message's
+// "event:" field is the type, its "data:" the JSON {type, data} of one of
+// the typed events, or {} for the events that end a stream.
+func addEventSchemas(schemas map[string]any) {
+	var refs []any
+	mapping := map[string]any{}
+	for _, e := range eventPayloads {
+		schemas[e.Schema] = map[string]any{"type": "object", "required": []string{"type", "data"},
+			"properties": map[string]any{
+				"type": map[string]any{"type": "string", "enum": []string{e.Type}},
+				"data": schemaOf(e.Data),
+			}}
+		ref := "#/components/schemas/" + e.Schema
+		refs = append(refs, map[string]any{"$ref": ref})
+		mapping[e.Type] = ref
+	}
+	schemas["Event"] = map[string]any{"oneOf": refs, "discriminator": map[string]any{"propertyName": "type", "mapping": mapping}}
+	var ends []string
+	for _, e := range streamEnds {
+		ends = append(ends, string(e))
+	}
+	schemas["StreamEnd"] = map[string]any{"type": "string", "enum": ends,
+		"description": "the SSE event name of a stream's last message (its data is {}): the client reconnects with a new ticket"}
 }

@@ -168,6 +168,7 @@ func (s *Server) resourceRoutes() {
 		},
 		beforeCreate: s.beforeFleetCreate,
 		present:      s.presentFleets,
+		view:         fleetView{}, viewPage: store.Page[fleetView]{},
 	})
 
 	registerCRUD(s, crud[store.DNCEntry, *store.DNCEntry, dncInput]{

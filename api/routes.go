@@ -27,14 +27,16 @@ func (s *Server) routesAll() {
 	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/auth/logout", Summary: "Revoke the access token (and a refresh token)",
 		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Body: []string{fiber.MIMEApplicationJSON}, In: refreshRequest{}}, s.logout)
 	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/auth/me", Summary: "Who the caller is",
-		Tag: "auth", Access: accessUser, Role: store.RoleViewer}, s.me)
+		Tag: "auth", Access: accessUser, Role: store.RoleViewer, Out: meBody{}}, s.me)
 
 	s.resourceRoutes()
 	s.contactRoutes()
 	s.callRoutes()
 	s.peopleRoutes()
-	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/events", Summary: "Server-Sent Events of calls, campaigns and fleets",
-		Tag: "events", Access: accessUser, Role: store.RoleViewer}, s.events)
+	s.add(routeInfo{Method: http.MethodPost, Path: "/api/v1/events/ticket", Summary: "A single-use ticket that opens one event stream (for a browser's EventSource)",
+		Tag: "events", Access: accessUser, Role: store.RoleViewer, Out: streamTicket{}}, s.newStreamTicket)
+	s.add(routeInfo{Method: http.MethodGet, Path: "/api/v1/events", Summary: "Server-Sent Events of calls, campaigns and fleets (credentials, or ?ticket= from POST /api/v1/events/ticket)",
+		Tag: "events", Access: accessUser, Role: store.RoleViewer, Query: []string{"ticket"}, Ticket: true}, s.events)
 
 	s.add(routeInfo{Method: http.MethodGet, Path: "/runtime/agents/by-number/:e164", Summary: "Runtime config of the agent answering a number",
 		Tag: "runtime", Access: accessService, Out: runtimeapi.Agent{}}, s.getRuntimeAgentByNumber)

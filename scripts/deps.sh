@@ -35,4 +35,5 @@ here=$(dirname "$0")
 "$here/deps-ferretdb.sh"   # the MongoDB-wire server the Backend's tests run (its own Go module)
 "$here/deps-minio.sh"      # the MinIO server for recordings (slow the first time)
 "$here/deps-livekit.sh"    # livekit-server for the LiveKit leg's tests
+"$here/deps-console.sh"    # Node, Chromium and the Console's npm packages (its lint, tests and browser tests)
 echo "deps: ok"

@@ -51,6 +51,67 @@ func (r *Revoker) Rotate(ctx context.Context, jti string, expires time.Time) (bo
 	return ok, nil
 }
 
+func successorKey(jti string) string { return "vox:auth:next:" + jti }
+
+// rotateScript claims a refresh token (KEYS[1], the revoked key) and, when
+// a grace window is asked for (ARGV[2] > 0 ms), marks its successor pending
+// (KEYS[2]) in the same step, so that a concurrent exchange never sees the
+// token claimed without its pending successor.
+var rotateScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'PX', ARGV[1]) then return 0 end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[2], '', 'PX', ARGV[2]) end
+return 1`)
+
+// RotateWithGrace is Rotate that also opens a grace window: for grace
+// after the exchange, Successor returns the pair given to SetSuccessor,
+// so that a second exchange of the same token (two browser tabs
+// refreshing at once) gets the same new pair rather than looking like a
+// stolen token.
+func (r *Revoker) RotateWithGrace(ctx context.Context, jti string, expires time.Time, grace time.Duration) (bool, error) {
+	ttl := max(time.Until(expires)+10*time.Second, time.Second)
+	n, err := rotateScript.Run(ctx, r.RDB, []string{revokedKey(jti), successorKey(jti)},
+		ttl.Milliseconds(), grace.Milliseconds(), ReasonRotated).Int()
+	if err != nil {
+		return false, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SetSuccessor records the pair that replaced the refresh token jti, for
+// what is left of its grace window.
+func (r *Revoker) SetSuccessor(ctx context.Context, jti string, pair []byte) error {
+	if err := r.RDB.SetArgs(ctx, successorKey(jti), pair, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err(); err != nil && err != redis.Nil {
+		return fmt.Errorf("record refresh successor: %w", err)
+	}
+	return nil
+}
+
+// Successor returns the pair that replaced the refresh token jti while its
+// grace window lasts, waiting up to wait for a concurrent exchange that
+// has claimed the token but not yet recorded its pair. ok is false once
+// the window has passed (or when there was none).
+func (r *Revoker) Successor(ctx context.Context, jti string, wait time.Duration) (pair []byte, ok bool, err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		b, err := r.RDB.Get(ctx, successorKey(jti)).Bytes()
+		switch {
+		case err == redis.Nil:
+			return nil, false, nil
+		case err != nil:
+			return nil, false, fmt.Errorf("read refresh successor: %w", err)
+		case len(b) > 0:
+			return b, true, nil
+		case time.Now().After(deadline):
+			return nil, false, fmt.Errorf("read refresh successor: still pending after %s", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // RevokeUser voids every token the user holds now (password or role change,
 // deletion).
 func (r *Revoker) RevokeUser(ctx context.Context, userID string) error {

@@ -34,7 +34,12 @@ type Config struct {
 
 	AccessTTL  time.Duration // ACCESS_TOKEN_TTL, default 15m
 	RefreshTTL time.Duration // REFRESH_TOKEN_TTL, default 720h
-	BcryptCost int           // BCRYPT_COST, default 12
+	// RefreshGrace is REFRESH_GRACE, default 10s: for this long after a
+	// refresh token is exchanged, exchanging it again (a second browser tab
+	// refreshing at the same moment) returns the same new pair instead of
+	// voiding every token of the user; 0 turns the grace off.
+	RefreshGrace time.Duration
+	BcryptCost   int // BCRYPT_COST, default 12
 
 	LoginMaxPerAccountAddress int           // LOGIN_MAX_PER_ACCOUNT_ADDRESS failed attempts per account and address per window, default 5
 	LoginMaxPerAccount        int           // LOGIN_MAX_PER_ACCOUNT failed attempts per account from all addresses per window, default 100
@@ -257,6 +262,7 @@ func loadSettings(getenv func(string) string, args []string, full bool) (*Config
 	}
 	c.AccessTTL = p.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour)
 	c.RefreshTTL = p.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Hour, 90*24*time.Hour)
+	c.RefreshGrace = p.duration("REFRESH_GRACE", 10*time.Second, 0, time.Minute)
 	c.LoginMaxPerAccountAddress = p.integer("LOGIN_MAX_PER_ACCOUNT_ADDRESS", 5, 1, 1000)
 	c.LoginMaxPerAccount = p.integer("LOGIN_MAX_PER_ACCOUNT", 100, 1, 100000)
 	c.LoginMaxPerAddress = p.integer("LOGIN_MAX_PER_ADDRESS", 30, 1, 100000)

@@ -48,6 +48,7 @@ var help = map[string]string{
 	"VOX_SERVICE_SECRET":            "shared service-token secret (Backend, fleet, Dialler)",
 	"ACCESS_TOKEN_TTL":              "lifetime of an access token",
 	"REFRESH_TOKEN_TTL":             "lifetime of a refresh token",
+	"REFRESH_GRACE":                 "how long an exchanged refresh token still returns the same new pair (two tabs refreshing at once); 0: off",
 	"LOGIN_MAX_PER_ACCOUNT_ADDRESS": "failed logins per account and client address per window",
 	"LOGIN_MAX_PER_ACCOUNT":         "failed logins per account from all addresses per window",
 	"LOGIN_MAX_PER_ADDRESS":         "login attempts per client address per window",

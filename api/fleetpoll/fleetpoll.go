@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,14 +34,30 @@ type Capacity struct {
 	Version   string    `json:"version"`
 	Error     string    `json:"error,omitempty"` // a generic reason, shown to the fleet's organisation
 	CheckedAt time.Time `json:"checked_at"`
+	// Workers are the host's worker rows as its /health/fleet reported
+	// them at CheckedAt (a busy worker's call_s is its call's age then).
+	Workers []fleetapi.FleetWorker `json:"workers"`
+	// Rollout is the restart or upgrade under way on the host, or the last.
+	Rollout *fleetapi.Rollout `json:"rollout,omitempty"`
 
 	detail string // what went wrong, for the log only
 }
 
-// same reports whether two readings differ only in time.
+// same reports whether two readings differ only in time: when they were
+// taken, and the ages of calls and workers, which grow on every reading.
 func (c Capacity) same(o Capacity) bool {
-	c.CheckedAt, o.CheckedAt = time.Time{}, time.Time{}
-	return c == o
+	return c.detail == o.detail && c.key() == o.key()
+}
+
+// key is the reading without its times, for same.
+func (c Capacity) key() string {
+	c.CheckedAt = time.Time{}
+	c.Workers = slices.Clone(c.Workers)
+	for i := range c.Workers {
+		c.Workers[i].CallS, c.Workers[i].UptimeS = 0, 0
+	}
+	b, _ := json.Marshal(c)
+	return string(b)
 }
 
 // Lister lists the fleets to poll; *store.Store implements it.
@@ -196,7 +213,7 @@ func (p *Poller) PollOnce(ctx context.Context) {
 // probe reads one host's /health/fleet. What went wrong is logged; the
 // organisation is told only a generic reason (see publicReason).
 func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
-	c := Capacity{FleetID: f.ID, OrgID: f.OrgID, URL: f.URL, CheckedAt: time.Now().UTC()}
+	c := Capacity{FleetID: f.ID, OrgID: f.OrgID, URL: f.URL, CheckedAt: time.Now().UTC(), Workers: []fleetapi.FleetWorker{}}
 	failed := func(err error) Capacity {
 		c.Healthy, c.Error, c.detail = false, publicReason(err), err.Error()
 		return c
@@ -218,6 +235,10 @@ func (p *Poller) probe(ctx context.Context, f store.Fleet) Capacity {
 	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h)
 	c.Status, c.Desired, c.Ready, c.Busy, c.Free = string(h.Status), h.Desired, h.Ready, h.Busy, h.Free
 	c.Draining, c.Failed, c.Version = h.Draining, h.Failed, h.Version
+	c.Workers, c.Rollout = h.Workers, h.Rollout
+	if c.Workers == nil {
+		c.Workers = []fleetapi.FleetWorker{}
+	}
 	switch {
 	case resp.StatusCode != http.StatusOK:
 		return failed(fmt.Errorf("GET /health/fleet: HTTP %d", resp.StatusCode))
