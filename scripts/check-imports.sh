@@ -39,7 +39,6 @@ forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone 
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
 forbid ingress supervisor callslot api upstream store
-forbid control supervisor callslot api upstream lifeline svcauth restart
 forbid internal/consolee2e supervisor callslot upstream
 forbid devstack supervisor callslot api
 forbid deploy supervisor callslot api
