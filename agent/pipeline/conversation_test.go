@@ -22,10 +22,7 @@ func offline(t *testing.T) *Offline {
 	}
 	f, err := NewOffline(Config{Kind: KindOffline, Logger: log})
 	if err != nil {
-		if testenv.InCI() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Unavailable(t, err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f

@@ -25,12 +25,18 @@ func Require(t testing.TB, name, install string) string {
 	if err == nil {
 		return p
 	}
-	msg := name + " not found (" + install + "; or run `make deps`)"
-	if InCI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	Unavailable(t, name+" not found ("+install+"; or run `make deps`)")
 	return ""
+}
+
+// Unavailable ends a test whose tool or fixture is missing: failed in CI,
+// where nothing may be skipped, skipped elsewhere.
+func Unavailable(t testing.TB, why any) {
+	t.Helper()
+	if InCI() {
+		t.Fatal(why)
+	}
+	t.Skip(why)
 }
 
 // StopGroup ends a server started in its own process group: SIGTERM to the
