@@ -28,10 +28,7 @@ func promtool(t *testing.T) string {
 	p, _ := filepath.Abs("../.cache/bin/promtool")
 	if !fileExists(p) {
 		msg := p + " not found (scripts/deps-promtool.sh; or run `make deps`)"
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Unavailable(t, msg)
 	}
 	return p
 }

@@ -36,10 +36,7 @@ func newRecognizer(t *testing.T) *Recognizer {
 	t.Helper()
 	r, err := New(Config{})
 	if err != nil {
-		if testenv.InCI() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Unavailable(t, err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
 	return r
