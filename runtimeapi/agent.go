@@ -3,13 +3,28 @@ package runtimeapi
 import "time"
 
 // ScriptStep is one step of a scripted agent: say something, then go on by
-// DTMF digit, to Next, or hang up.
+// what the caller said (Routes), by DTMF digit, to Next, or hang up.
 type ScriptStep struct {
 	ID     string            `bson:"id" json:"id"`
 	Say    string            `bson:"say" json:"say"`
 	DTMF   map[string]string `bson:"dtmf,omitempty" json:"dtmf,omitempty"`
 	Next   string            `bson:"next,omitempty" json:"next,omitempty"`
 	Hangup bool              `bson:"hangup,omitempty" json:"hangup,omitempty"`
+	// Routes go on by the caller's words: the first route one of whose
+	// words or phrases occurs in what the caller said wins.
+	Routes []ScriptRoute `bson:"routes,omitempty" json:"routes,omitempty"`
+	// Field records the caller's answer to this step under this name in
+	// the call record's fields.
+	Field string `bson:"field,omitempty" json:"field,omitempty"`
+	// Transfer hands the call to this E.164 number or SIP URI after Say.
+	Transfer string `bson:"transfer,omitempty" json:"transfer,omitempty"`
+}
+
+// ScriptRoute is a spoken way out of a script step.
+type ScriptRoute struct {
+	// Words are words or short phrases, any of which selects the route.
+	Words []string `bson:"words" json:"words"`
+	Next  string   `bson:"next" json:"next"`
 }
 
 // AgentSettings is what an organisation configures of a voice agent and
