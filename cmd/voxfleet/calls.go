@@ -69,6 +69,8 @@ type callSettings struct {
 	// MinIO is the host's MinIO for recordings; Endpoint "" records
 	// nothing.
 	MinIO recording.MinIO
+	// Voice chooses the agent of calls whose agent is configured.
+	Voice voiceSettings
 }
 
 var trunkRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
@@ -89,6 +91,7 @@ func loadCallSettings() (callSettings, []string) {
 		s.MinIO.Bucket = "recordings"
 	}
 	var problems []string
+	s.Voice, problems = loadVoiceSettings()
 	if s.LiveKit != (lkapi.Config{}) {
 		if err := s.LiveKit.Validate("$VOXFLEET_LIVEKIT_"); err != nil {
 			for _, e := range splitJoined(err) {
@@ -159,8 +162,15 @@ func newRuntimeClient(s callSettings) (*runtimeclient.Client, error) {
 	return runtimeclient.New(runtimeclient.Config{BaseURL: s.BackendURL, Secret: []byte(os.Getenv("VOX_SERVICE_SECRET"))})
 }
 
-// workerCallConfig fills a worker's LiveKit, Backend and record settings.
-func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger) error {
+// workerCallConfig fills a worker's LiveKit, Backend, record and agent
+// settings; the worker calls release when it exits.
+func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger) (release func(), err error) {
+	release = func() {}
+	err = workerCalls(cfg, s, logger, &release)
+	return release, err
+}
+
+func workerCalls(cfg *callslot.Config, s callSettings, logger *slog.Logger, release *func()) error {
 	if s.LiveKit.URL != "" {
 		lk, err := callslot.NewLiveKit(callslot.LiveKitConfig{LiveKit: s.LiveKit, Trunk: s.Trunk}, logger)
 		if err != nil {
@@ -196,6 +206,10 @@ func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger)
 			agents.Cache = cache
 		}
 		cfg.Agents = agents
+	}
+	if s.Voice.Kind == agentOffline {
+		agents := newAgentFactories(s.Voice, logger)
+		cfg.AgentFactory, *release = agents.For, agents.Close
 	}
 	return nil
 }
