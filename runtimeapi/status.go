@@ -45,6 +45,7 @@ const (
 	EndRoomDeleted  = "room_deleted"  // the LiveKit room went away
 	EndNoCaller     = "no_caller"     // a widget caller never joined
 	EndShutdown     = "shutdown"      // the worker stopped
+	EndWorkerLost   = "worker_lost"   // the worker died during the call (its record was closed for it)
 	EndError        = "error"         // see CallRecord.Error
 )
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -183,7 +184,11 @@ func workerCalls(cfg *callslot.Config, s callSettings, logger *slog.Logger, rele
 		if err != nil {
 			return err
 		}
-		cfg.Recorder = spoolRecorder{spool: sp, fleetURL: s.FleetURL}
+		j, err := callslot.NewJournal(filepath.Join(s.SpoolDir, "live"), spoolRecorder{spool: sp, fleetURL: s.FleetURL})
+		if err != nil {
+			return err
+		}
+		cfg.Recorder = j
 	}
 	if s.MinIO.Endpoint != "" && s.SpoolDir != "" {
 		u, err := uploader(s, nil, nil)
@@ -228,4 +233,38 @@ func uploader(s callSettings, client *minio.Client, rc *runtimeclient.Client) (*
 		}
 	}
 	return u, nil
+}
+
+// reapEvery is how often the daemon looks for calls whose worker died.
+const reapEvery = 2 * time.Second
+
+// reapCalls ends, at once and then every reapEvery until ctx ends, the
+// calls of workers that died in them (callslot.Journal): their final
+// records go to the spool like any other.
+func reapCalls(ctx context.Context, s callSettings, logger *slog.Logger) error {
+	sp, err := spool.Open(filepath.Join(s.SpoolDir, "calls"))
+	if err != nil {
+		return err
+	}
+	j, err := callslot.NewJournal(filepath.Join(s.SpoolDir, "live"), spoolRecorder{spool: sp, fleetURL: s.FleetURL})
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		recs, err := j.Reap(ctx)
+		for _, r := range recs {
+			logger.Warn("call ended for its dead worker", "call_id", r.CallID, "cause", r.Cause, "status", r.Status(),
+				"transcript_entries", len(r.Transcript))
+		}
+		if err != nil {
+			logger.Error("ending calls of dead workers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -194,6 +194,17 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		<-first
 		return errSignal
 	}, func(error) {})
+	{
+		// Calls whose worker died get their final record here.
+		rctx, rcancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if err := reapCalls(rctx, calls, logger.With("component", "records")); err != nil {
+				logger.Error("calls of dead workers are not ended", "component", "records", "err", err)
+			}
+			<-rctx.Done()
+			return nil
+		}, func(error) { rcancel() })
+	}
 	if calls.BackendURL != "" {
 		// Call records written by the workers (and left by workers that
 		// died) reach the Backend from here, retried while it is down.
