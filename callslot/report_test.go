@@ -20,11 +20,11 @@ type reportingAgent struct {
 }
 
 func (a *reportingAgent) NewSession(agent.Call, agent.Sink) (agent.Session, error) { return a, nil }
-func (a *reportingAgent) Start(context.Context) error                            { return nil }
-func (a *reportingAgent) OnAudio(context.Context, []int16) error                 { return nil }
-func (a *reportingAgent) OnDTMF(context.Context, string) error                   { return nil }
-func (a *reportingAgent) OnMark(context.Context, string) error                   { return nil }
-func (a *reportingAgent) Close() error                                           { return nil }
+func (a *reportingAgent) Start(context.Context) error                              { return nil }
+func (a *reportingAgent) OnAudio(context.Context, []int16) error                   { return nil }
+func (a *reportingAgent) OnDTMF(context.Context, string) error                     { return nil }
+func (a *reportingAgent) OnMark(context.Context, string) error                     { return nil }
+func (a *reportingAgent) Close() error                                             { return nil }
 
 func (a *reportingAgent) Report() agent.Report {
 	a.mu.Lock()
