@@ -2,9 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,16 +124,48 @@ func speech(t *testing.T, text string) []byte {
 	return twilio.EncodeMulaw(nil, testlivekit.Speech(t, text))
 }
 
-// TestKilledWorkerLeavesItsCallRecord: a worker running the offline agent
-// for a Twilio call through nginx records the transcript as it settles, so
-// the Backend has what the caller said before the call ends; the worker is
+// TestCallRecordsReachTheBackend: calls of a worker running the offline
+// agent reach the Backend with what the agent knew.
+//
+// `voxfleet call --agent-id` (what `make call AGENT_ID=…` runs) leaves a
+// completed record with the agent's transcript.
+//
+// A Twilio call through nginx records its transcript as it settles, so the
+// Backend has what the caller said before the call ends; its worker is
 // then killed (SIGKILL) mid-call, and the Backend's record still ends:
 // failed, worker_lost, with the transcript it knew. The slot serves again.
-func TestKilledWorkerLeavesItsCallRecord(t *testing.T) {
+func TestCallRecordsReachTheBackend(t *testing.T) {
 	b := startBackend(t)
 	f := startFleet(t, 1, 0)
 	f.waitReady(1)
 
+	t.Run("voxfleet call", func(t *testing.T) {
+		cmd := exec.Command(voxfleetBin, "call", "--socket-dir", filepath.Join(f.dir, "s"), "--agent-id", b.agentID, "--json")
+		cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
+		out, err := cmd.Output()
+		var rep struct {
+			CallSID string `json:"call_sid"`
+			OK      bool   `json:"ok"`
+			Problem string `json:"problem"`
+		}
+		if jerr := json.Unmarshal(out, &rep); jerr != nil || !rep.OK {
+			t.Fatalf("voxfleet call: %v %s", err, out)
+		}
+		c, tr := b.waitCall(f, 30*time.Second, "the test call's final record", rep.CallSID, func(c store.Call, tr []runtimeapi.TranscriptEntry) bool {
+			return runtimeapi.Terminal(c.Status) && said(tr, runtimeapi.SpeakerCaller, "[key #]")
+		})
+		if c.Status != runtimeapi.CallCompleted || !said(tr, runtimeapi.SpeakerAgent, "thank you for calling") {
+			t.Fatalf("record %+v transcript %+v", c.CallRecord, tr)
+		}
+		f.waitReady(1)
+	})
+
+	t.Run("worker killed mid-call", func(t *testing.T) {
+		killedMidCall(t, b, f)
+	})
+}
+
+func killedMidCall(t *testing.T, b *backend, f *fleet) {
 	ws := strings.Replace(f.nginx.URL("/ws/twilio"), "http://", "ws://", 1)
 	cl, _, err := twilio.Dial(ctxT(t, 10*time.Second), twilio.ClientConfig{URL: ws, Token: token(t, svcauth.FleetAudience(fleetID)),
 		CustomParameters: map[string]string{"agent_id": b.agentID}})

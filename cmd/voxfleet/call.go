@@ -9,11 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/svcauth"
@@ -27,14 +25,22 @@ type callReport struct {
 	GreetingMS int     `json:"greeting_ms"`
 	EchoMS     int     `json:"echo_ms"`
 	Ended      bool    `json:"ended"`
+	// HungUp: the agent did not end the call on '#' within hangupAfter,
+	// so the caller hung up.
+	HungUp bool `json:"hung_up,omitempty"`
 	CloseCode  int     `json:"close_code"`
 	SetupMS    float64 `json:"setup_ms"`
 	OK         bool    `json:"ok"`
 	Problem    string  `json:"problem,omitempty"`
 }
 
+// hangupAfter is how long a test call waits for the agent to end the call
+// after '#' before hanging up itself.
+const hangupAfter = 5 * time.Second
+
 // runCall places one Twilio Media Streams test call: it waits for the
-// greeting, speaks for a moment, waits for the echo, then presses '#'.
+// greeting, speaks for a moment, waits for the echo (any answer of the
+// agent's), then presses '#' and, unless the agent ends the call, hangs up.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("call", stderr)
 	var url, socket, caFile string
@@ -111,8 +117,12 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if c.json {
 		_ = json.NewEncoder(stdout).Encode(rep)
 	} else {
-		fmt.Fprintf(stdout, "call %s via %s\n  answered in %.1f ms\n  greeting heard: %d ms of audio\n  echo heard:     %d ms of audio\n  ended by '#':   %v (close code %d)\n",
-			rep.CallSID, rep.Target, rep.SetupMS, rep.GreetingMS, rep.EchoMS, rep.Ended, rep.CloseCode)
+		by := "'#'"
+		if rep.HungUp {
+			by = "the caller (the agent did not end the call on '#')"
+		}
+		fmt.Fprintf(stdout, "call %s via %s\n  answered in %.1f ms\n  greeting heard: %d ms of audio\n  echo heard:     %d ms of audio\n  ended by %s: %v (close code %d)\n",
+			rep.CallSID, rep.Target, rep.SetupMS, rep.GreetingMS, rep.EchoMS, by, rep.Ended, rep.CloseCode)
 		if problem != "" {
 			fmt.Fprintf(stdout, "  PROBLEM: %s\n", problem)
 		}
@@ -140,9 +150,10 @@ func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Dura
 		return err.Error()
 	}
 	ms := func(bytes int) int { return bytes / 8 } // 8 kHz mu-law: 8 bytes a millisecond
-	// The agent marks the end of its greeting; the client echoes the mark
-	// once that audio would have finished playing, as a carrier does.
-	st, err := cl.Wait(ctx, func(s twilio.Stats) bool { return slices.Contains(s.Marks, agent.MarkGreeting) })
+	// The agent marks the end of its greeting (its opening reply); the
+	// client echoes the mark once that audio would have finished playing,
+	// as a carrier does.
+	st, err := cl.Wait(ctx, func(s twilio.Stats) bool { return len(s.Marks) > 0 })
 	rep.GreetingMS = ms(st.VoicedBytes)
 	if err != nil {
 		return "no greeting heard"
@@ -159,7 +170,19 @@ func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Dura
 	if err := cl.SendDTMF("#"); err != nil {
 		return "pressing #: " + err.Error()
 	}
-	st, err = cl.Wait(ctx, func(s twilio.Stats) bool { return s.Closed })
+	closed := func(s twilio.Stats) bool { return s.Closed }
+	wctx, cancel := context.WithTimeout(ctx, hangupAfter)
+	st, err = cl.Wait(wctx, closed)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		// An agent whose script does not end the call on '#': the caller
+		// hangs up, as a carrier's stop message says.
+		rep.HungUp = true
+		if err := cl.Stop(); err != nil {
+			return "hanging up: " + err.Error()
+		}
+		st, err = cl.Wait(ctx, closed)
+	}
 	rep.Ended, rep.CloseCode = st.Closed, st.CloseCode
 	if err != nil {
 		return "the call did not end after '#'"
