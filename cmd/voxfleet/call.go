@@ -20,18 +20,18 @@ import (
 
 // callReport is what `voxfleet call` found.
 type callReport struct {
-	CallSID    string  `json:"call_sid"`
-	Target     string  `json:"target"`
-	GreetingMS int     `json:"greeting_ms"`
-	EchoMS     int     `json:"echo_ms"`
-	Ended      bool    `json:"ended"`
+	CallSID    string `json:"call_sid"`
+	Target     string `json:"target"`
+	GreetingMS int    `json:"greeting_ms"`
+	EchoMS     int    `json:"echo_ms"`
+	Ended      bool   `json:"ended"`
 	// HungUp: the agent did not end the call on '#' within hangupAfter,
 	// so the caller hung up.
-	HungUp bool `json:"hung_up,omitempty"`
-	CloseCode  int     `json:"close_code"`
-	SetupMS    float64 `json:"setup_ms"`
-	OK         bool    `json:"ok"`
-	Problem    string  `json:"problem,omitempty"`
+	HungUp    bool    `json:"hung_up,omitempty"`
+	CloseCode int     `json:"close_code"`
+	SetupMS   float64 `json:"setup_ms"`
+	OK        bool    `json:"ok"`
+	Problem   string  `json:"problem,omitempty"`
 }
 
 // hangupAfter is how long a test call waits for the agent to end the call
