@@ -19,6 +19,10 @@ func TestAgents(t *testing.T) {
 	if u["greeting"] != "Hi there" || u["recording"] != false || u["name"] != "Sales" {
 		t.Fatalf("updated = %v", u)
 	}
+	u = h.must(200, "PATCH", "/api/v1/agents/"+id, tok, map[string]any{"providers": map[string]any{"stt": "deepgram", "brain": "script"}})
+	if p, _ := u["providers"].(map[string]any); p["stt"] != "deepgram" || p["brain"] != "script" || u["greeting"] != "Hi there" {
+		t.Fatalf("providers = %v", u)
+	}
 	bad := []map[string]any{
 		{"name": ""},
 		{"name": strings.Repeat("n", 101)},
@@ -33,6 +37,8 @@ func TestAgents(t *testing.T) {
 		{"script": []map[string]any{{"id": "a", "routes": []map[string]any{{"words": []string{}, "next": "a"}}}}},
 		{"script": []map[string]any{{"id": "a", "field": "a.b"}}},
 		{"script": []map[string]any{{"id": "a", "transfer": "12345"}}},
+		{"providers": map[string]any{"stt": "whisper"}},
+		{"providers": map[string]any{"brain": "genius"}},
 	}
 	for _, b := range bad {
 		body := agentBody("V")

@@ -1,6 +1,10 @@
 package runtimeapi
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // ScriptStep is one step of a scripted agent: say something, then go on by
 // what the caller said (Routes), by DTMF digit, to Next, or hang up.
@@ -48,6 +52,49 @@ type AgentSettings struct {
 	Recording bool `bson:"recording" json:"recording"`
 	// MaxCallSeconds ends a call that lasts longer.
 	MaxCallSeconds int `bson:"max_call_seconds" json:"max_call_seconds"`
+	// Providers choose the agent's speech and language providers among
+	// those its fleet hosts are configured with (their keys are the
+	// fleet's, never the Backend's); empty: each host's own choice.
+	Providers AgentProviders `bson:"providers,omitempty" json:"providers,omitzero"`
+}
+
+// AgentProviders names the providers an agent asks for. A host without the
+// one named (no key for it) uses its own choice and says so in its log: the
+// call goes on.
+type AgentProviders struct {
+	// STT is the speech recogniser: one of STTProviders.
+	STT string `bson:"stt,omitempty" json:"stt,omitempty"`
+	// TTS is the synthesiser: one of TTSProviders.
+	TTS string `bson:"tts,omitempty" json:"tts,omitempty"`
+	// Brain decides the replies: BrainScript (the script only) or
+	// BrainModel (the host's language model, the script standing by).
+	Brain string `bson:"brain,omitempty" json:"brain,omitempty"`
+}
+
+// Providers an agent may name.
+var (
+	STTProviders = []string{"pocketsphinx", "deepgram", "openai"}
+	TTSProviders = []string{"espeak", "openai", "elevenlabs"}
+)
+
+// Brains an agent may name.
+const (
+	BrainScript = "script"
+	BrainModel  = "model"
+)
+
+// Validate returns a *FieldError naming the first unknown provider.
+func (p AgentProviders) Validate() error {
+	if p.STT != "" && !slices.Contains(STTProviders, p.STT) {
+		return bad("providers.stt", "must be one of %s", strings.Join(STTProviders, ", "))
+	}
+	if p.TTS != "" && !slices.Contains(TTSProviders, p.TTS) {
+		return bad("providers.tts", "must be one of %s", strings.Join(TTSProviders, ", "))
+	}
+	if p.Brain != "" && p.Brain != BrainScript && p.Brain != BrainModel {
+		return bad("providers.brain", "must be %s or %s", BrainScript, BrainModel)
+	}
+	return nil
 }
 
 // Agent is the body of GET /runtime/agents/{id} and

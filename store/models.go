@@ -198,6 +198,9 @@ func (a *Agent) Validate() error {
 	if a.MaxCallSeconds < 10 || a.MaxCallSeconds > MaxCallSecondsLimit {
 		return bad("max_call_seconds", "must be 10 to %d", MaxCallSecondsLimit)
 	}
+	if err := a.Providers.Validate(); err != nil {
+		return err
+	}
 	if len(a.Script) > 100 {
 		return bad("script", "at most 100 steps")
 	}

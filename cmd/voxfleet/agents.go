@@ -79,6 +79,9 @@ type voiceSettings struct {
 	LLM *llm.Config
 	// Why is why auto resolved to scripted ("" otherwise).
 	Why string
+	// LocalSTT: PocketSphinx's model is installed (an agent may ask for it
+	// on a host whose default is a cloud recogniser).
+	LocalSTT bool
 }
 
 // loadVoiceSettings reads the voice settings and names every bad one.
@@ -160,6 +163,7 @@ func loadVoiceSettings() (voiceSettings, []string) {
 	if v.Kind == agentScripted && cloud {
 		bad("$%s=scripted: providers are set ($%s, $%s, $%s) but the scripted agent uses none", envAgentKind, envSTTProvider, envTTSProvider, envLLMURL)
 	}
+	v.LocalSTT = pocketsphinxInstalled(v.ModelDir) == nil
 	if v.Kind != agentScripted {
 		missing := v.missingEngines()
 		switch {
@@ -184,15 +188,23 @@ func (v voiceSettings) missingEngines() []string {
 		out = append(out, "espeak-ng not found (apt-get install espeak-ng; make deps)")
 	}
 	if v.STT.Name == "" || v.STT.Name == pipeline.ProviderPocketSphinx {
-		dir := v.ModelDir
-		if dir == "" {
-			dir = pocketsphinx.DefaultModelDir
-		}
-		if _, err := os.Stat(filepath.Join(dir, "en-us", "mdef")); err != nil {
-			out = append(out, fmt.Sprintf("no PocketSphinx model in %s ($%s; apt-get install pocketsphinx-en-us; make deps)", dir, envModelDir))
+		if err := pocketsphinxInstalled(v.ModelDir); err != nil {
+			out = append(out, err.Error())
 		}
 	}
 	return out
+}
+
+// pocketsphinxInstalled says why PocketSphinx's model in dir (its default
+// place when "") cannot be used, if it cannot.
+func pocketsphinxInstalled(dir string) error {
+	if dir == "" {
+		dir = pocketsphinx.DefaultModelDir
+	}
+	if _, err := os.Stat(filepath.Join(dir, "en-us", "mdef")); err != nil {
+		return fmt.Errorf("no PocketSphinx model in %s ($%s; apt-get install pocketsphinx-en-us; make deps)", dir, envModelDir)
+	}
+	return nil
 }
 
 // maxAgentFactories bounds the agent configurations a worker keeps built.
@@ -218,9 +230,10 @@ func newAgentFactories(v voiceSettings, log *slog.Logger) *agentFactories {
 func (f *agentFactories) For(a runtimeapi.Agent) (agent.Factory, error) {
 	cfg := f.config(a)
 	b, err := json.Marshal(struct {
-		Agent  pipeline.AgentConfig
-		Prompt string
-	}{cfg.Agent, a.Prompt})
+		Agent    pipeline.AgentConfig
+		STT, TTS string
+		LLM      *llm.Config
+	}{cfg.Agent, cfg.STT.Name, cfg.TTS.Name, cfg.LLM})
 	if err != nil {
 		return nil, err
 	}
@@ -283,12 +296,47 @@ func (f *agentFactories) config(a runtimeapi.Agent) pipeline.Config {
 	} else if cfg.TTS.Voice == "" {
 		cfg.TTS.Voice = a.Voice
 	}
-	if f.voice.LLM != nil && strings.TrimSpace(a.Prompt) != "" {
+	f.choose(a, &cfg)
+	return cfg
+}
+
+// choose applies the providers agent a asks for, where this host has
+// them; otherwise the host's own choice stands, and the log says so.
+func (f *agentFactories) choose(a runtimeapi.Agent, cfg *pipeline.Config) {
+	p := a.Providers
+	unavailable := func(kind, name string) {
+		f.log.Warn("the agent's provider is not configured on this host: the host's own is used", "agent_id", a.ID,
+			"kind", kind, "provider", name)
+	}
+	switch {
+	case p.STT == "" || p.STT == f.voice.STT.Name:
+	case p.STT == pipeline.ProviderPocketSphinx && f.voice.LocalSTT:
+		cfg.STT = pipeline.Provider{}
+	default:
+		unavailable("stt", p.STT)
+	}
+	switch {
+	case p.TTS == "" || p.TTS == f.voice.TTS.Name:
+	case p.TTS == pipeline.ProviderEspeak:
+		cfg.TTS = pipeline.Provider{}
+	default:
+		unavailable("tts", p.TTS)
+	}
+	model := f.voice.LLM != nil && strings.TrimSpace(a.Prompt) != ""
+	switch p.Brain {
+	case runtimeapi.BrainScript:
+		model = false
+	case runtimeapi.BrainModel:
+		if f.voice.LLM == nil {
+			unavailable("brain", p.Brain)
+		}
+		model = f.voice.LLM != nil
+	}
+	if model {
 		l := *f.voice.LLM
 		l.Prompt, l.Greeting = a.Prompt, a.Greeting
 		cfg.LLM = &l
 	}
-	return cfg
 }
 
 // agentScript is the script brain's form of a's greeting and script.

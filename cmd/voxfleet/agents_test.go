@@ -10,6 +10,7 @@ import (
 	"github.com/voxplatform/vox/agent/pipeline"
 	"github.com/voxplatform/vox/internal/testenv"
 	"github.com/voxplatform/vox/runtimeapi"
+	"github.com/voxplatform/vox/voice/llm"
 )
 
 // clearVoiceEnv unsets every voice setting for the test.
@@ -138,3 +139,40 @@ func errorsOf(problems []string, why string) error {
 type settingsError struct{ s string }
 
 func (e *settingsError) Error() string { return e.s }
+
+// TestAgentProviders: an agent's provider choice applies where the host
+// has the provider; elsewhere the host's own choice stands.
+func TestAgentProviders(t *testing.T) {
+	host := voiceSettings{Kind: agentOffline, LocalSTT: true,
+		STT: pipeline.Provider{Name: pipeline.ProviderDeepgram, APIKey: "k"},
+		TTS: pipeline.Provider{Name: pipeline.ProviderOpenAI, APIKey: "k"},
+		LLM: &llm.Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m"}}
+	noModel := host
+	noModel.LLM, noModel.LocalSTT = nil, false
+	tests := []struct {
+		name     string
+		host     voiceSettings
+		prompt   string
+		p        runtimeapi.AgentProviders
+		stt, tts string
+		model    bool
+	}{
+		{"the host's choice", host, "Be brief.", runtimeapi.AgentProviders{}, "deepgram", "openai", true},
+		{"no prompt: the script", host, "", runtimeapi.AgentProviders{}, "deepgram", "openai", false},
+		{"local engines asked for", host, "Be brief.", runtimeapi.AgentProviders{STT: "pocketsphinx", TTS: "espeak", Brain: "script"}, "", "", false},
+		{"the model asked for without a prompt", host, "", runtimeapi.AgentProviders{Brain: "model"}, "deepgram", "openai", true},
+		{"providers the host lacks", noModel, "Be brief.", runtimeapi.AgentProviders{STT: "pocketsphinx", TTS: "elevenlabs", Brain: "model"}, "deepgram", "openai", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAgentFactories(tt.host, slog.New(slog.DiscardHandler))
+			cfg := f.config(runtimeapi.Agent{AgentSettings: runtimeapi.AgentSettings{Language: "en-US", Prompt: tt.prompt, Providers: tt.p}})
+			if cfg.STT.Name != tt.stt || cfg.TTS.Name != tt.tts || (cfg.LLM != nil) != tt.model {
+				t.Fatalf("stt %q tts %q model %v; want %q %q %v", cfg.STT.Name, cfg.TTS.Name, cfg.LLM != nil, tt.stt, tt.tts, tt.model)
+			}
+			if tt.model && cfg.LLM.Prompt != tt.prompt {
+				t.Fatalf("model prompt %q", cfg.LLM.Prompt)
+			}
+		})
+	}
+}
