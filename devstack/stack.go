@@ -43,6 +43,9 @@ type step struct {
 	ready   func(ctx context.Context) error
 	// after runs once the part is ready (creating a bucket).
 	after func(ctx context.Context) error
+	// also lists more parts served by the same process (the Console by
+	// nginx), reported by `voxdev status` beside it.
+	also []Part
 	// grace is how long the part may take to stop on SIGTERM.
 	grace time.Duration
 }
@@ -179,6 +182,10 @@ func (s *Stack) startStep(ctx context.Context, st step) error {
 	}
 	st.part.PID = cmd.Process.Pid
 	s.state.Parts = append(s.state.Parts, st.part)
+	for _, p := range st.also {
+		p.PID = cmd.Process.Pid
+		s.state.Parts = append(s.state.Parts, p)
+	}
 	fmt.Fprintf(s.out, "  %-10s ready in %4d ms  %s\n", st.name, time.Since(t0).Milliseconds(), st.part.URL)
 	return nil
 }
@@ -351,7 +358,7 @@ func (s *Stack) printSummary() {
 		case "livekit":
 			fmt.Fprintf(w, "  LiveKit         %s\n", p.URL)
 		case "voxdialler":
-			fmt.Fprintf(w, "  voxdialler      %s/health\n", p.URL)
+			fmt.Fprintf(w, "  voxdialler      %s/health   (simulated placer: no carrier here)\n", p.URL)
 		}
 	}
 	fmt.Fprintf(w, "\nPlace a test call:  make dev-call     Health of every part:  make dev-status\n")

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +20,10 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/internal/testenv"
+	"github.com/voxplatform/vox/internal/testlivekit"
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/internal/testnginx"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // freeBase finds PortSpan consecutive free loopback ports.
@@ -48,7 +52,7 @@ func freeBase(t *testing.T) int {
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/voxbridge", "../cmd/voxfleet")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/voxbridge", "../cmd/voxfleet", "../cmd/voxdialler")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -81,10 +85,44 @@ func processesUnder(dir string) []string {
 	return found
 }
 
+// consoleBuild writes a stand-in for the Console's build (index.html and
+// one asset), so that the test can tell the API site serves it.
+func consoleBuild(t *testing.T) (dir, index string) {
+	t.Helper()
+	dir = t.TempDir()
+	index = "<!doctype html><title>Vox Console</title><script type=module src=/assets/app.js></script>\n"
+	if err := os.MkdirAll(filepath.Join(dir, "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"index.html": index, "assets/app.js": "console.log('vox')\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, index
+}
+
+// get fetches url and returns its status, Content-Type and body.
+func get(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res.StatusCode, res.Header.Get("Content-Type"), string(b)
+}
+
 // TestStackUpStatusCallAndStop runs the whole development stack, checks
-// every part's health through Status, places a test call through the fleet
-// site's nginx, stops the stack and checks that no process it started is
-// left.
+// every part's health through Status (the Console served, the Dialler's
+// /health and /metrics), places a test call through the fleet site's nginx
+// with an agent created through the Backend's API and waits for its call
+// record and recording to reach the Backend, stops the stack and checks
+// that no process it started is left.
 func TestStackUpStatusCallAndStop(t *testing.T) {
 	for _, tool := range []string{"nginx", "redis-server"} {
 		testenv.Require(t, tool, "make deps")
@@ -92,11 +130,14 @@ func TestStackUpStatusCallAndStop(t *testing.T) {
 	if _, err := testmongo.Binary(); err != nil {
 		t.Fatal(err)
 	}
+	testlivekit.Lookup(t)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Root: root, BinDir: buildBinaries(t), Dir: testnginx.ShortTempDir(t), PortBase: freeBase(t), Workers: 2}
+	consoleDir, index := consoleBuild(t)
+	cfg := Config{Root: root, BinDir: buildBinaries(t), Dir: testnginx.ShortTempDir(t), PortBase: freeBase(t), Workers: 2,
+		ConsoleDir: consoleDir}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -129,7 +170,7 @@ func TestStackUpStatusCallAndStop(t *testing.T) {
 			t.Errorf("%s is down: %s", p.Name, p.Error)
 		}
 	}
-	for _, want := range []string{"redis", "mongodb", "minio", "voxbridge", "nginx", "voxfleet"} {
+	for _, want := range []string{"redis", "mongodb", "minio", "livekit", "voxbridge", "nginx", "console", "voxfleet", "voxdialler"} {
 		if !names[want] {
 			t.Errorf("no %s among the parts: %+v", want, parts)
 		}
@@ -139,21 +180,76 @@ func TestStackUpStatusCallAndStop(t *testing.T) {
 		t.Errorf("API site: %v", err)
 	}
 
-	// A test call through the fleet site is answered and heard.
+	// The Console's build is served by the API site, its routes fall back
+	// to index.html, its assets are typed.
+	console := "http://" + cfg.addr(offConsole)
+	for _, path := range []string{"/", "/calls/some-call"} {
+		if code, _, body := get(t, console+path); code != http.StatusOK || body != index {
+			t.Errorf("Console %s: %d %q", path, code, body)
+		}
+	}
+	if code, ctype, _ := get(t, console+"/assets/app.js"); code != http.StatusOK || !strings.Contains(ctype, "javascript") {
+		t.Errorf("Console asset: %d %q", code, ctype)
+	}
+	// The Dialler runs the loop (leader of the database).
+	var dh struct {
+		Status string `json:"status"`
+		Role   string `json:"role"`
+	}
+	if code, _, body := get(t, "http://"+cfg.addr(offDialler)+"/health"); code != http.StatusOK || json.Unmarshal([]byte(body), &dh) != nil || dh.Status != "ok" {
+		t.Errorf("Dialler health: %d %s", code, body)
+	}
+
+	// A test call through the fleet site, with an agent made through the
+	// Backend's API, is answered and heard, and its record reaches the
+	// Backend: ended, with its recording in MinIO.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel2()
+	be, err := Login(ctx2, cfg.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentID, err := be.DevAgent(ctx2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := be.DevAgent(ctx2); err != nil || again != agentID {
+		t.Errorf("the test agent is made once: %s then %s (%v)", agentID, again, err)
+	}
 	url, secret, err := CallTarget(cfg.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := exec.Command(filepath.Join(cfg.BinDir, "voxfleet"), "call", "--url", url, "--fleet-id", DevFleetID, "--json")
+	call := exec.Command(filepath.Join(cfg.BinDir, "voxfleet"), "call", "--url", url, "--fleet-id", DevFleetID,
+		"--agent-id", agentID, "--json")
 	call.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
 	b, err := call.Output()
 	var res struct {
+		CallSID string `json:"call_sid"`
 		OK      bool   `json:"ok"`
 		EchoMS  int    `json:"echo_ms"`
 		Problem string `json:"problem"`
 	}
-	if jerr := json.Unmarshal(b, &res); err != nil || jerr != nil || !res.OK || res.EchoMS == 0 {
-		t.Errorf("test call: %v %v %+v\n%s", err, jerr, res, b)
+	if jerr := json.Unmarshal(b, &res); err != nil || jerr != nil || !res.OK || res.EchoMS == 0 || res.CallSID == "" {
+		t.Fatalf("test call: %v %v %+v\n%s", err, jerr, res, b)
+	}
+	rec, err := be.WaitCall(ctx2, res.CallSID, true)
+	if err != nil {
+		t.Fatalf("call record: %v\n%+v", err, rec)
+	}
+	if rec.Status != runtimeapi.CallCompleted || rec.AgentID != agentID || rec.FleetURL != "http://"+cfg.addr(offFleet) || rec.RecordingURL == "" {
+		t.Errorf("call record: %+v", rec)
+	}
+	if code, _, body := get(t, rec.RecordingURL); code != http.StatusOK || len(body) < 1000 {
+		t.Errorf("recording %s: %d, %d bytes", rec.RecordingURL, code, len(body))
+	}
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := be.Get(ctx2, "/api/v1/calls?agent_id="+agentID, &list); err != nil || len(list.Items) != 1 || list.Items[0].ID != res.CallSID {
+		t.Errorf("calls of the test agent: %v %+v", err, list)
 	}
 
 	// A second stack on the same directory is refused while this one runs.
