@@ -58,6 +58,10 @@ type Config struct {
 	Workers int
 	// Quiet suppresses the progress lines on Out.
 	Quiet bool
+	// Force, once closed, makes the stop that follows the end of Up's
+	// context kill each part and every process it started at once,
+	// instead of giving it its grace period (a second Ctrl-C).
+	Force <-chan struct{}
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -139,7 +139,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(s.out, "stopping…")
+		fmt.Fprintln(s.out, "stopping… (a call in progress finishes first; Ctrl-C again kills everything now)")
 		return nil
 	case p := <-exited:
 		return fmt.Errorf("%s exited (%v); its log %s ends:\n%s", p.name, p.err, p.log, p.tail())
@@ -194,7 +194,7 @@ func (s *Stack) startStep(ctx context.Context, st step) error {
 func (s *Stack) stopAll() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
-		p.stop(p.grace)
+		p.stop(p.grace, s.cfg.Force)
 	}
 	s.procs = nil
 }

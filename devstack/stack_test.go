@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,7 +60,9 @@ func buildBinaries(t *testing.T) string {
 	return dir
 }
 
-// processesUnder lists live processes whose command line mentions dir.
+// processesUnder lists live processes whose command line mentions dir or
+// that hold a file under it open (an nginx worker's command line names
+// nothing, its logs are under dir).
 func processesUnder(dir string) []string {
 	var found []string
 	ents, _ := os.ReadDir("/proc")
@@ -78,7 +81,7 @@ func processesUnder(dir string) []string {
 			}
 		}
 		line := string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-		if strings.Contains(line, dir) {
+		if strings.Contains(line, dir) || holdsFileUnder(pid, dir) {
 			found = append(found, fmt.Sprintf("%d %s", pid, line))
 		}
 	}
@@ -115,6 +118,17 @@ func get(t *testing.T, url string) (int, string, string) {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return res.StatusCode, res.Header.Get("Content-Type"), string(b)
+}
+
+// holdsFileUnder reports whether process pid has a file under dir open.
+func holdsFileUnder(pid int, dir string) bool {
+	fds, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestStackUpStatusCallAndStop runs the whole development stack, checks
@@ -276,5 +290,108 @@ func TestStackUpStatusCallAndStop(t *testing.T) {
 	}
 	if _, err := Status(context.Background(), cfg.Dir); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("status after stop: %v", err)
+	}
+}
+
+// TestStackForcedStop stops a stack at once (a second Ctrl-C) while a call
+// is in progress: every process it started is gone, the busy worker (in a
+// process group of its own) and nginx's workers included.
+func TestStackForcedStop(t *testing.T) {
+	for _, tool := range []string{"nginx", "redis-server"} {
+		testenv.Require(t, tool, "make deps")
+	}
+	if _, err := testmongo.Binary(); err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consoleDir, _ := consoleBuild(t)
+	force := make(chan struct{})
+	cfg := Config{Root: root, BinDir: buildBinaries(t), Dir: testnginx.ShortTempDir(t), PortBase: freeBase(t), Workers: 1,
+		ConsoleDir: consoleDir, Force: force}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- Up(ctx, cfg, &out) }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if _, err := Status(context.Background(), cfg.Dir); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("stack ended before it was up: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack not up\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A long call keeps the only worker busy. It is placed on the worker's
+	// socket, not through nginx: killing nginx must not be what ends it.
+	_, secret, err := CallTarget(cfg.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := exec.Command(filepath.Join(cfg.BinDir, "voxfleet"), "call", "--socket", filepath.Join(cfg.Dir, "run", "worker-1.sock"),
+		"--fleet-id", DevFleetID, "--speak", "5m", "--timeout", "6m")
+	call.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	if err := call.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = call.Process.Kill(); _ = call.Wait() }()
+	for busy := false; !busy; {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never turned busy")
+		}
+		parts, err := Status(context.Background(), cfg.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if p.Name == "voxfleet" {
+				var f struct {
+					Busy int `json:"busy"`
+				}
+				code, _, body := get(t, p.Health)
+				busy = code == http.StatusOK && json.Unmarshal([]byte(body), &f) == nil && f.Busy == 1
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	workers := processesUnder(filepath.Join(cfg.Dir, "run"))
+	if len(workers) == 0 {
+		t.Fatal("no worker process found")
+	}
+
+	cancel()
+	close(force)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stack stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a forced stop took longer than 30 s")
+	}
+	// Killed processes may take a moment to be reaped by init.
+	var left []string
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		// The test's own caller is not the stack's: it is left alone, so
+		// that its hanging up cannot be what ends the worker.
+		left = slices.DeleteFunc(processesUnder(cfg.Dir), func(p string) bool {
+			return strings.HasPrefix(p, strconv.Itoa(call.Process.Pid)+" ")
+		})
+		if len(left) == 0 {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("processes left after a forced stop (workers were %v):\n%s", workers, strings.Join(left, "\n"))
 	}
 }

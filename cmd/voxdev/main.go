@@ -77,20 +77,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// up runs the stack until SIGINT/SIGTERM. A second signal stops at once:
+// up runs the stack until SIGINT, SIGTERM or SIGHUP (the terminal closed).
 // voxdev's children are in their own process groups, so the first Ctrl-C
-// reaches only voxdev, which stops them in order; the second kills them.
+// reaches only voxdev, which stops them in order, letting a call in
+// progress finish; a second one kills every process the stack started at
+// once.
 func up(cfg devstack.Config, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	force := make(chan struct{})
+	cfg.Force = force
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-sig
 		cancel()
 		<-sig
-		fmt.Fprintln(stderr, "voxdev: second signal: stopping now")
-		_ = syscall.Kill(0, syscall.SIGKILL)
+		fmt.Fprintln(stderr, "voxdev: second signal: killing every part now")
+		close(force)
 	}()
 	fmt.Fprintf(stdout, "Starting the platform (stack in %s)…\n", cfg.Dir)
 	if err := devstack.Up(ctx, cfg, stdout); err != nil {
