@@ -25,6 +25,7 @@ import (
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/internal/testnginx"
 	"github.com/voxplatform/vox/runtimeapi"
+	"github.com/voxplatform/vox/runtimeclient"
 )
 
 // freeBase finds PortSpan consecutive free loopback ports.
@@ -135,8 +136,9 @@ func holdsFileUnder(pid int, dir string) bool {
 // every part's health through Status (the Console served, the Dialler's
 // /health and /metrics), places a test call through the fleet site's nginx
 // with an agent created through the Backend's API and waits for its call
-// record and recording to reach the Backend, stops the stack and checks
-// that no process it started is left.
+// record and recording to reach the Backend, checks that fleet selection
+// picks the development fleet, stops the stack and checks that no process
+// it started is left.
 func TestStackUpStatusCallAndStop(t *testing.T) {
 	for _, tool := range []string{"nginx", "redis-server"} {
 		testenv.Require(t, tool, "make deps")
@@ -253,6 +255,15 @@ func TestStackUpStatusCallAndStop(t *testing.T) {
 	}
 	if rec.Status != runtimeapi.CallCompleted || rec.AgentID != agentID || rec.FleetURL != "http://"+cfg.addr(offFleet) || rec.RecordingURL == "" {
 		t.Errorf("call record: %+v", rec)
+	}
+	// The fleet is registered in the Backend: fleet selection for the
+	// organisation picks it.
+	rc, err := runtimeclient.New(runtimeclient.Config{BaseURL: "http://" + cfg.addr(offBridge), Secret: []byte(secret), Subject: "devstack-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if choice, err := rc.SelectFleet(ctx2, rec.OrgID); err != nil || choice.FleetID != DevFleetID || choice.URL != "http://"+cfg.addr(offFleet) {
+		t.Errorf("fleet selection: %+v %v", choice, err)
 	}
 	if code, _, body := get(t, rec.RecordingURL); code != http.StatusOK || len(body) < 1000 {
 		t.Errorf("recording %s: %d, %d bytes", rec.RecordingURL, code, len(body))
