@@ -110,6 +110,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := cfg.portsFree(); err != nil {
+		return err
+	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil

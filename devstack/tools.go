@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 )
@@ -70,4 +71,34 @@ func (c Config) lookup() (map[string]string, error) {
 		return found, fmt.Errorf("cannot start the platform, missing:\n%s\n(`make dev-deps` installs them all)", strings.Join(missing, "\n"))
 	}
 	return found, nil
+}
+
+// ports names the TCP ports the stack listens on, by offset.
+var ports = []struct {
+	off  int
+	what string
+}{
+	{offConsole, "the API site and Console"}, {offBridge, "voxbridge"}, {offFleet, "the fleet site"},
+	{offDaemon, "voxfleet's /health/fleet"}, {offDialler, "voxdialler's /health"}, {offRedis, "Redis"},
+	{offMongo, "the MongoDB-wire server"}, {offMinIO, "MinIO"}, {offLiveKit, "livekit-server"},
+	{offRTCTCP, "livekit-server's ICE over TCP"},
+}
+
+// portsFree checks that no other program listens on the stack's TCP
+// ports, naming each that is taken and how to move them all.
+func (c Config) portsFree() error {
+	var taken []string
+	for _, p := range ports {
+		l, err := net.Listen("tcp", c.addr(p.off))
+		if err != nil {
+			taken = append(taken, fmt.Sprintf("  %s (%s): %v", c.addr(p.off), p.what, err))
+			continue
+		}
+		l.Close()
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("ports in use by another program:\n%s\nstop it, or move every port with `bin/voxdev up --port-base P` (P to P+%d)",
+			strings.Join(taken, "\n"), PortSpan-1)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +66,21 @@ func TestMissingToolsNamed(t *testing.T) {
 				t.Errorf("a part was started: %v", logs)
 			}
 		})
+	}
+}
+
+// TestPortTakenNamed checks that a port of the stack held by another
+// program is named with the way out, before anything starts.
+func TestPortTakenNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// The held port becomes the stack's Redis port.
+	cfg := Config{PortBase: l.Addr().(*net.TCPAddr).Port - offRedis}
+	err = cfg.portsFree()
+	if err == nil || !strings.Contains(err.Error(), l.Addr().String()+" (Redis)") || !strings.Contains(err.Error(), "--port-base") {
+		t.Errorf("portsFree: %v", err)
 	}
 }
