@@ -203,9 +203,7 @@ func (s *Stack) steps() ([]step, error) {
 	return steps, nil
 }
 
-// makeBucket creates the recordings bucket unless it exists. MinIO may
-// answer ready before its object layer is (“Server not initialized yet”):
-// it is asked again until ctx ends.
+// makeBucket creates the recordings bucket unless it exists.
 func (s *Stack) makeBucket(ctx context.Context) error {
 	mc, err := minio.New(s.cfg.addr(offMinIO), &minio.Options{
 		Creds: credentials.NewStaticV4(s.secrets["MINIO_ROOT_USER"], s.secrets["MINIO_ROOT_PASSWORD"], ""),
@@ -213,9 +211,12 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// MinIO answers /minio/health/ready a moment before its object layer
+	// serves requests ("Server not initialized yet"): retry until then.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	for {
-		var ok bool
-		ok, err = mc.BucketExists(ctx, Bucket)
+		ok, err := mc.BucketExists(ctx, Bucket)
 		if err == nil && !ok {
 			err = mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{})
 		}
@@ -224,7 +225,7 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("create bucket %q: %w", Bucket, err)
+			return fmt.Errorf("bucket %s: %w", Bucket, err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
