@@ -229,19 +229,23 @@ func newAgentFactories(v voiceSettings, log *slog.Logger) *agentFactories {
 // For returns the factory of agent a (callslot.Config.AgentFactory).
 func (f *agentFactories) For(a runtimeapi.Agent) (agent.Factory, error) {
 	cfg := f.config(a)
-	b, err := json.Marshal(struct {
-		Agent    pipeline.AgentConfig
-		STT, TTS string
-		LLM      *llm.Config
-	}{cfg.Agent, cfg.STT.Name, cfg.TTS.Name, cfg.LLM})
+	key := struct {
+		Agent                   pipeline.AgentConfig
+		STT, TTS, TTSVoice      string
+		Model, Prompt, Greeting string
+	}{Agent: cfg.Agent, STT: cfg.STT.Name, TTS: cfg.TTS.Name, TTSVoice: cfg.TTS.Voice}
+	if cfg.LLM != nil {
+		key.Model, key.Prompt, key.Greeting = cfg.LLM.Model, cfg.LLM.Prompt, cfg.LLM.Greeting
+	}
+	b, err := json.Marshal(key)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(b)
-	key := hex.EncodeToString(sum[:])
+	id := hex.EncodeToString(sum[:])
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fac, ok := f.built[key]; ok {
+	if fac, ok := f.built[id]; ok {
 		return fac, nil
 	}
 	fac, err := pipeline.New(cfg)
@@ -256,8 +260,8 @@ func (f *agentFactories) For(a runtimeapi.Agent) (agent.Factory, error) {
 		closeFactory(f.built[old], f.log)
 		delete(f.built, old)
 	}
-	f.built[key] = fac
-	f.order = append(f.order, key)
+	f.built[id] = fac
+	f.order = append(f.order, id)
 	return fac, nil
 }
 
