@@ -53,4 +53,6 @@ forbid pacing api store supervisor callslot upstream dialler lkapi fleetapi runt
 # The voice pipeline: agent and voice/ know nothing of workers, daemons or the Backend.
 forbid agent supervisor callslot api store upstream lifeline control
 forbid voice agent supervisor callslot api store upstream lifeline control twilio
+# Carrier protocols: messages and audio only; the leg that runs them is callslot's.
+forbid carrier agent supervisor callslot api store upstream lifeline control runtimeapi runtimeclient recording
 exit $fail
