@@ -2,8 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +111,35 @@ func TestCarriersThroughNginx(t *testing.T) {
 				t.Fatalf("bad frame: close %d %q, %v; want policy violation with a reason", st.CloseCode, st.CloseText, err)
 			}
 			free()
+		})
+	}
+}
+
+// `voxfleet call --carrier NAME` places a test call through nginx in each
+// carrier's protocol: greeting, echo, '#' hangs up.
+func TestVoxfleetCallEachCarrier(t *testing.T) {
+	f := startFleet(t, 1, 0)
+	f.waitReady(1)
+	for _, name := range carrier.Names() {
+		t.Run(name, func(t *testing.T) {
+			ws := strings.Replace(f.nginx.URL(fleetapi.StreamPath(name)), "http://", "ws://", 1)
+			cmd := exec.Command(voxfleetBin, "call", "--carrier", name, "--url", ws, "--speak", "300ms", "--timeout", "30s", "--json")
+			cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret, "VOXFLEET_FLEET_ID="+fleetID)
+			out, err := cmd.Output()
+			var rep struct {
+				Carrier    string `json:"carrier"`
+				GreetingMS int    `json:"greeting_ms"`
+				EchoMS     int    `json:"echo_ms"`
+				Ended      bool   `json:"ended"`
+				CloseCode  int    `json:"close_code"`
+				OK         bool   `json:"ok"`
+				Problem    string `json:"problem"`
+			}
+			if jerr := json.Unmarshal(out, &rep); err != nil || jerr != nil || !rep.OK || rep.Carrier != name ||
+				rep.GreetingMS < 500 || rep.EchoMS < 150 || !rep.Ended || rep.CloseCode != websocket.CloseNormalClosure {
+				t.Fatalf("voxfleet call --carrier %s: %v %s", name, err, out)
+			}
+			f.waitFor(15*time.Second, "the worker free again", func() bool { fl, _ := f.health(); return fl.Free == 1 })
 		})
 	}
 }
