@@ -284,7 +284,7 @@ func (s *stream) Audio(pcm []int16) error {
 func (s *stream) Mark(name string) error {
 	return s.send("mark", func(enc carrier.Encoder) []carrier.Frame {
 		s.marks = append(s.marks, name)
-		return []carrier.Frame{enc.Mark(name)}
+		return enc.Mark(name)
 	})
 }
 

@@ -70,9 +70,11 @@ type Encoder interface {
 	// Audio frames 8 kHz agent audio for playback.
 	Audio(pcm []int16) []Frame
 	// Mark asks the carrier to report when the audio sent so far has
-	// played (a KindMark event with name).
-	Mark(name string) Frame
-	// Clear asks the carrier to drop the audio queued for playback.
+	// played (a KindMark event with name); audio an encoder held back to
+	// fill a whole frame goes first, padded with silence.
+	Mark(name string) []Frame
+	// Clear asks the carrier to drop the audio queued for playback (and
+	// drops any the encoder held back).
 	Clear() Frame
 }
 

@@ -83,7 +83,13 @@ func TestRoundTrip(t *testing.T) {
 			if heard < 1400 || heard > 1700 {
 				t.Fatalf("carrier heard %d samples of 1600", heard)
 			}
-			if r, err := c.Read(st.Encoder.Mark("m1")); err != nil || r.Kind != ReplyMark || r.Mark != "m1" {
+			mark := st.Encoder.Mark("m1")
+			for _, f := range mark[:len(mark)-1] { // audio held back for a whole frame
+				if r, err := c.Read(f); err != nil || r.Kind != ReplyAudio {
+					t.Fatalf("read held audio: %+v %v", r, err)
+				}
+			}
+			if r, err := c.Read(mark[len(mark)-1]); err != nil || r.Kind != ReplyMark || r.Mark != "m1" {
 				t.Fatalf("read mark: %+v %v", r, err)
 			}
 			if r, err := c.Read(st.Encoder.Clear()); err != nil || r.Kind != ReplyClear {
@@ -145,6 +151,11 @@ func TestEncoderFraming(t *testing.T) {
 				t.Fatal("no frames")
 			}
 			for _, f := range frames {
+				tt.want(t, f)
+			}
+			// What was held back for a whole frame goes before a mark.
+			mark := st.Encoder.Mark("m")
+			for _, f := range mark[:len(mark)-1] {
 				tt.want(t, f)
 			}
 		})
@@ -277,4 +288,56 @@ func TestTelnyxReorder(t *testing.T) {
 	if len(got) != 2 || got[0].Kind != KindAudio || got[1].Kind != KindStop {
 		t.Fatalf("stop with a frame held: %+v", got)
 	}
+}
+
+// Agent audio in pieces that are not whole frames plays without gaps:
+// Exotel's and Vonage's encoders hold the remainder for the next piece
+// and pad only before a mark.
+func TestEncoderCarriesRemainder(t *testing.T) {
+	_, _, st := open(t, Exotel, nil)
+	var total int
+	for range 10 {
+		for _, f := range st.Encoder.Audio(Tone(7*msec, 440, 8000)) { // 112 bytes
+			total += len(payloadOf(t, f))
+		}
+	}
+	if total != 1120/ExotelChunkUnit*ExotelChunkUnit {
+		t.Fatalf("sent %d bytes of 1120 before the mark; want the whole 320-byte units", total)
+	}
+	for _, f := range st.Encoder.Mark("m") {
+		if strings.Contains(string(f.Data), `"media"`) {
+			total += len(payloadOf(t, f))
+		}
+	}
+	if total != 1280 {
+		t.Fatalf("sent %d bytes with the mark; want 1120 padded to 1280", total)
+	}
+}
+
+// No input makes a decoder panic.
+func FuzzDecode(f *testing.F) {
+	for _, name := range Names() {
+		c := Protocols()[name].NewCaller(CallerConfig{CallID: "c", StreamID: "s", Parameters: map[string]string{"agent_id": "a"}})
+		for _, fr := range append(append(c.Open(), c.Audio(make([]int16, c.FrameSamples()))...), c.DTMF("1")...) {
+			f.Add(name, fr.Binary, fr.Data)
+		}
+	}
+	f.Add("vonage", true, make([]byte, 641))
+	f.Add("telnyx", false, []byte(`{"event":"media","sequence_number":"99999999999999999999"}`))
+	f.Fuzz(func(t *testing.T, name string, binary bool, data []byte) {
+		p, ok := Protocols()[name]
+		if !ok {
+			return
+		}
+		d := p.NewDecoder()
+		c := p.NewCaller(CallerConfig{CallID: "c", StreamID: "s"})
+		for _, fr := range c.Open() {
+			_, _ = d.Decode(fr)
+		}
+		_, err := d.Decode(Frame{Binary: binary, Data: data})
+		var pe *ProtocolError
+		if err != nil && !errors.As(err, &pe) {
+			t.Fatalf("%s: error %v is not a *ProtocolError", name, err)
+		}
+	})
 }

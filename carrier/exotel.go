@@ -157,25 +157,35 @@ func (d *exotelDecoder) start(s *exotelStart) ([]Event, error) {
 		Parameters: s.CustomParams, Encoder: &exotelEncoder{sid: s.StreamID, f: fm, out: newOutAudio(fm)}}}}, nil
 }
 
+// exotelEncoder sends chunks of a multiple of 320 bytes; a remainder
+// waits for the next audio, or is padded before a mark.
 type exotelEncoder struct {
-	sid string
-	f   format
-	out *outAudio
+	sid  string
+	f    format
+	out  *outAudio
+	rest units
 }
 
-func (e *exotelEncoder) Audio(pcm []int16) []Frame {
+func (e *exotelEncoder) media(b []byte) []Frame {
 	var fr []Frame
-	for _, c := range e.f.chunks(e.out.encode(pcm), exotelOutChunk, ExotelChunkUnit) {
+	for _, c := range e.f.chunks(b, exotelOutChunk, ExotelChunkUnit) {
 		fr = append(fr, jsonFrame(exotelMsg{Event: "media", StreamID: e.sid, Media: &exotelMedia{Payload: b64(c)}}))
 	}
 	return fr
 }
 
-func (e *exotelEncoder) Mark(name string) Frame {
-	return jsonFrame(exotelMsg{Event: "mark", StreamID: e.sid, Mark: &exotelMark{Name: name}})
+func (e *exotelEncoder) Audio(pcm []int16) []Frame {
+	return e.media(e.rest.whole(e.out.encode(pcm), ExotelChunkUnit))
 }
 
-func (e *exotelEncoder) Clear() Frame { return jsonFrame(exotelMsg{Event: "clear", StreamID: e.sid}) }
+func (e *exotelEncoder) Mark(name string) []Frame {
+	return append(e.media(e.rest.flush()), jsonFrame(exotelMsg{Event: "mark", StreamID: e.sid, Mark: &exotelMark{Name: name}}))
+}
+
+func (e *exotelEncoder) Clear() Frame {
+	e.rest.flush()
+	return jsonFrame(exotelMsg{Event: "clear", StreamID: e.sid})
+}
 
 // exotelCaller plays Exotel: 100 ms chunks of slin, as Exotel streams.
 type exotelCaller struct {

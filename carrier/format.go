@@ -156,3 +156,22 @@ func jsonFrame(v any) Frame {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// units holds back the bytes after the last whole unit of an encoder's
+// audio, for carriers whose frames are a fixed size or multiple.
+type units struct{ b []byte }
+
+// whole returns the whole units of what is held and b, holding the rest.
+func (u *units) whole(b []byte, unit int) []byte {
+	all := append(u.b, b...)
+	n := len(all) / unit * unit
+	u.b = append([]byte(nil), all[n:]...)
+	return all[:n]
+}
+
+// flush returns what is held (to be padded) and holds nothing.
+func (u *units) flush() []byte {
+	b := u.b
+	u.b = nil
+	return b
+}

@@ -200,8 +200,8 @@ func (e *plivoEncoder) Audio(pcm []int16) []Frame {
 	return fr
 }
 
-func (e *plivoEncoder) Mark(name string) Frame {
-	return jsonFrame(plivoMsg{Event: "checkpoint", StreamID: e.sid, Name: name})
+func (e *plivoEncoder) Mark(name string) []Frame {
+	return []Frame{jsonFrame(plivoMsg{Event: "checkpoint", StreamID: e.sid, Name: name})}
 }
 
 func (e *plivoEncoder) Clear() Frame {

@@ -231,8 +231,8 @@ func (e *telnyxEncoder) Audio(pcm []int16) []Frame {
 	return fr
 }
 
-func (e *telnyxEncoder) Mark(name string) Frame {
-	return jsonFrame(telnyxMsg{Event: "mark", StreamID: e.sid, Mark: &telnyxMark{Name: name}})
+func (e *telnyxEncoder) Mark(name string) []Frame {
+	return []Frame{jsonFrame(telnyxMsg{Event: "mark", StreamID: e.sid, Mark: &telnyxMark{Name: name}})}
 }
 
 func (e *telnyxEncoder) Clear() Frame { return jsonFrame(telnyxMsg{Event: "clear", StreamID: e.sid}) }

@@ -73,7 +73,9 @@ func (e twilioEncoder) Audio(pcm []int16) []Frame {
 	return fr
 }
 
-func (e twilioEncoder) Mark(name string) Frame { return jsonFrame(twilio.OutboundMark(e.sid, name)) }
+func (e twilioEncoder) Mark(name string) []Frame {
+	return []Frame{jsonFrame(twilio.OutboundMark(e.sid, name))}
+}
 
 func (e twilioEncoder) Clear() Frame { return jsonFrame(twilio.OutboundClear(e.sid)) }
 

@@ -128,25 +128,35 @@ func (d *vonageDecoder) connected(data []byte, m vonageEvent) ([]Event, error) {
 }
 
 // vonageEncoder sends binary frames of exactly 20 ms, the last padded.
+// A remainder short of a frame waits for the next audio, or is padded
+// before a mark.
 type vonageEncoder struct {
-	f   format
-	out *outAudio
+	f    format
+	out  *outAudio
+	rest units
 }
 
-func (e *vonageEncoder) Audio(pcm []int16) []Frame {
+func (e *vonageEncoder) frames(b []byte) []Frame {
 	var fr []Frame
 	n := e.f.bytesFor(20)
-	for _, c := range e.f.chunks(e.out.encode(pcm), n, n) {
+	for _, c := range e.f.chunks(b, n, n) {
 		fr = append(fr, Frame{Binary: true, Data: c})
 	}
 	return fr
 }
 
-func (e *vonageEncoder) Mark(name string) Frame {
-	return jsonFrame(vonageAction{Action: "notify", Payload: vonageNotify{Mark: name}})
+func (e *vonageEncoder) Audio(pcm []int16) []Frame {
+	return e.frames(e.rest.whole(e.out.encode(pcm), e.f.bytesFor(20)))
 }
 
-func (e *vonageEncoder) Clear() Frame { return jsonFrame(vonageAction{Action: "clear"}) }
+func (e *vonageEncoder) Mark(name string) []Frame {
+	return append(e.frames(e.rest.flush()), jsonFrame(vonageAction{Action: "notify", Payload: vonageNotify{Mark: name}}))
+}
+
+func (e *vonageEncoder) Clear() Frame {
+	e.rest.flush()
+	return jsonFrame(vonageAction{Action: "clear"})
+}
 
 func randomHex() string {
 	b := make([]byte, 12)
