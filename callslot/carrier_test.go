@@ -196,3 +196,29 @@ func TestCarrierNoStart(t *testing.T) {
 	}
 	h.waitState(fleetapi.WorkerIdle)
 }
+
+// A carrier that names no agent in its parameters (a Vonage NCCO without
+// headers, say) can name it in the stream's URL: ?agent_id=.
+func TestCarrierAgentFromURL(t *testing.T) {
+	recs := &records{}
+	h := startWorker(t, func(c *Config) { c.Recorder = recs })
+	ctx := ctxFor(t, 20*time.Second)
+	const agentID = "0123456789abcdef01234567"
+	c, _, err := carrier.Dial(ctx, carrier.Vonage, carrier.ClientConfig{SocketPath: h.sock, Token: token(t),
+		URL: "ws://worker" + fleetapi.StreamPath("vonage") + "?agent_id=" + agentID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent(lifeline.KindCallStart, c.CallID())
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rec := recs.wait(t, c.CallID()); rec.AgentID != agentID || rec.Carrier != "vonage" {
+		t.Fatalf("record agent %q carrier %q; want %q vonage", rec.AgentID, rec.Carrier, agentID)
+	}
+	h.waitState(fleetapi.WorkerIdle)
+}
