@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -67,6 +68,14 @@ func TestCarriersThroughNginx(t *testing.T) {
 			}
 			if fl, _ := f.health(); fl.Busy != 1 {
 				t.Fatalf("fleet during the call: %+v", fl)
+			}
+			// The one worker is taken: a second stream of any carrier is
+			// refused before the upgrade.
+			other := strings.Replace(f.nginx.URL(fleetapi.StreamPath(carrier.Names()[0])), "http://", "ws://", 1) +
+				"?token=" + url.QueryEscape(token(t, svcauth.FleetAudience(fleetID)))
+			if _, resp, err := carrier.Dial(ctx, carrier.Protocols()[carrier.Names()[0]], carrier.ClientConfig{URL: other}); err == nil ||
+				resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("second stream while the worker is busy: %v %v; want 503", resp, err)
 			}
 			if err := cl.SendAudio(ctx, carrier.Tone(400*time.Millisecond, 300, 8000), cl.FrameDuration()); err != nil {
 				t.Fatal(err)
