@@ -210,11 +210,24 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := mc.BucketExists(ctx, Bucket)
-	if err != nil || ok {
-		return err
+	// MinIO answers /minio/health/ready a moment before its object layer
+	// serves requests ("Server not initialized yet"): retry until then.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		ok, err := mc.BucketExists(ctx, Bucket)
+		if err == nil && !ok {
+			err = mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{})
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bucket %s: %w", Bucket, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return mc.MakeBucket(ctx, Bucket, minio.MakeBucketOptions{})
 }
 
 // livekitConfig is livekit-server's configuration pinned to loopback, with
