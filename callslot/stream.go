@@ -64,10 +64,11 @@ type stream struct {
 	started  bool
 	admitted time.Time
 
-	wmu    sync.Mutex      // guards writes to conn, enc, marks, voided, closed and ending
+	wmu    sync.Mutex      // guards writes to conn, enc, marks, voided, flush, closed and ending
 	enc    carrier.Encoder // set at start
 	marks  []string        // marks sent and not yet reported played
 	voided []string        // marks whose audio a clear dropped, for carriers that only acknowledge the clear
+	flush  *time.Timer     // flushes a part frame the encoder holds (carrier.Flusher)
 	closed bool            // the close frame has been sent: no more writes
 	ending bool            // the call is ending: no more media
 }
@@ -244,6 +245,9 @@ func (s *stream) Close(end End) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.ending = true
+	if s.flush != nil {
+		s.flush.Stop()
+	}
 	if s.closed {
 		return
 	}
@@ -275,9 +279,25 @@ func (s *stream) send(what string, build func(enc carrier.Encoder) []carrier.Fra
 	return nil
 }
 
+// flushAfter is how long an encoder may hold the end of the agent's audio
+// short of a whole frame, waiting for more, before it goes padded.
+const flushAfter = 40 * time.Millisecond
+
 // Audio implements Leg: the agent's audio in the carrier's framing.
 func (s *stream) Audio(pcm []int16) error {
-	return s.send("media", func(enc carrier.Encoder) []carrier.Frame { return enc.Audio(pcm) })
+	return s.send("media", func(enc carrier.Encoder) []carrier.Frame {
+		fr := enc.Audio(pcm)
+		if f, ok := enc.(carrier.Flusher); ok {
+			if s.flush == nil {
+				s.flush = time.AfterFunc(flushAfter, func() {
+					_ = s.send("media", func(carrier.Encoder) []carrier.Frame { return f.Flush() })
+				})
+			} else {
+				s.flush.Reset(flushAfter)
+			}
+		}
+		return fr
+	})
 }
 
 // Mark implements Leg.

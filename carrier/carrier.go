@@ -78,6 +78,14 @@ type Encoder interface {
 	Clear() Frame
 }
 
+// Flusher is an Encoder that holds back the end of the agent's audio
+// short of a whole frame, for the next audio to complete. Flush returns
+// it padded with silence; a leg calls it when no audio has followed for a
+// moment, so that audio with no mark after it is not held for ever.
+type Flusher interface {
+	Flush() []Frame
+}
+
 // Protocol is one carrier's media-stream protocol.
 type Protocol struct {
 	// Name is the carrier's name and the last element of its route,

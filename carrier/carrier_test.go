@@ -291,8 +291,9 @@ func TestTelnyxReorder(t *testing.T) {
 }
 
 // Agent audio in pieces that are not whole frames plays without gaps:
-// Exotel's and Vonage's encoders hold the remainder for the next piece
-// and pad only before a mark.
+// Exotel's encoder holds what is short of a 320-byte unit for the next
+// piece and pads it only before a mark or on Flush (Vonage's does the
+// same with its 640-byte frames).
 func TestEncoderCarriesRemainder(t *testing.T) {
 	_, _, st := open(t, Exotel, nil)
 	var total int
@@ -311,6 +312,14 @@ func TestEncoderCarriesRemainder(t *testing.T) {
 	}
 	if total != 1280 {
 		t.Fatalf("sent %d bytes with the mark; want 1120 padded to 1280", total)
+	}
+	_ = st.Encoder.Audio(Tone(7*msec, 440, 8000))
+	fl := st.Encoder.(Flusher).Flush()
+	if len(fl) != 1 || len(payloadOf(t, fl[0])) != ExotelChunkUnit {
+		t.Fatalf("flush sent %d frames; want the 112 bytes held padded to 320", len(fl))
+	}
+	if fl := st.Encoder.(Flusher).Flush(); len(fl) != 0 {
+		t.Fatalf("a second flush sent %d frames", len(fl))
 	}
 }
 

@@ -14,8 +14,10 @@ var Exotel = &Protocol{
 }
 
 // Exotel's audio framing: every chunk, either way, is a multiple of 320
-// bytes (20 ms at 8 kHz); the agent's are sent 100 ms at a time, the
-// smallest chunk Exotel recommends.
+// bytes (20 ms at 8 kHz). The agent's go at most 100 ms (3200 bytes) at a
+// time, as soon as they are whole 320-byte units: Exotel recommends
+// chunks of at least 100 ms against network jitter, but holding the
+// agent's first words back for it would add up to 100 ms to every reply.
 const (
 	ExotelChunkUnit = 320
 	exotelOutChunk  = 3200
@@ -157,8 +159,8 @@ func (d *exotelDecoder) start(s *exotelStart) ([]Event, error) {
 		Parameters: s.CustomParams, Encoder: &exotelEncoder{sid: s.StreamID, f: fm, out: newOutAudio(fm)}}}}, nil
 }
 
-// exotelEncoder sends chunks of a multiple of 320 bytes; a remainder
-// waits for the next audio, or is padded before a mark.
+// exotelEncoder sends whole 320-byte units; a remainder waits for the next
+// audio, or goes padded before a mark or on Flush.
 type exotelEncoder struct {
 	sid  string
 	f    format
@@ -181,6 +183,8 @@ func (e *exotelEncoder) Audio(pcm []int16) []Frame {
 func (e *exotelEncoder) Mark(name string) []Frame {
 	return append(e.media(e.rest.flush()), jsonFrame(exotelMsg{Event: "mark", StreamID: e.sid, Mark: &exotelMark{Name: name}}))
 }
+
+func (e *exotelEncoder) Flush() []Frame { return e.media(e.rest.flush()) }
 
 func (e *exotelEncoder) Clear() Frame {
 	e.rest.flush()

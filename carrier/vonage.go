@@ -153,6 +153,8 @@ func (e *vonageEncoder) Mark(name string) []Frame {
 	return append(e.frames(e.rest.flush()), jsonFrame(vonageAction{Action: "notify", Payload: vonageNotify{Mark: name}}))
 }
 
+func (e *vonageEncoder) Flush() []Frame { return e.frames(e.rest.flush()) }
+
 func (e *vonageEncoder) Clear() Frame {
 	e.rest.flush()
 	return jsonFrame(vonageAction{Action: "clear"})
