@@ -193,6 +193,10 @@ func (e *Estimator) PHumanUpper(z float64) float64 {
 	return math.Min(1, p+z*math.Sqrt(p*(1-p)/e.dials))
 }
 
+// EffectiveDials is the decayed number of dials the answer rates are
+// estimated from, priors included.
+func (e *Estimator) EffectiveDials() float64 { return e.dials }
+
 // Observed is how many dial outcomes have been observed since the start.
 func (e *Estimator) Observed() int { return e.observed }
 
@@ -212,6 +216,44 @@ func (e *Estimator) handleParams() (mu, sigma float64) {
 		v = 1e-4
 	}
 	return mu, math.Sqrt(v)
+}
+
+// handleParamsCensored fits the log-normal handle time to the ended calls
+// and to the calls still in progress, ages seconds old, as right-censored
+// observations (a few EM steps): early in a campaign only the short calls
+// have ended, and a fit to those alone would predict workers freed far
+// sooner than they are.
+func (e *Estimator) handleParamsCensored(ages []float64) (mu, sigma float64) {
+	mu, sigma = e.handleParams()
+	if len(ages) == 0 {
+		return mu, sigma
+	}
+	for range 3 {
+		w, s1, s2 := e.hW, e.hSum, e.hSumSq
+		for _, a := range ages {
+			if a <= 0 {
+				a = 1e-3
+			}
+			alpha := (math.Log(a) - mu) / sigma
+			tail := 0.5 * math.Erfc(alpha/math.Sqrt2)
+			if tail < 1e-12 {
+				continue
+			}
+			lambda := math.Exp(-alpha*alpha/2) / math.Sqrt(2*math.Pi) / tail
+			m1 := mu + sigma*lambda
+			m2 := mu*mu + sigma*sigma + sigma*(math.Log(a)+mu)*lambda
+			w++
+			s1 += m1
+			s2 += m2
+		}
+		mu = s1 / w
+		v := s2/w - mu*mu
+		if v < 1e-4 {
+			v = 1e-4
+		}
+		sigma = math.Sqrt(v)
+	}
+	return mu, sigma
 }
 
 // RingCDF is the estimated chance that an answered dial has been answered

@@ -93,6 +93,9 @@ func trained(t *testing.T) *Pacer {
 		t.Fatal(err)
 	}
 	feed(p.Estimator(), 1000)
+	for i := 0; i < 300; i++ {
+		p.Estimator().ObserveCall([]float64{60, 180}[i%2])
+	}
 	return p
 }
 
@@ -127,7 +130,11 @@ func TestDecideModes(t *testing.T) {
 		{"too few answers to judge the day", trained(t),
 			Snapshot{Free: 5, Busy: ages(20, 300), Day: Tally{50, 5}, Hour: quietHour}, Predictive, -1, 5},
 		{"rolling hour near the cap", trained(t),
-			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{200, 4}}, Guarded, -1, 0},
+			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{400, 11}}, Guarded, -1, 0},
+		{"first answers of the hour: abandons count against MinTally answers", trained(t),
+			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{50, 9}}, Guarded, -1, 0},
+		{"first answers of the day: abandons count against MinTally answers", trained(t),
+			Snapshot{Free: 5, Busy: ages(20, 60), Day: Tally{50, 9}}, OnePerFree, 5, 0},
 		{"predictive dials ahead of free workers", trained(t),
 			Snapshot{Free: 5, Busy: ages(20, 300), Hour: quietHour}, Predictive, -1, 5},
 	}
@@ -184,6 +191,28 @@ func TestDecideFollowsTheState(t *testing.T) {
 	}
 	if n := dials(Snapshot{}); n != 0 {
 		t.Errorf("no worker at all: %d dials", n)
+	}
+}
+
+// TestHandleFitCensored: early in a campaign only short calls have ended;
+// counting the calls in progress as at least their age keeps the fitted
+// mean near the truth instead of at the short calls' mean.
+func TestHandleFitCensored(t *testing.T) {
+	e := NewEstimator(DefaultEstimatorConfig())
+	for i := 0; i < 30; i++ {
+		e.ObserveCall(40 + float64(i)) // the first calls to end: 40–69 s
+	}
+	naive := e.HandleMean()
+	mu, sigma := e.handleParamsCensored(ages(40, 90)) // 40 calls still going at 90 s
+	fitted := math.Exp(mu + sigma*sigma/2)
+	if naive > 70 {
+		t.Fatalf("mean of the ended calls alone = %.0f s, want under 70", naive)
+	}
+	if fitted < 85 {
+		t.Errorf("censored fit mean = %.0f s, want over 85 (40 of 70 calls last longer than 90 s)", fitted)
+	}
+	if mu2, s2 := e.handleParamsCensored(nil); mu2 != e.hSum/e.hW || s2 <= 0 {
+		t.Errorf("no call in progress: fit (%v, %v) differs from the ended calls'", mu2, s2)
 	}
 }
 

@@ -42,6 +42,10 @@ func main() {
 	flag.Float64Var(&oursCfg.HourGuard, "hour-guard", def.HourGuard, "ours: share of the cap at which the rolling hour is guarded")
 	flag.Float64Var(&oursCfg.Gain, "gain", def.Gain, "ours: threshold gain")
 	flag.Float64Var(&oursCfg.Confidence, "confidence", def.Confidence, "ours: standard errors added to the answer rate")
+	flag.Float64Var(&oursCfg.RateVariance, "rate-variance", def.RateVariance, "ours: weight of the answer-rate estimate's variance")
+	flag.BoolVar(&oursCfg.CensoredHandle, "censored", def.CensoredHandle, "ours: fit handle times to calls in progress as well")
+	flag.IntVar(&oursCfg.MinTally, "min-tally", def.MinTally, "ours: least answers a window's abandons are measured against")
+	flag.IntVar(&oursCfg.LearnDials, "learn-dials", def.LearnDials, "ours: dial outcomes observed before dialling ahead")
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
 	flag.Parse()
 
