@@ -100,6 +100,13 @@ type Config struct {
 	// MinThreshold and MaxThreshold bound the steered threshold;
 	// GuardThreshold is the one used in Guarded mode.
 	MinThreshold, MaxThreshold, GuardThreshold float64
+	// HourZ lowers the target where a rolling hour holds few answers: the
+	// target is at most Cap − HourZ × √(Cap / answers of the last hour), so
+	// that an hour of chance abandons at that rate stays under the cap.
+	HourZ float64
+	// HourMinTally is the least number of answers the rolling hour is
+	// counted with, for HourZ and for its guard.
+	HourMinTally int
 	// MinTally is the least number of answers a window's abandons are
 	// measured against: until that many people have answered in the rolling
 	// hour, 24 hours or 30 days, its budget is Cap (or HourGuard × Cap)
@@ -133,10 +140,12 @@ func DefaultConfig() Config {
 		Cap:               0.03,
 		Target:            0.018,
 		HourGuard:         0.9,
-		Gain:              0.02,
+		Gain:              0.1,
 		MinThreshold:      0.002,
 		MaxThreshold:      0.5,
 		GuardThreshold:    0.001,
+		HourZ:             2,
+		HourMinTally:      100,
 		MinTally:          300,
 		MaxDialsPerWorker: 1,
 		LearnDials:        30,
@@ -176,6 +185,10 @@ type Pacer struct {
 	est *Estimator
 	// logTheta is the logarithm of the steered threshold.
 	logTheta float64
+	// target is the abandon rate steered to now: Config.Target, or less
+	// where the rolling hour has too few answers to hold it under the cap
+	// (see Config.HourZ).
+	target float64
 
 	// Scratch buffers reused between ticks.
 	relMean, relVar, ansMean, ansVar, newAns, answerPDF []float64
@@ -193,6 +206,7 @@ func New(cfg Config) (*Pacer, error) {
 		cfg:      cfg,
 		est:      NewEstimator(cfg.Estimator),
 		logTheta: math.Log(cfg.Target),
+		target:   cfg.Target,
 	}, nil
 }
 
@@ -208,9 +222,9 @@ func (p *Pacer) Threshold() float64 { return math.Exp(p.logTheta) }
 // that the long-run abandon rate settles on the target.
 func (p *Pacer) ObserveAnswer(abandoned bool) {
 	if abandoned {
-		p.logTheta -= p.cfg.Gain * (1 - p.cfg.Target)
+		p.logTheta -= p.cfg.Gain * (1 - p.target)
 	} else {
-		p.logTheta += p.cfg.Gain * p.cfg.Target
+		p.logTheta += p.cfg.Gain * p.target
 	}
 	lo, hi := math.Log(p.cfg.MinThreshold), math.Log(p.cfg.MaxThreshold)
 	p.logTheta = math.Max(lo, math.Min(hi, p.logTheta))
@@ -232,7 +246,12 @@ func (p *Pacer) Decide(s Snapshot) Decision {
 		return Decision{Dials: clamp(s.Free-len(s.Ringing), 0, limit), Mode: Learning}
 	}
 	mode, theta := Predictive, p.Threshold()
-	if s.Hour.reaches(p.cfg.HourGuard*p.cfg.Cap, p.cfg.MinTally) {
+	p.target = p.cfg.Target
+	if p.cfg.HourZ > 0 {
+		n := float64(max(s.Hour.HumanAnswers, p.cfg.HourMinTally, 1))
+		p.target = math.Max(p.cfg.Cap/10, math.Min(p.cfg.Target, p.cfg.Cap-p.cfg.HourZ*math.Sqrt(p.cfg.Cap/n)))
+	}
+	if p.hourNearCap(s.Hour) {
 		mode, theta = Guarded, p.cfg.GuardThreshold
 	}
 	p.prepare(s)
@@ -254,6 +273,17 @@ func (p *Pacer) Decide(s Snapshot) Decision {
 		}
 	}
 	return Decision{Dials: lo, Mode: mode, Threshold: theta, Marginal: p.marginal(s.Free, lo)}
+}
+
+// hourNearCap reports whether the rolling hour's abandons have reached
+// HourGuard × its budget (Cap × its answers, counting at least
+// HourMinTally), or its budget less one standard deviation of chance
+// abandons, whichever is lower: a small campaign keeps more headroom for
+// the answers of dials already ringing.
+func (p *Pacer) hourNearCap(t Tally) bool {
+	budget := p.cfg.Cap * float64(max(t.HumanAnswers, p.cfg.HourMinTally))
+	at := math.Min(p.cfg.HourGuard*budget, budget-math.Sqrt(budget))
+	return t.Abandons > 0 && float64(t.Abandons) >= at
 }
 
 // horizon is the number of one-second steps looked ahead: one ring timeout.

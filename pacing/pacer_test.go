@@ -255,3 +255,50 @@ func TestThresholdSteering(t *testing.T) {
 		t.Errorf("threshold after many answers = %v, want the ceiling %v", got, cfg.MaxThreshold)
 	}
 }
+
+// TestTargetFollowsTheHoursVolume: a campaign with few answers an hour is
+// steered to a lower abandon rate, so that chance alone does not carry a
+// rolling hour over the cap; a large one is steered to Config.Target.
+func TestTargetFollowsTheHoursVolume(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tc := range []struct {
+		answers int
+		lower   bool
+	}{{0, true}, {200, true}, {1300, true}, {20000, false}} {
+		p := trained(t)
+		p.Decide(Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{HumanAnswers: tc.answers}})
+		bound := cfg.Cap - cfg.HourZ*math.Sqrt(cfg.Cap/float64(max(tc.answers, cfg.HourMinTally)))
+		switch {
+		case tc.lower && (p.target >= cfg.Target || p.target > bound+1e-12):
+			t.Errorf("%d answers an hour: target %.4f, want at most %.4f", tc.answers, p.target, bound)
+		case !tc.lower && p.target != cfg.Target:
+			t.Errorf("%d answers an hour: target %.4f, want %.4f", tc.answers, p.target, cfg.Target)
+		}
+	}
+}
+
+// TestFastEstimateFollowsARise: after a long run at 10% an answer rate that
+// rises to 50% is planned with within a couple of hundred dials, while the
+// long memory still lags.
+func TestFastEstimateFollowsARise(t *testing.T) {
+	e := NewEstimator(DefaultEstimatorConfig())
+	for i := 0; i < 3000; i++ {
+		e.ObserveDial([]Outcome{Human, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer}[i%10], 10)
+	}
+	for i := 0; i < 200; i++ {
+		e.ObserveDial([]Outcome{Human, NoAnswer}[i%2], 10)
+	}
+	if slow := e.PHuman(); slow > 0.3 {
+		t.Fatalf("long-memory estimate %.3f already caught up", slow)
+	}
+	if plan := e.PHumanUpper(0); plan < 0.35 {
+		t.Errorf("planned answer rate %.3f after 200 dials at 50%%, want at least 0.35", plan)
+	}
+	cfg := DefaultEstimatorConfig()
+	cfg.FastHalfLifeDials = 0
+	e2 := NewEstimator(cfg)
+	e2.ObserveDial(Human, 10)
+	if e2.PHumanUpper(0) != e2.PHuman() {
+		t.Errorf("without the fast estimate the plan %.3f differs from the estimate %.3f", e2.PHumanUpper(0), e2.PHuman())
+	}
+}

@@ -44,8 +44,11 @@ func main() {
 	flag.Float64Var(&oursCfg.Confidence, "confidence", def.Confidence, "ours: standard errors added to the answer rate")
 	flag.Float64Var(&oursCfg.RateVariance, "rate-variance", def.RateVariance, "ours: weight of the answer-rate estimate's variance")
 	flag.BoolVar(&oursCfg.CensoredHandle, "censored", def.CensoredHandle, "ours: fit handle times to calls in progress as well")
+	flag.Float64Var(&oursCfg.HourZ, "hour-z", def.HourZ, "ours: standard deviations of an hour's chance abandons kept under the cap (lowers the target for small campaigns)")
+	flag.IntVar(&oursCfg.HourMinTally, "hour-min-tally", def.HourMinTally, "ours: least answers the rolling hour is counted with")
 	flag.IntVar(&oursCfg.MinTally, "min-tally", def.MinTally, "ours: least answers a window's abandons are measured against")
 	flag.IntVar(&oursCfg.LearnDials, "learn-dials", def.LearnDials, "ours: dial outcomes observed before dialling ahead")
+	flag.Float64Var(&oursCfg.Estimator.FastHalfLifeDials, "fast-half-life-dials", def.Estimator.FastHalfLifeDials, "ours: memory of the quick answer-rate estimate planned with when higher (0: none)")
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
 	flag.Parse()
 
