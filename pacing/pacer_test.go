@@ -264,10 +264,10 @@ func TestTargetFollowsTheHoursVolume(t *testing.T) {
 	for _, tc := range []struct {
 		answers int
 		lower   bool
-	}{{0, true}, {200, true}, {1300, true}, {20000, false}} {
+	}{{0, true}, {200, true}, {500, true}, {20000, false}} {
 		p := trained(t)
 		p.Decide(Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{HumanAnswers: tc.answers}})
-		bound := cfg.Cap - cfg.HourZ*math.Sqrt(cfg.Cap/float64(max(tc.answers, cfg.HourMinTally)))
+		bound := math.Max(cfg.Cap/10, cfg.Cap-cfg.HourZ*math.Sqrt(cfg.Cap/float64(max(tc.answers, cfg.HourMinTally))))
 		switch {
 		case tc.lower && (p.target >= cfg.Target || p.target > bound+1e-12):
 			t.Errorf("%d answers an hour: target %.4f, want at most %.4f", tc.answers, p.target, bound)
