@@ -98,7 +98,10 @@ type Config struct {
 	// Gain is how fast the threshold moves with each answer or abandon.
 	Gain float64
 	// MinThreshold and MaxThreshold bound the steered threshold;
-	// GuardThreshold is the one used in Guarded mode.
+	// GuardThreshold is the one used in Guarded mode. A low MaxThreshold
+	// keeps the threshold from winding up while a falling answer rate
+	// leaves the pacer short of answers (no abandons for a long while), so
+	// that it does not over-dial when the rate turns and rises again.
 	MinThreshold, MaxThreshold, GuardThreshold float64
 	// HourZ lowers the target where a rolling hour holds few answers: the
 	// target is at most Cap − HourZ × √(Cap / answers of the last hour), so
@@ -142,7 +145,7 @@ func DefaultConfig() Config {
 		HourGuard:         0.9,
 		Gain:              0.1,
 		MinThreshold:      0.002,
-		MaxThreshold:      0.5,
+		MaxThreshold:      0.05,
 		GuardThreshold:    0.001,
 		HourZ:             2,
 		HourMinTally:      100,
