@@ -250,7 +250,7 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	}
 
 	// Like livekit-sip, the participant is in the room while it rings.
-	p, err := s.join(ctx, c, req.ParticipantAttributes, "dialing")
+	p, err := s.join(ctx, c, req.ParticipantAttributes, "dialing", 3)
 	if err != nil {
 		c.end(500)
 		s.wg.Done()
@@ -298,8 +298,9 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 		Status: "Request Terminated: the phone left the room while ringing: " + string(p.reason)}
 }
 
-// join puts the phone in the call's room as a SIP participant.
-func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status string) (*Participant, error) {
+// join puts the phone in the call's room as a SIP participant, trying up to
+// attempts times.
+func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status string, attempts int) (*Participant, error) {
 	a := map[string]string{livekit.AttrSIPCallStatus: status, livekit.AttrSIPCallID: c.SIPCallID}
 	for k, v := range attrs {
 		a[k] = v
@@ -314,15 +315,15 @@ func (s *SIP) join(ctx context.Context, c *Call, attrs map[string]string, status
 		return nil, err
 	}
 	// Two PeerConnections (one triggers a data race inside pion under the
-	// race detector). A join that fails (a loaded machine) is retried, as
-	// the worker's are.
+	// race detector). An outbound join that fails (a loaded machine) is
+	// retried, as the worker's are.
 	var p *Participant
 	for attempt := 1; ; attempt++ {
 		p, err = JoinParticipant(ctx, s.srv.URL, tok, JoinOptions{})
 		if err == nil {
 			break
 		}
-		if attempt == 3 || ctx.Err() != nil {
+		if attempt >= attempts || ctx.Err() != nil {
 			return nil, err
 		}
 	}
@@ -400,7 +401,9 @@ func (s *SIP) Dial(ctx context.Context, from, to string, ph Phone) (*Call, error
 	if err := s.track(c); err != nil {
 		return nil, err
 	}
-	p, err := s.join(ctx, c, res.ParticipantAttributes, "ringing")
+	// An inbound call joins once, as livekit-sip does: a retry would make
+	// again the room a worker deleted to refuse the call.
+	p, err := s.join(ctx, c, res.ParticipantAttributes, "ringing", 1)
 	if err != nil {
 		c.end(500)
 		s.wg.Done()
