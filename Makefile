@@ -39,7 +39,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 
 .PHONY: call
 call: ## Place a test call on the fleet started by `make run`.
-	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID))
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID)) $(if $(CARRIER),--carrier $(CARRIER))
 
 .PHONY: dev
 dev: ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler, the Console); Ctrl-C stops it all.

@@ -184,8 +184,8 @@ func (w *Worker) newCall(gen uint64, source string, leg Leg) *call {
 // carrierOf says how a call of route source reaches the worker.
 func carrierOf(source string) (carrier, direction string) {
 	switch source {
-	case "twilio":
-		return runtimeapi.CarrierTwilio, ""
+	case runtimeapi.CarrierTwilio, runtimeapi.CarrierExotel, runtimeapi.CarrierPlivo, runtimeapi.CarrierTelnyx, runtimeapi.CarrierVonage:
+		return source, ""
 	case "attach", "dialout":
 		return runtimeapi.CarrierSIP, runtimeapi.Outbound
 	case "dispatch":

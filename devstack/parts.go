@@ -253,6 +253,9 @@ rtc:
     includes: [127.0.0.1/8]
 redis:
   address: %s
+# As deploy/livekit/livekit.yaml: a phone still ringing is not dialled again.
+psrpc:
+  timeout: 330s
 keys:
   %s: %s
 webhook:

@@ -136,9 +136,9 @@ func (r *CallRecord) Validate() error {
 		return bad("direction", "must be inbound or outbound")
 	}
 	switch r.Carrier {
-	case "", CarrierTwilio, CarrierSIP, CarrierWidget, CarrierTest:
+	case "", CarrierTwilio, CarrierExotel, CarrierPlivo, CarrierTelnyx, CarrierVonage, CarrierSIP, CarrierWidget, CarrierTest:
 	default:
-		return bad("carrier", "must be twilio, sip, widget or test")
+		return bad("carrier", "must be twilio, exotel, plivo, telnyx, vonage, sip, widget or test")
 	}
 	for name, v := range map[string]string{"from": r.From, "to": r.To} {
 		if v != "" && !partyRE.MatchString(v) {

@@ -154,11 +154,9 @@ func renderConfig(s *Server, port, tcpPort, udpPort int, level string, webhooks 
 	// A loopback entry keeps the server from asking public STUN servers.
 	b.WriteString("  stun_servers: [\"127.0.0.1:3478\"]\n")
 	fmt.Fprintf(&b, "redis:\n  address: %s\n", s.Redis.Addr())
-	// As deploy/livekit/livekit.yaml: a SIP request is never retried (a
-	// retried INVITE rings the person twice).
-	// The per-attempt timeout (default 3 s) would otherwise end every
-	// CreateSIPParticipant that waits for an answer ringing longer.
-	b.WriteString("psrpc:\n  max_attempts: 1\n  timeout: 135s\n")
+	// As deploy/livekit/livekit.yaml: each attempt at a SIP request outlasts
+	// the longest ring, so a phone still ringing is not dialled again.
+	b.WriteString("psrpc:\n  timeout: 330s\n")
 	fmt.Fprintf(&b, "keys:\n  %s: %s\n", s.Key, s.Secret)
 	if len(webhooks) > 0 {
 		fmt.Fprintf(&b, "webhook:\n  api_key: %s\n  urls:\n", s.Key)
