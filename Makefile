@@ -69,7 +69,6 @@ deps: ## Install what the tests need (idempotent).
 .PHONY: test
 test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -timeout 5m -run 'TestDiallerCampaignFullStack' ./integration # no -race: see integration/dialler_test.go
 	$(MAKE) console-lint console-typecheck console-test console-build console-e2e
 
 .PHONY: console-deps

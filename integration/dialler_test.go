@@ -1,11 +1,3 @@
-// The race detector is off for this file: with it on, the SIP stand-in's
-// phone (a pion peer connection in this process) trips a data race inside
-// pion's SRTP reader once the worker's audio reaches it (pion/srtp
-// ReadStreamSRTP.Read on the undeclared-SSRC path), which is not this
-// project's code. `make test` runs this test without -race after the suite.
-
-//go:build !race
-
 package integration
 
 import (
