@@ -50,6 +50,9 @@ func main() {
 	flag.IntVar(&oursCfg.LearnDials, "learn-dials", def.LearnDials, "ours: dial outcomes observed before dialling ahead")
 	flag.Float64Var(&oursCfg.Estimator.FastHalfLifeDials, "fast-half-life-dials", def.Estimator.FastHalfLifeDials, "ours: memory of the quick answer-rate estimate planned with when higher (0: none)")
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
+	flag.Float64Var(&oursCfg.MinThreshold, "min-threshold", def.MinThreshold, "ours: lowest steered threshold (equal to -max-threshold: a fixed threshold, for frontier sweeps)")
+	flag.Float64Var(&oursCfg.MaxThreshold, "max-threshold", def.MaxThreshold, "ours: highest steered threshold")
+	flag.Float64Var(&oursCfg.Cap, "cap", def.Cap, "ours: abandon cap of the guards and of the over-budget rule (0.5 with -hour-z 0: no guard, for frontier sweeps)")
 	flag.Parse()
 
 	ns, err := parseInts(*workers)
