@@ -31,7 +31,18 @@ const state = {}; // ids made by earlier tests: agentId, campaignId, callId
 before(async () => {
   browser = await chromium.launch({
     executablePath: env('CHROMIUM'),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      // A fake microphone (a beeping tone), granted without a prompt: test
+      // calls speak to the agent through it.
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+    ],
   });
 });
 after(async () => {
@@ -223,6 +234,72 @@ test('a test call: a worker turns busy and the call appears live, then its detai
   await s.close();
 });
 
+test('the test call button: the browser joins the agent through LiveKit, hears it, hangs up, and the call is recorded', async () => {
+  assert.ok(state.agentId, 'needs the agent of an earlier test');
+  const s = await session();
+  const fleet = await s.page();
+  await signIn(fleet, owner);
+  await fleet.locator('tr[data-worker][data-state=ready]').nth(1).waitFor({ timeout: T });
+  const page = await s.page();
+  await page.goto(`${BASE}/agents/${state.agentId}`);
+  await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
+  await page.getByRole('button', { name: 'Start a test call' }).click();
+
+  // The page says it is in a call, with the call's id.
+  const inCall = page.getByRole('status').filter({ hasText: 'In a call with the agent' });
+  await inCall.waitFor({ timeout: T });
+  const id = await inCall.getByRole('link').innerText();
+  assert.match(id, /^web-/);
+
+  // The live fleet view: a worker busy with this call.
+  await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ timeout: T });
+
+  // The agent's audio reaches the page: an <audio> element plays the
+  // agent's track, and its level rises above silence.
+  await page.bringToFront();
+  const heard = await page.waitForFunction(
+    () => {
+      const el = [...document.querySelectorAll('audio')].find((a) => a.srcObject && !a.paused);
+      if (!el) return false;
+      if (!window.__level) {
+        const ac = new AudioContext();
+        const an = ac.createAnalyser();
+        an.fftSize = 2048;
+        ac.createMediaStreamSource(el.srcObject).connect(an);
+        const buf = new Float32Array(an.fftSize);
+        window.__level = { peak: 0, ac };
+        const tick = () => {
+          an.getFloatTimeDomainData(buf);
+          for (const v of buf) window.__level.peak = Math.max(window.__level.peak, Math.abs(v));
+          window.__levelTimer = setTimeout(tick, 20);
+        };
+        void ac.resume().then(tick);
+      }
+      return window.__level.peak > 0.01 && window.__level.peak;
+    },
+    null,
+    { timeout: T, polling: 100 },
+  );
+  const peak = await heard.jsonValue();
+  console.log(`test call ${id}: agent audio peak ${peak.toFixed(3)} of full scale`);
+  await page.evaluate(() => {
+    clearTimeout(window.__levelTimer);
+    return window.__level.ac.close();
+  });
+
+  // Hang up: the button comes back, the worker is free, and the call is in
+  // Calls with an ended status.
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await page.getByRole('button', { name: 'Start a test call' }).waitFor({ timeout: T });
+  assert.equal(await page.locator('audio').count(), 0, 'the player is removed');
+  await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ state: 'detached', timeout: T });
+  await go(page, 'Calls');
+  const row = page.locator(`tr[data-call="${id}"]`);
+  await row.filter({ hasText: 'completed' }).waitFor({ timeout: T });
+  s.check();
+  await s.close();
+});
+
 test('a viewer sees no edit control', async () => {
   const s = await session();
   const page = await s.page();
@@ -234,6 +311,9 @@ test('a viewer sees no edit control', async () => {
   await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
   assert.equal(await page.getByRole('button', { name: 'Save agent' }).count(), 0);
   assert.ok(await page.getByLabel('Greeting').isDisabled(), 'agent fields are read only');
+  await settled(page);
+  assert.equal(await page.getByRole('heading', { name: 'Test call' }).count(), 0, 'no test call for a viewer');
+  assert.equal(await page.getByRole('button', { name: 'Start a test call' }).count(), 0, 'no test call button');
   await go(page, 'Campaigns');
   await page.getByRole('link', { name: 'Spring renewals' }).click();
   await page.getByRole('heading', { name: 'Campaign Spring renewals' }).waitFor({ timeout: T });
