@@ -38,10 +38,11 @@ before(async () => {
       '--disable-background-networking',
       '--disable-component-update',
       '--no-first-run',
-      // A fake microphone (a beeping tone), granted without a prompt: test
-      // calls speak to the agent through it.
+      // A fake microphone, granted without a prompt, that says a sentence
+      // (FAKE_MIC, looped): test calls speak to the agent through it.
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${env('FAKE_MIC')}`,
     ],
   });
 });
@@ -118,6 +119,44 @@ async function audit(page, name) {
   assert.ok(overflow <= 0, `${name}: ${overflow}px wider than a 360 px screen`);
   await page.screenshot({ path: `${ARTIFACTS}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize(DESKTOP);
+}
+
+/**
+ * agentHeard resolves once the page's <audio> element that plays the
+ * agent's track has risen above silence (peak over 1 % of full scale, read
+ * through WebAudio) in two stretches separated by 300 ms of quiet: the
+ * agent's greeting and its playback of what the microphone said (or, when
+ * the greeting was over before the page listened, two playbacks) — so the
+ * caller's voice went to the agent and came back. It resolves to the peak
+ * and when each stretch began (ms after the player appeared).
+ */
+function agentHeard(page) {
+  const listen = () => {
+    const el = [...document.querySelectorAll('audio')].find((a) => a.srcObject && !a.paused);
+    if (!el) return false;
+    const m = (window.__level ??= { starts: [], peak: 0, loud: false, quiet: 0, t0: performance.now() });
+    if (!m.ac) {
+      m.ac = new AudioContext();
+      const an = m.ac.createAnalyser();
+      an.fftSize = 1024;
+      m.ac.createMediaStreamSource(el.srcObject).connect(an);
+      const buf = new Float32Array(an.fftSize);
+      const tick = () => {
+        an.getFloatTimeDomainData(buf);
+        const peak = buf.reduce((p, v) => Math.max(p, Math.abs(v)), 0);
+        m.peak = Math.max(m.peak, peak);
+        if (peak > 0.01) {
+          if (!m.loud) m.starts.push(Math.round(performance.now() - m.t0));
+          m.loud = true;
+          m.quiet = 0;
+        } else if ((m.quiet += 20) >= 300) m.loud = false;
+        m.timer = setTimeout(tick, 20);
+      };
+      void m.ac.resume().then(tick);
+    }
+    return m.starts.length >= 2 && { peak: m.peak, starts: m.starts };
+  };
+  return page.waitForFunction(listen, null, { timeout: 2 * T, polling: 100 }).then((h) => h.jsonValue());
 }
 
 test('a wrong password shows an error', async () => {
@@ -245,6 +284,10 @@ test('the test call button: the browser joins the agent through LiveKit, hears i
   await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
   await page.getByRole('button', { name: 'Start a test call' }).click();
 
+  // From the start, the page listens for the agent (see agentHeard).
+  const heard = agentHeard(page);
+  heard.catch(() => {}); // awaited below; a failure before then fails the test there
+
   // The page says it is in a call, with the call's id.
   const inCall = page.getByRole('status').filter({ hasText: 'In a call with the agent' });
   await inCall.waitFor({ timeout: T });
@@ -254,36 +297,11 @@ test('the test call button: the browser joins the agent through LiveKit, hears i
   // The live fleet view: a worker busy with this call.
   await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ timeout: T });
 
-  // The agent's audio reaches the page: an <audio> element plays the
-  // agent's track, and its level rises above silence.
-  await page.bringToFront();
-  const heard = await page.waitForFunction(
-    () => {
-      const el = [...document.querySelectorAll('audio')].find((a) => a.srcObject && !a.paused);
-      if (!el) return false;
-      if (!window.__level) {
-        const ac = new AudioContext();
-        const an = ac.createAnalyser();
-        an.fftSize = 2048;
-        ac.createMediaStreamSource(el.srcObject).connect(an);
-        const buf = new Float32Array(an.fftSize);
-        window.__level = { peak: 0, ac };
-        const tick = () => {
-          an.getFloatTimeDomainData(buf);
-          for (const v of buf) window.__level.peak = Math.max(window.__level.peak, Math.abs(v));
-          window.__levelTimer = setTimeout(tick, 20);
-        };
-        void ac.resume().then(tick);
-      }
-      return window.__level.peak > 0.01 && window.__level.peak;
-    },
-    null,
-    { timeout: T, polling: 100 },
-  );
-  const peak = await heard.jsonValue();
-  console.log(`test call ${id}: agent audio peak ${peak.toFixed(3)} of full scale`);
+  const { peak, starts } = await heard;
+  console.log(`# test call ${id}: the page heard the agent at ${starts.join(' and ')} ms after its player appeared, peak ${peak.toFixed(3)} of full scale`);
+  await page.screenshot({ path: `${ARTIFACTS}/agent-test-call.png`, fullPage: true });
   await page.evaluate(() => {
-    clearTimeout(window.__levelTimer);
+    clearTimeout(window.__level.timer);
     return window.__level.ac.close();
   });
 

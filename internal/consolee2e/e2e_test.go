@@ -158,11 +158,20 @@ func TestConsoleE2E(t *testing.T) {
 	go func() { _ = csrv.Serve(cln) }()
 	t.Cleanup(func() { _ = csrv.Close(); calls.closeAll() })
 
+	// The browser's fake microphone says a sentence, then pauses (and
+	// loops): the agent hears it and plays it back once the caller pauses.
+	// Chromium plays the file at its capture rate without resampling: 48 kHz.
+	mic := filepath.Join(t.TempDir(), "mic.wav")
+	speech := testlivekit.Speech(t, "Hello, a table for two, please.")
+	if err := os.WriteFile(mic, wav(48000, upsample(append(speech, make([]int16, 8000)...), 6)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	artifacts := filepath.Join(root, "frontend", "e2e", "artifacts")
 	script := exec.Command(node, filepath.Join(root, "frontend", "e2e", "run.mjs"))
 	script.Dir = filepath.Join(root, "frontend")
 	script.Env = append(os.Environ(),
-		"BASE_URL="+base, "CONTROL_URL=http://"+cln.Addr().String(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts,
+		"BASE_URL="+base, "CONTROL_URL=http://"+cln.Addr().String(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts, "FAKE_MIC="+mic,
 		"OWNER_EMAIL="+ownerEmail, "OWNER_PASSWORD="+ownerPassword, "VIEWER_EMAIL="+viewerEmail, "VIEWER_PASSWORD="+viewerPass)
 	script.Stdout, script.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
@@ -434,9 +443,9 @@ func (d *callDriver) end(ctx context.Context, id string) (transcript bool, err e
 	}
 	_ = cl.Stop()
 	cl.Close()
-	wav := silence(time.Second)
+	silence := wav(8000, make([]int16, 8000)) // a second
 	key := "recordings/e2e/" + id + ".wav"
-	if _, err := d.mc.PutObject(ctx, "recordings", key, bytes.NewReader(wav), int64(len(wav)), minio.PutObjectOptions{ContentType: "audio/wav"}); err != nil {
+	if _, err := d.mc.PutObject(ctx, "recordings", key, bytes.NewReader(silence), int64(len(silence)), minio.PutObjectOptions{ContentType: "audio/wav"}); err != nil {
 		return false, err
 	}
 	now := time.Now().UTC()
@@ -473,18 +482,33 @@ func (d *callDriver) closeAll() {
 	}
 }
 
-// silence is a mono 8 kHz 16-bit WAV of d.
-func silence(d time.Duration) []byte {
-	n := int(d.Seconds() * 8000 * 2)
+// wav is a mono 16-bit WAV of pcm at rate.
+func wav(rate int, pcm []int16) []byte {
+	n := 2 * len(pcm)
 	var b bytes.Buffer
 	b.WriteString("RIFF")
 	_ = binary.Write(&b, binary.LittleEndian, uint32(36+n))
 	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(2 * rate), uint16(2), uint16(16)} {
 		_ = binary.Write(&b, binary.LittleEndian, v)
 	}
 	b.WriteString("data")
 	_ = binary.Write(&b, binary.LittleEndian, uint32(n))
-	b.Write(make([]byte, n))
+	_ = binary.Write(&b, binary.LittleEndian, pcm)
 	return b.Bytes()
+}
+
+// upsample raises pcm's rate k times by linear interpolation.
+func upsample(pcm []int16, k int) []int16 {
+	out := make([]int16, 0, k*len(pcm))
+	for i, v := range pcm {
+		next := v
+		if i+1 < len(pcm) {
+			next = pcm[i+1]
+		}
+		for j := range k {
+			out = append(out, int16(int(v)+(int(next)-int(v))*j/k))
+		}
+	}
+	return out
 }
