@@ -313,7 +313,19 @@ test('the test call button: the browser joins the agent through LiveKit, hears i
   await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ state: 'detached', timeout: T });
   await go(page, 'Calls');
   const row = page.locator(`tr[data-call="${id}"]`);
-  await row.filter({ hasText: 'completed' }).waitFor({ timeout: T });
+  await row
+    .filter({ hasText: /completed|failed|busy|no-answer|canceled/ })
+    .waitFor({ timeout: T })
+    .catch(async (e) => {
+      throw new Error(`${e.message}\nthe call's row: ${await row.innerText().catch(() => 'none')}`);
+    });
+  assert.match(await row.innerText(), /completed/);
+  // Its detail: a browser call the caller ended.
+  await row.getByRole('link', { name: id }).click();
+  await page.getByRole('heading', { name: `Call ${id}` }).waitFor({ timeout: T });
+  const facts = await page.locator('#call-facts').locator('..').innerText();
+  assert.match(facts, /Carrier\s+browser \(widget\)/);
+  assert.match(facts, /End cause\s+caller hangup/);
   s.check();
   await s.close();
 });

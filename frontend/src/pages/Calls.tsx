@@ -169,6 +169,12 @@ function Detail({ c }: { c: CallDetail }) {
           )}
           <dt>Direction</dt>
           <dd>{c.direction ?? '—'}</dd>
+          {c.carrier && (
+            <>
+              <dt>Carrier</dt>
+              <dd>{c.carrier === 'widget' ? 'browser (widget)' : c.carrier}</dd>
+            </>
+          )}
           <dt>From → To</dt>
           <dd>
             {c.from ?? '—'} → {c.to ?? '—'}
@@ -181,6 +187,12 @@ function Detail({ c }: { c: CallDetail }) {
           <dd>{when(c.ended_at)}</dd>
           <dt>Duration</dt>
           <dd>{c.duration_seconds !== undefined ? formatDuration(c.duration_seconds) : '—'}</dd>
+          {c.end_cause && (
+            <>
+              <dt>End cause</dt>
+              <dd>{c.end_cause.replaceAll('_', ' ')}</dd>
+            </>
+          )}
           {c.error && (
             <>
               <dt>Error</dt>
