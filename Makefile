@@ -39,11 +39,19 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 
 .PHONY: call
 call: ## Place a test call on the fleet started by `make run`.
-	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID))
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID)) $(if $(CARRIER),--carrier $(CARRIER))
 
 .PHONY: dev
-dev: build deps ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler); Ctrl-C stops it all.
+dev: ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler, the Console); Ctrl-C stops it all.
+	@if [ -x $(BIN)/voxdev ]; then $(BIN)/voxdev status >/dev/null 2>&1; [ $$? = 2 ] || { echo "make dev: a stack is already running from .dev (make dev-status shows it): stop it first (Ctrl-C where it runs)" >&2; exit 1; }; fi
+	./scripts/deps-dev.sh
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	cd frontend && npm run --silent build
 	$(BIN)/voxdev up
+
+.PHONY: dev-deps
+dev-deps: ## Install what `make dev` runs (nginx, Redis, Opus, offline voice, MongoDB-wire server, MinIO, livekit-server, Node); idempotent.
+	./scripts/deps-dev.sh
 
 .PHONY: dev-status
 dev-status: ## Health of every part started by `make dev`.
@@ -61,7 +69,6 @@ deps: ## Install what the tests need (idempotent).
 .PHONY: test
 test: deps check ## Install test dependencies (cgo headers for LiveKit media first: `go vet` needs them), run `make check`, then every test with -race.
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -timeout 5m -run 'TestDiallerCampaignFullStack' ./integration # no -race: see integration/dialler_test.go
 	$(MAKE) console-lint console-typecheck console-test console-build console-e2e
 
 .PHONY: console-deps

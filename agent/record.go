@@ -16,7 +16,9 @@ type Transferer interface {
 }
 
 // Reporter is a Session that keeps a record of the call. The worker reads
-// it when the call ends, for the call record.
+// it while the call runs (about once a second, for the settled part of the
+// transcript) and when the call ends, for the call record: Report must be
+// safe to call concurrently with the Session's other methods.
 type Reporter interface {
 	Report() Report
 }

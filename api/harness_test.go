@@ -305,7 +305,8 @@ func eventually(t *testing.T, d time.Duration, f func() error) {
 func agentBody(name string) map[string]any {
 	return map[string]any{"name": name, "language": "en-GB", "voice": "alloy", "greeting": "Hello",
 		"prompt": "Be brief.", "recording": true, "max_call_seconds": 600,
-		"script": []map[string]any{{"id": "start", "say": "Press 1", "dtmf": map[string]string{"1": "end"}}, {"id": "end", "say": "Bye", "hangup": true}}}
+		"script": []map[string]any{{"id": "start", "say": "Press 1 or say your name", "dtmf": map[string]string{"1": "end"}, "field": "name",
+			"routes": []map[string]any{{"words": []string{"goodbye", "no thanks"}, "next": "end"}}}, {"id": "end", "say": "Bye", "hangup": true}}}
 }
 
 func campaignBody(agentID string) map[string]any {

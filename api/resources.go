@@ -9,6 +9,7 @@ import (
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/fleetpoll"
 	"github.com/voxplatform/vox/phone"
+	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -21,6 +22,8 @@ type agentInput struct {
 	Script         *[]store.ScriptStep `json:"script"`
 	Recording      *bool               `json:"recording"`
 	MaxCallSeconds *int                `json:"max_call_seconds"`
+	// Providers replaces the agent's provider choice as a whole.
+	Providers *runtimeapi.AgentProviders `json:"providers"`
 }
 
 type phoneNumberInput struct {
@@ -74,6 +77,7 @@ func (s *Server) resourceRoutes() {
 			set(&a.Script, in.Script)
 			set(&a.Recording, in.Recording)
 			set(&a.MaxCallSeconds, in.MaxCallSeconds)
+			set(&a.Providers, in.Providers)
 			if a.Script == nil {
 				a.Script = []store.ScriptStep{}
 			}

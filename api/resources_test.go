@@ -11,12 +11,17 @@ func TestAgents(t *testing.T) {
 	tok, orgID := h.org("Agents Org")
 	a := h.must(201, "POST", "/api/v1/agents", tok, agentBody("Sales"))
 	id := a["id"].(string)
-	if a["org_id"] != orgID || a["language"] != "en-GB" || a["max_call_seconds"].(float64) != 600 || len(a["script"].([]any)) != 2 {
+	if a["org_id"] != orgID || a["language"] != "en-GB" || a["max_call_seconds"].(float64) != 600 || len(a["script"].([]any)) != 2 ||
+		a["script"].([]any)[0].(map[string]any)["field"] != "name" || len(a["script"].([]any)[0].(map[string]any)["routes"].([]any)) != 1 {
 		t.Fatalf("created = %v", a)
 	}
 	u := h.must(200, "PATCH", "/api/v1/agents/"+id, tok, map[string]any{"greeting": "Hi there", "recording": false})
 	if u["greeting"] != "Hi there" || u["recording"] != false || u["name"] != "Sales" {
 		t.Fatalf("updated = %v", u)
+	}
+	u = h.must(200, "PATCH", "/api/v1/agents/"+id, tok, map[string]any{"providers": map[string]any{"stt": "deepgram", "brain": "script"}})
+	if p, _ := u["providers"].(map[string]any); p["stt"] != "deepgram" || p["brain"] != "script" || u["greeting"] != "Hi there" {
+		t.Fatalf("providers = %v", u)
 	}
 	bad := []map[string]any{
 		{"name": ""},
@@ -28,6 +33,12 @@ func TestAgents(t *testing.T) {
 		{"script": []map[string]any{{"id": "a", "say": "x", "next": "missing"}}},
 		{"script": []map[string]any{{"id": "a", "say": "x", "dtmf": map[string]string{"12": "a"}}}},
 		{"script": []map[string]any{{"id": "a"}, {"id": "a"}}},
+		{"script": []map[string]any{{"id": "a", "routes": []map[string]any{{"words": []string{"yes"}, "next": "missing"}}}}},
+		{"script": []map[string]any{{"id": "a", "routes": []map[string]any{{"words": []string{}, "next": "a"}}}}},
+		{"script": []map[string]any{{"id": "a", "field": "a.b"}}},
+		{"script": []map[string]any{{"id": "a", "transfer": "12345"}}},
+		{"providers": map[string]any{"stt": "whisper"}},
+		{"providers": map[string]any{"brain": "genius"}},
 	}
 	for _, b := range bad {
 		body := agentBody("V")

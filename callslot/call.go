@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,6 +164,11 @@ type call struct {
 	recw     atomic.Pointer[recording.Writer] // the call's recording, when its agent records
 	timer    *time.Timer                      // ends the call at its maximum duration
 
+	// progressStop stops the goroutine sending the settled transcript
+	// while the call runs (nil when the agent keeps none); progressDone
+	// is closed when it has returned.
+	progressStop, progressDone chan struct{}
+
 	lastMedia atomic.Int64           // unix nanoseconds of the last caller media; 0 before answer
 	id        atomic.Pointer[string] // set on begin, for the stall watcher
 	stalled   bool                   // reported stalled; touched only by the stall watcher
@@ -184,8 +190,8 @@ func (w *Worker) newCall(gen uint64, source string, leg Leg) *call {
 // carrierOf says how a call of route source reaches the worker.
 func carrierOf(source string) (carrier, direction string) {
 	switch source {
-	case "twilio":
-		return runtimeapi.CarrierTwilio, ""
+	case runtimeapi.CarrierTwilio, runtimeapi.CarrierExotel, runtimeapi.CarrierPlivo, runtimeapi.CarrierTelnyx, runtimeapi.CarrierVonage:
+		return source, ""
 	case "attach", "dialout":
 		return runtimeapi.CarrierSIP, runtimeapi.Outbound
 	case "dispatch":
@@ -301,10 +307,14 @@ func (c *call) finish(legEnd End) {
 		}
 		c.end(end)
 	}
+	c.stopProgress()
 	c.leg.Close(end)
 	if c.sess != nil {
 		if err := c.sess.Close(); err != nil {
 			c.log().Warn("close session", "err", err)
+		}
+		if r, ok := c.sess.(agent.Reporter); ok {
+			c.rec.Transcript, c.rec.Fields = reportOf(r.Report(), false)
 		}
 	}
 	if c.phase >= phaseBegun {
@@ -362,6 +372,9 @@ func (in inbound) Answer() error {
 	if err == nil {
 		c.sess = sess
 		err = sess.Start(c.ctx)
+	}
+	if r, ok := sess.(agent.Reporter); ok && err == nil {
+		c.startProgress(r)
 	}
 	if err != nil {
 		c.log().Error("agent refused the call", "err", err)
@@ -508,4 +521,48 @@ func (c *call) Clear() error {
 func (c *call) Hangup(reason string) {
 	c.log().Info("agent hangs up", "reason", reason)
 	c.end(endAgentHangup)
+}
+
+// progressEvery is how often a call's settled transcript is looked at and,
+// when it grew, recorded.
+var progressEvery = time.Second
+
+// startProgress records the call's transcript as it settles, so that a
+// worker that dies mid-call leaves what its agent knew (the Backend merges
+// entries by Seq). It stops before the final record (stopProgress).
+func (c *call) startProgress(r agent.Reporter) {
+	c.progressStop, c.progressDone = make(chan struct{}), make(chan struct{})
+	rec := c.rec // the answered record; the goroutine owns this copy
+	rec.Transcript, rec.Fields = nil, nil
+	go func() {
+		defer close(c.progressDone)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		sent, sentFields := 0, map[string]string(nil)
+		for {
+			select {
+			case <-c.progressStop:
+				return
+			case <-t.C:
+			}
+			tr, fields := reportOf(r.Report(), true)
+			if len(tr) == sent && maps.Equal(fields, sentFields) {
+				continue
+			}
+			rec.Transcript, rec.Fields = tr, fields
+			c.w.record(rec)
+			sent, sentFields = len(tr), fields
+		}
+	}()
+}
+
+// stopProgress stops the progress goroutine and waits for it, so that no
+// in-progress record can follow the final one.
+func (c *call) stopProgress() {
+	if c.progressStop == nil {
+		return
+	}
+	close(c.progressStop)
+	<-c.progressDone
+	c.progressStop = nil
 }

@@ -6,10 +6,11 @@
 //
 // Every call, whatever its carrier, is a call (call.go: slot generation,
 // record, end cause, maximum duration, stall watcher, lifeline events)
-// carried by a Leg: a Twilio media stream (stream.go) or a LiveKit room
-// (RoomMedia). Route bodies and /health are fleetapi's.
+// carried by a Leg: a carrier's media stream (stream.go: one leg, the
+// carrier's protocol from package carrier) or a LiveKit room (RoomMedia). Route bodies and /health are fleetapi's.
 //
-// Routes: GET /health (no auth); GET /ws/twilio (Twilio Media Streams);
+// Routes: GET /health (no auth); GET /ws/twilio, /ws/exotel, /ws/plivo,
+// /ws/telnyx, /ws/vonage (carrier media streams);
 // POST /attach, /livekit/dialout, /livekit/widget, /livekit/dispatch. Every
 // route but /health needs a service token for this fleet host's audience
 // ("fleet:" and Config.FleetID, see svcauth.FleetAudience).

@@ -2,8 +2,11 @@ package callslot
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/voxplatform/vox/agent"
 	"github.com/voxplatform/vox/lifeline"
 	"github.com/voxplatform/vox/runtimeapi"
 )
@@ -31,6 +34,11 @@ type CallRecord struct {
 	Code       int               `json:"code,omitempty"`    // the carrier's status: WebSocket close code, SIP status
 	Outcome    string            `json:"outcome,omitempty"` // Cause.Outcome(): lifeline.OutcomeCompleted or OutcomeFailed
 	Reason     string            `json:"reason,omitempty"`  // why the call ended, for people
+	// Transcript and Fields are what the agent knows of the call (an
+	// agent.Reporter's report): the settled part while the call runs, all
+	// of it once it ended.
+	Transcript []runtimeapi.TranscriptEntry `json:"transcript,omitempty"`
+	Fields     map[string]string            `json:"fields,omitempty"`
 }
 
 // Seconds is the call's duration.
@@ -67,6 +75,7 @@ func (r CallRecord) Runtime(fleetURL string) runtimeapi.CallRecord {
 		AgentID: r.AgentID, CampaignID: r.CampaignID, ContactID: r.ContactID,
 		Direction: r.Direction, Carrier: r.Carrier, From: r.From, To: r.To,
 		Status: r.Status(), FleetURL: fleetURL, StartedAt: r.Started, AnsweredAt: r.Answered, EndedAt: r.Ended,
+		Transcript: r.Transcript, Fields: r.Fields,
 	}
 	if r.Ended.IsZero() {
 		return out
@@ -95,4 +104,82 @@ func (r CallRecord) Runtime(fleetURL string) runtimeapi.CallRecord {
 // one the slot is freed.
 type CallRecorder interface {
 	RecordCall(ctx context.Context, rec CallRecord) error
+}
+
+// reportOf turns what an agent knows of its call into the record's
+// transcript and fields, within the Backend's limits (a record it would
+// refuse would be lost): longer texts and values are cut, entries and
+// fields beyond the limits and fields with unusable names are left out.
+// With settled, only the entries that can no longer change are kept: an
+// agent's utterance grows sentence by sentence and may yet be
+// interrupted, so the last entry waits unless the caller said it. The
+// Backend keeps the first version of each entry it receives.
+func reportOf(rep agent.Report, settled bool) ([]runtimeapi.TranscriptEntry, map[string]string) {
+	us := rep.Transcript
+	if settled && len(us) > 0 && us[len(us)-1].Speaker != agent.SpeakerCaller {
+		us = us[:len(us)-1]
+	}
+	us = us[:min(len(us), runtimeapi.MaxTranscriptEntries)]
+	var tr []runtimeapi.TranscriptEntry
+	for i, u := range us {
+		e := runtimeapi.TranscriptEntry{Seq: i, Speaker: runtimeapi.SpeakerAgent, Text: cutRunes(u.Text, runtimeapi.MaxEntryText),
+			At: u.At, Interrupted: u.Interrupted}
+		if u.Speaker == agent.SpeakerCaller {
+			e.Speaker = runtimeapi.SpeakerCaller
+		}
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		if l := u.Latency; l != nil {
+			ms := func(d time.Duration) int { return int(min(max(d, 0), time.Hour).Milliseconds()) }
+			e.Latency = &runtimeapi.TurnLatency{ResponseMS: ms(l.Response), EndOfTurnMS: ms(l.EndOfTurn), STTMS: ms(l.STT),
+				LLMMS: ms(l.FirstToken), SentenceMS: ms(l.FirstSentence), TTSMS: ms(l.TTS), OverheadMS: ms(l.Overhead)}
+		}
+		tr = append(tr, e)
+	}
+	var fields map[string]string
+	for k, v := range rep.Fields {
+		if len(fields) >= runtimeapi.MaxFields || !fieldKeyOK(k) {
+			continue
+		}
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		fields[k] = cutBytes(v, runtimeapi.MaxFieldValue)
+	}
+	return tr, fields
+}
+
+// fieldKeyOK: a letter, then letters, digits, _ and -, at most
+// runtimeapi.MaxFieldKey.
+func fieldKeyOK(k string) bool {
+	if k == "" || len(k) > runtimeapi.MaxFieldKey {
+		return false
+	}
+	for i, r := range k {
+		letter := r < utf8.RuneSelf && (r|0x20 >= 'a' && r|0x20 <= 'z')
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '_' || r == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// cutRunes is s, valid UTF-8 without NULs, at most n characters long.
+func cutRunes(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// cutBytes is s, valid UTF-8, at most n bytes long, cut between characters.
+func cutBytes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/voxplatform/vox/carrier"
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/runtimeapi"
 )
@@ -186,3 +187,17 @@ func (w *Worker) admitStream(c *fiber.Ctx) error {
 }
 
 const localGen = "slot_gen"
+
+// streamRoutes serves GET /ws/<carrier> for every carrier protocol: one
+// stream leg, the carrier's codec.
+func (w *Worker) streamRoutes(app *fiber.App) {
+	for _, name := range carrier.Names() {
+		p := carrier.Protocols()[name]
+		app.Get(fleetapi.StreamPath(name), w.authenticate(true), w.admitStream, websocket.New(w.serveStream(p), websocket.Config{
+			HandshakeTimeout: handshakeTimeout,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  4096,
+			RecoverHandler:   func(*websocket.Conn) {}, // the call recovers itself
+		}))
+	}
+}

@@ -2,7 +2,6 @@ package callslot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,7 @@ import (
 	"github.com/fasthttp/websocket"
 	fws "github.com/gofiber/contrib/websocket"
 
-	"github.com/voxplatform/vox/twilio"
+	"github.com/voxplatform/vox/carrier"
 )
 
 // How a stream ends, as the carrier's side sees it. The close code goes into
@@ -49,40 +48,52 @@ func closeCode(e End) int {
 	return websocket.CloseInternalServerErr
 }
 
-// stream is the leg of one Twilio Media Streams call.
+// stream is the leg of one carrier media stream (Twilio, Exotel, Plivo,
+// Telnyx, Vonage): the carrier's protocol is a carrier.Protocol, the leg
+// the same for all.
 type stream struct {
+	proto    *carrier.Protocol
 	conn     *websocket.Conn
 	log      *slog.Logger
 	stallEnd time.Duration // a read deadline backing the call's stall watcher
+	agentID  string        // ?agent_id= of the stream's URL, when its carrier names none
 
 	// Touched only by Run's goroutine.
-	in        Inbound
-	started   bool
-	admitted  time.Time
-	streamSID string // also read by the sink methods, after start
+	in       Inbound
+	dec      carrier.Decoder
+	started  bool
+	admitted time.Time
 
-	wmu    sync.Mutex // guards writes to conn, closed and ending
-	closed bool       // the close frame has been sent: no more writes
-	ending bool       // the call is ending: no more media
+	wmu    sync.Mutex      // guards writes to conn, enc, marks, voided, flush, closed and ending
+	enc    carrier.Encoder // set at start
+	marks  []string        // marks sent and not yet reported played
+	voided []string        // marks whose audio a clear dropped, for carriers that only acknowledge the clear
+	flush  *time.Timer     // flushes a part frame the encoder holds (carrier.Flusher)
+	closed bool            // the close frame has been sent: no more writes
+	ending bool            // the call is ending: no more media
 }
 
-// serveStream runs an upgraded /ws/twilio connection as a call.
-func (w *Worker) serveStream(c *fws.Conn) {
-	gen, _ := c.Locals(localGen).(uint64)
-	if !w.slot.claim(gen) {
-		// The admission expired before the connection began.
-		_ = c.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "busy"), time.Now().Add(writeTimeout))
-		return
+// serveStream returns the handler that runs an upgraded /ws/<carrier>
+// connection as a call.
+func (w *Worker) serveStream(p *carrier.Protocol) func(*fws.Conn) {
+	return func(c *fws.Conn) {
+		gen, _ := c.Locals(localGen).(uint64)
+		if !w.slot.claim(gen) {
+			// The admission expired before the connection began.
+			_ = c.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "busy"), time.Now().Add(writeTimeout))
+			return
+		}
+		s := &stream{proto: p, conn: c.Conn, log: w.log.With("carrier", p.Name), stallEnd: w.cfg.StallEnd,
+			admitted: time.Now(), dec: p.NewDecoder(), agentID: c.Query("agent_id")}
+		w.newCall(gen, p.Name, s).run()
 	}
-	s := &stream{conn: c.Conn, log: w.log, stallEnd: w.cfg.StallEnd, admitted: time.Now()}
-	w.newCall(gen, "twilio", s).run()
 }
 
 // Run implements Leg: it reads messages until the stream ends.
 func (s *stream) Run(ctx context.Context, in Inbound) End {
 	s.in = in
-	s.conn.SetReadLimit(twilio.MaxMessageSize)
+	s.conn.SetReadLimit(s.proto.MaxMessageSize)
 	// Unblock the read loop when the call is ended from elsewhere (agent
 	// hang-up, max duration, stall). It must be gone before Run returns.
 	loopDone := make(chan struct{})
@@ -116,20 +127,22 @@ func (s *stream) loop(ctx context.Context) End {
 		if err != nil {
 			return s.readEnd(ctx, err)
 		}
-		if mt != websocket.TextMessage {
+		if mt != websocket.TextMessage && !s.proto.BinaryAudio {
 			return endBinary
 		}
-		m, err := twilio.Parse(data)
+		events, err := s.dec.Decode(carrier.Frame{Binary: mt == websocket.BinaryMessage, Data: data})
 		if err != nil {
-			var pe *twilio.ProtocolError
+			var pe *carrier.ProtocolError
 			if errors.As(err, &pe) {
 				s.log.Info("protocol violation", "err", err)
 				return violation(pe.Reason)
 			}
 			return violation("bad message")
 		}
-		if end, done := s.handle(ctx, m); done {
-			return end
+		for _, ev := range events {
+			if end, done := s.handle(ctx, ev); done {
+				return end
+			}
 		}
 	}
 }
@@ -155,31 +168,34 @@ func (s *stream) readEnd(ctx context.Context, err error) End {
 	return endLost
 }
 
-// handle acts on one message; done is set when the stream ends. When the
-// call refuses a message (it is ending), the call's own end is returned.
-func (s *stream) handle(ctx context.Context, m twilio.Message) (end End, done bool) {
-	if !s.started && m.Event != twilio.EventConnected && m.Event != twilio.EventStart {
-		return violation(m.Event + " before start"), true
-	}
+// handle acts on one event; done is set when the stream ends. When the
+// call refuses an event (it is ending), the call's own end is returned.
+func (s *stream) handle(ctx context.Context, ev carrier.Event) (end End, done bool) {
 	var err error
-	switch m.Event {
-	case twilio.EventConnected:
-		return end, false
-	case twilio.EventStart:
-		if s.started {
-			return violation("second start"), true
+	switch ev.Kind {
+	case carrier.KindStart:
+		err = s.begin(ev.Start)
+	case carrier.KindAudio:
+		err = s.in.CallerAudio(ev.Audio)
+	case carrier.KindDTMF:
+		err = s.in.CallerDTMF(ev.Digit)
+	case carrier.KindMark:
+		s.settle(ev.Mark)
+		err = s.in.MarkPlayed(ev.Mark)
+	case carrier.KindCleared:
+		// The carrier never reports the marks whose audio it dropped.
+		s.wmu.Lock()
+		voided := s.voided
+		s.voided = nil
+		s.wmu.Unlock()
+		for _, m := range voided {
+			if err = s.in.MarkPlayed(m); err != nil {
+				break
+			}
 		}
-		err = s.begin(m.Start)
-	case twilio.EventMedia:
-		if m.Media.Track != "" && m.Media.Track != "inbound" {
-			return end, false
-		}
-		err = s.in.CallerAudio(twilio.DecodeMulaw(nil, m.Media.Audio))
-	case twilio.EventDTMF:
-		err = s.in.CallerDTMF(m.DTMF.Digit)
-	case twilio.EventMark:
-		err = s.in.MarkPlayed(m.Mark.Name)
-	case twilio.EventStop:
+	case carrier.KindNotice:
+		s.log.Warn("carrier reports a problem", "notice", ev.Text)
+	case carrier.KindStop:
 		return endStop, true
 	}
 	if err != nil || ctx.Err() != nil {
@@ -191,19 +207,33 @@ func (s *stream) handle(ctx context.Context, m twilio.Message) (end End, done bo
 	return end, false
 }
 
+// settle forgets a mark the carrier reported.
+func (s *stream) settle(name string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, l := range []*[]string{&s.marks, &s.voided} {
+		for i, m := range *l {
+			if m == name {
+				*l = append((*l)[:i], (*l)[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
 // begin begins and answers the call on the start message.
-func (s *stream) begin(st *twilio.Start) error {
+func (s *stream) begin(st *carrier.Start) error {
 	s.started = true
 	s.wmu.Lock()
-	s.streamSID = st.StreamSID
+	s.enc = st.Encoder
 	s.wmu.Unlock()
-	id := st.CallSID
-	if id == "" {
-		id = st.StreamSID
+	s.log = s.log.With("call_id", st.CallID)
+	agentID := st.AgentID
+	if agentID == "" {
+		agentID = s.agentID
 	}
-	s.log = s.log.With("call_id", id)
-	if err := s.in.Begin(CallInfo{ID: id, AgentID: st.CustomParameters["agent_id"], StreamSID: st.StreamSID,
-		Parameters: st.CustomParameters}); err != nil {
+	if err := s.in.Begin(CallInfo{ID: st.CallID, AgentID: agentID, StreamSID: st.StreamID,
+		Parameters: st.Parameters}); err != nil {
 		return err
 	}
 	return s.in.Answer()
@@ -215,6 +245,9 @@ func (s *stream) Close(end End) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.ending = true
+	if s.flush != nil {
+		s.flush.Stop()
+	}
 	if s.closed {
 		return
 	}
@@ -225,45 +258,63 @@ func (s *stream) Close(end End) {
 	}
 }
 
-// send writes one message to the carrier.
-func (s *stream) send(event string, build func(sid string) twilio.Message) error {
+// send writes the frames build makes to the carrier.
+func (s *stream) send(what string, build func(enc carrier.Encoder) []carrier.Frame) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed || s.ending {
+	if s.closed || s.ending || s.enc == nil {
 		return errCallEnded
 	}
-	b, err := json.Marshal(build(s.streamSID))
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", event, err)
-	}
-	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-		s.closed = true
-		return fmt.Errorf("send %s: %w", event, err)
+	for _, f := range build(s.enc) {
+		mt := websocket.TextMessage
+		if f.Binary {
+			mt = websocket.BinaryMessage
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if err := s.conn.WriteMessage(mt, f.Data); err != nil {
+			s.closed = true
+			return fmt.Errorf("send %s: %w", what, err)
+		}
 	}
 	return nil
 }
 
-// Audio implements Leg: mu-law, in 20 ms media messages.
+// flushAfter is how long an encoder may hold the end of the agent's audio
+// short of a whole frame, waiting for more, before it goes padded.
+const flushAfter = 40 * time.Millisecond
+
+// Audio implements Leg: the agent's audio in the carrier's framing.
 func (s *stream) Audio(pcm []int16) error {
-	buf := twilio.EncodeMulaw(make([]byte, 0, len(pcm)), pcm)
-	for len(buf) > 0 {
-		n := min(twilio.FrameBytes, len(buf))
-		chunk := buf[:n]
-		if err := s.send("media", func(sid string) twilio.Message { return twilio.OutboundMedia(sid, chunk) }); err != nil {
-			return err
+	return s.send("media", func(enc carrier.Encoder) []carrier.Frame {
+		fr := enc.Audio(pcm)
+		if f, ok := enc.(carrier.Flusher); ok {
+			if s.flush == nil {
+				s.flush = time.AfterFunc(flushAfter, func() {
+					_ = s.send("media", func(carrier.Encoder) []carrier.Frame { return f.Flush() })
+				})
+			} else {
+				s.flush.Reset(flushAfter)
+			}
 		}
-		buf = buf[n:]
-	}
-	return nil
+		return fr
+	})
 }
 
 // Mark implements Leg.
 func (s *stream) Mark(name string) error {
-	return s.send("mark", func(sid string) twilio.Message { return twilio.OutboundMark(sid, name) })
+	return s.send("mark", func(enc carrier.Encoder) []carrier.Frame {
+		s.marks = append(s.marks, name)
+		return enc.Mark(name)
+	})
 }
 
-// Clear implements Leg.
+// Clear implements Leg. The marks queued so far are void: a carrier
+// reports them (Twilio, Exotel, Telnyx) or acknowledges the clear, and
+// then the leg reports them itself (Plivo, Vonage).
 func (s *stream) Clear() error {
-	return s.send("clear", func(sid string) twilio.Message { return twilio.OutboundClear(sid) })
+	return s.send("clear", func(enc carrier.Encoder) []carrier.Frame {
+		s.voided = append(s.voided, s.marks...)
+		s.marks = nil
+		return []carrier.Frame{enc.Clear()}
+	})
 }

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
@@ -170,12 +169,7 @@ func (w *Worker) newApp() *fiber.App {
 	// Before any handler can inflate a compressed body (see plainbody).
 	app.Use(plainbody.New())
 	app.Get(fleetapi.PathHealth, w.health)
-	app.Get(fleetapi.PathTwilio, w.authenticate(true), w.admitStream, websocket.New(w.serveStream, websocket.Config{
-		HandshakeTimeout: handshakeTimeout,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		RecoverHandler:   func(*websocket.Conn) {}, // serveStream recovers itself
-	}))
+	w.streamRoutes(app)
 	app.Post(fleetapi.PathAttach, w.authenticate(false), w.attach)
 	app.Post(fleetapi.PathDialout, w.authenticate(false), w.dialout)
 	app.Post(fleetapi.PathWidget, w.authenticate(false), w.widget)

@@ -45,6 +45,9 @@ type Config struct {
 	Root string
 	// BinDir holds voxbridge, voxfleet and voxdialler; Root/bin when empty.
 	BinDir string
+	// ConsoleDir is the Console's build the API site serves;
+	// Root/frontend/dist when empty (`make console-build`).
+	ConsoleDir string
 	// Dir keeps the stack's secrets, data, logs and state (git-ignored);
 	// Root/.dev by default.
 	Dir string
@@ -55,6 +58,10 @@ type Config struct {
 	Workers int
 	// Quiet suppresses the progress lines on Out.
 	Quiet bool
+	// Force, once closed, makes the stop that follows the end of Up's
+	// context kill each part and every process it started at once,
+	// instead of giving it its grace period (a second Ctrl-C).
+	Force <-chan struct{}
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -66,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BinDir == "" {
 		c.BinDir = filepath.Join(c.Root, "bin")
+	}
+	if c.ConsoleDir == "" {
+		c.ConsoleDir = filepath.Join(c.Root, "frontend", "dist")
 	}
 	if c.PortBase == 0 {
 		c.PortBase = DefaultPortBase
@@ -168,8 +178,10 @@ type Part struct {
 	// Health is the URL whose 200 means healthy; empty: a TCP connect to
 	// Addr is the check.
 	Health string `json:"health,omitempty"`
-	Addr   string `json:"addr"`
-	PID    int    `json:"pid"`
+	// Metrics, when set, must answer 200 too (Prometheus /metrics).
+	Metrics string `json:"metrics,omitempty"`
+	Addr    string `json:"addr"`
+	PID     int    `json:"pid"`
 }
 
 // State is what a running stack writes to Dir/stack.json.

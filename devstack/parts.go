@@ -24,10 +24,13 @@ func (s *Stack) steps() ([]step, error) {
 	redisURL := "redis://" + c.addr(offRedis) + "/0"
 	fleetURL := s.url(offFleet)
 	upFile := c.path("nginx", "upstream.conf")
-	lkBin, lkErr := binary("livekit-server", filepath.Join(c.Root, ".cache", "bin", "livekit-server"), filepath.Join(gopathBin(), "livekit-server"))
-	lkOn := lkErr == nil
-	dialBin := filepath.Join(c.BinDir, "voxdialler")
-	consoleRoot := filepath.Join(c.Root, "frontend", "dist")
+	bins, err := c.lookup()
+	if err != nil {
+		return nil, err
+	}
+	lkBin, lkOn := bins["livekit-server"]
+	dialBin, dialOn := bins["voxdialler"]
+	consoleRoot := c.ConsoleDir
 
 	bridgeEnv := []string{
 		"VOXBRIDGE_HOST=127.0.0.1", "VOXBRIDGE_PORT=" + strconv.Itoa(c.PortBase+offBridge),
@@ -60,10 +63,7 @@ func (s *Stack) steps() ([]step, error) {
 			name: "redis",
 			part: Part{Name: "redis", URL: redisURL, Addr: c.addr(offRedis)},
 			cmd: func() (*exec.Cmd, error) {
-				bin, err := binary("redis-server")
-				if err != nil {
-					return nil, err
-				}
+				bin := bins["redis-server"]
 				// Append-only persistence: refresh-token revocations and
 				// login limits survive a restart of the stack.
 				return exec.Command(bin, "--port", strconv.Itoa(c.PortBase+offRedis), "--bind", "127.0.0.1",
@@ -75,10 +75,7 @@ func (s *Stack) steps() ([]step, error) {
 			name: "mongodb",
 			part: Part{Name: "mongodb", URL: mongoURI, Addr: c.addr(offMongo)},
 			cmd: func() (*exec.Cmd, error) {
-				bin, err := binary("vox-ferretdb", filepath.Join(c.Root, ".cache", "vox-ferretdb"))
-				if err != nil {
-					return nil, err
-				}
+				bin := bins["vox-ferretdb"]
 				return exec.Command(bin, "--listen", c.addr(offMongo), "--dir", c.path("data", "mongo")), nil
 			},
 			ready: tcpOK(c.addr(offMongo)),
@@ -88,10 +85,7 @@ func (s *Stack) steps() ([]step, error) {
 			part: Part{Name: "minio", URL: s.url(offMinIO), Addr: c.addr(offMinIO),
 				Health: s.url(offMinIO) + "/minio/health/ready"},
 			cmd: func() (*exec.Cmd, error) {
-				bin, err := binary("minio", filepath.Join(gopathBin(), "minio"))
-				if err != nil {
-					return nil, err
-				}
+				bin := bins["minio"]
 				cmd := exec.Command(bin, "server", "--quiet", "--address", c.addr(offMinIO), c.path("data", "minio"))
 				cmd.Env = env("MINIO_ROOT_USER="+sec["MINIO_ROOT_USER"], "MINIO_ROOT_PASSWORD="+sec["MINIO_ROOT_PASSWORD"],
 					"MINIO_BROWSER=off", "MINIO_UPDATE=off")
@@ -105,7 +99,7 @@ func (s *Stack) steps() ([]step, error) {
 			part: Part{Name: "livekit", URL: "ws://" + c.addr(offLiveKit), Addr: c.addr(offLiveKit), Health: s.url(offLiveKit)},
 			skip: func() string {
 				if !lkOn {
-					return "livekit-server is not installed (make deps installs it); LiveKit calls are off"
+					return "livekit-server is not installed (scripts/deps-livekit.sh or make dev-deps); LiveKit calls are off"
 				}
 				return ""
 			},
@@ -119,15 +113,16 @@ func (s *Stack) steps() ([]step, error) {
 		},
 		{
 			name: "voxbridge",
-			part: Part{Name: "voxbridge", URL: s.url(offBridge), Addr: c.addr(offBridge), Health: s.url(offBridge) + "/health"},
+			part: Part{Name: "voxbridge", URL: s.url(offBridge), Addr: c.addr(offBridge), Health: s.url(offBridge) + "/health",
+				Metrics: s.url(offBridge) + "/metrics"},
 			prepare: func(ctx context.Context) error {
-				cmd := exec.CommandContext(ctx, filepath.Join(c.BinDir, "voxbridge"), "bootstrap",
+				cmd := exec.CommandContext(ctx, bins["voxbridge"], "bootstrap",
 					"--org", DevOrg, "--email", DevEmail)
 				cmd.Env = env(bridgeEnv...)
 				return runOnce(ctx, "bootstrap", c.path("logs"), cmd)
 			},
 			cmd: func() (*exec.Cmd, error) {
-				cmd := exec.Command(filepath.Join(c.BinDir, "voxbridge"))
+				cmd := exec.Command(bins["voxbridge"])
 				cmd.Env = env(bridgeEnv...)
 				return cmd, nil
 			},
@@ -136,29 +131,30 @@ func (s *Stack) steps() ([]step, error) {
 		},
 		{
 			name: "nginx",
-			part: Part{Name: "nginx", URL: s.url(offConsole), Addr: c.addr(offConsole)},
+			part: Part{Name: "nginx", URL: fleetURL, Addr: c.addr(offFleet)},
+			// The API site serves the Console's build (or a page saying
+			// how to build it) and proxies /api to voxbridge.
+			also: []Part{{Name: "console", URL: s.url(offConsole), Addr: c.addr(offConsole), Health: s.url(offConsole) + "/"}},
 			prepare: func(context.Context) error {
 				return s.writeNginx(upFile, consoleRoot)
 			},
 			cmd: func() (*exec.Cmd, error) {
-				bin, err := binary("nginx")
-				if err != nil {
-					return nil, err
-				}
-				return exec.Command(bin, "-p", c.path("nginx"), "-c", c.path("nginx", "nginx.conf")), nil
+				return exec.Command(bins["nginx"], "-p", c.path("nginx"), "-c", c.path("nginx", "nginx.conf")), nil
 			},
-			ready: tcpOK(c.addr(offFleet)),
+			ready: func(ctx context.Context) error {
+				if err := tcpOK(c.addr(offFleet))(ctx); err != nil {
+					return err
+				}
+				return CheckHTTP(ctx, s.url(offConsole)+"/")
+			},
 		},
 		{
 			name: "voxfleet",
-			part: Part{Name: "voxfleet", URL: fleetURL, Addr: c.addr(offDaemon), Health: s.url(offDaemon) + "/health/fleet"},
+			part: Part{Name: "voxfleet", URL: fleetURL, Addr: c.addr(offDaemon), Health: s.url(offDaemon) + "/health/fleet",
+				Metrics: s.url(offDaemon) + "/metrics"},
 			cmd: func() (*exec.Cmd, error) {
-				nginxBin, err := binary("nginx")
-				if err != nil {
-					return nil, err
-				}
-				nx := nginxBin + " -p " + c.path("nginx") + " -c " + c.path("nginx", "nginx.conf")
-				cmd := exec.Command(filepath.Join(c.BinDir, "voxfleet"), "run",
+				nx := bins["nginx"] + " -p " + c.path("nginx") + " -c " + c.path("nginx", "nginx.conf")
+				cmd := exec.Command(bins["voxfleet"], "run",
 					"--workers", strconv.Itoa(c.Workers),
 					"--socket-dir", c.path("run"),
 					"--state-file", c.path("data", "fleet-state.json"),
@@ -181,19 +177,24 @@ func (s *Stack) steps() ([]step, error) {
 		},
 		{
 			name: "voxdialler",
-			part: Part{Name: "voxdialler", URL: s.url(offDialler), Addr: c.addr(offDialler), Health: s.url(offDialler) + "/health"},
+			part: Part{Name: "voxdialler", URL: s.url(offDialler), Addr: c.addr(offDialler), Health: s.url(offDialler) + "/health",
+				Metrics: s.url(offDialler) + "/metrics"},
 			skip: func() string {
-				if !fileExists(dialBin) {
-					return "bin/voxdialler is not built"
+				if !dialOn {
+					return filepath.Join(c.BinDir, "voxdialler") + " is not built (make build)"
 				}
 				return ""
 			},
+			// The simulated placer: there is no carrier (nor livekit-sip)
+			// on a development machine, so a running campaign's calls are
+			// simulated (voxdialler -h lists the settings).
 			cmd: func() (*exec.Cmd, error) {
 				cmd := exec.Command(dialBin)
-				cmd.Env = env("MONGODB_URI="+mongoURI, "MONGODB_DATABASE=vox", "REDIS_URL="+redisURL,
-					"VOX_SERVICE_SECRET="+sec["VOX_SERVICE_SECRET"], "BACKEND_URL="+s.url(offBridge),
+				cmd.Env = env("MONGODB_URI="+mongoURI, "MONGODB_DATABASE=vox", "LOG_LEVEL=info",
+					"VOX_SERVICE_SECRET="+sec["VOX_SERVICE_SECRET"], "VOXBRIDGE_URL="+s.url(offBridge),
 					"HEALTH_PORT="+strconv.Itoa(c.PortBase+offDialler), "HEALTH_HOST=127.0.0.1",
-					"DIALLER_PLACER=simulate")
+					"DIALLER_PLACER=simulate", "DIALLER_SIM_WORKERS="+strconv.Itoa(c.Workers),
+					"DIALLER_SIM_LOG="+c.path("logs", "voxdialler-calls.log"))
 				return cmd, nil
 			},
 			ready: httpOK(s.url(offDialler) + "/health"),
@@ -252,6 +253,9 @@ rtc:
     includes: [127.0.0.1/8]
 redis:
   address: %s
+# As deploy/livekit/livekit.yaml: a phone still ringing is not dialled again.
+psrpc:
+  timeout: 330s
 keys:
   %s: %s
 webhook:

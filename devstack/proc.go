@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -59,21 +61,70 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, waits up to grace, then kills the
-// group. It returns once the process has exited.
-func (p *proc) stop(grace time.Duration) {
-	pgid := p.cmd.Process.Pid
+// stop sends SIGTERM to the process group, waits up to grace (or until
+// force is closed), then kills the group and every process the part
+// started, wherever it is: an nginx worker in the group outliving its
+// master, a voxfleet worker in a group of its own. It returns once the
+// process has exited.
+func (p *proc) stop(grace time.Duration, force <-chan struct{}) {
+	pid := p.cmd.Process.Pid
+	// Known before the stop: once the part has exited, its children belong
+	// to init and can no longer be told from anyone else's.
+	tree := descendants(pid)
 	if !p.exited() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
 		select {
 		case <-p.done:
 		case <-time.After(grace):
+		case <-force:
 		}
 	}
-	// Children of the group that outlived their leader (an nginx worker)
-	// are killed too.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	tree = append(tree, descendants(pid)...)
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for _, c := range tree {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-p.done
+}
+
+// descendants lists the processes under pid (its children, theirs, …),
+// read from /proc.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], child)
+		}
+	}
+	var out []int
+	next := []int{pid}
+	for len(next) > 0 {
+		p := next[0]
+		next = next[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			next = append(next, c)
+		}
+	}
+	return out
 }
 
 // tail is the end of the process's log, for error messages.

@@ -43,6 +43,9 @@ type step struct {
 	ready   func(ctx context.Context) error
 	// after runs once the part is ready (creating a bucket).
 	after func(ctx context.Context) error
+	// also lists more parts served by the same process (the Console by
+	// nginx), reported by `voxdev status` beside it.
+	also []Part
 	// grace is how long the part may take to stop on SIGTERM.
 	grace time.Duration
 }
@@ -107,6 +110,9 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := cfg.portsFree(); err != nil {
+		return err
+	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil
@@ -136,7 +142,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer) (err error) {
 	}
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(s.out, "stopping…")
+		fmt.Fprintln(s.out, "stopping… (a call in progress finishes first; Ctrl-C again kills everything now)")
 		return nil
 	case p := <-exited:
 		return fmt.Errorf("%s exited (%v); its log %s ends:\n%s", p.name, p.err, p.log, p.tail())
@@ -179,6 +185,10 @@ func (s *Stack) startStep(ctx context.Context, st step) error {
 	}
 	st.part.PID = cmd.Process.Pid
 	s.state.Parts = append(s.state.Parts, st.part)
+	for _, p := range st.also {
+		p.PID = cmd.Process.Pid
+		s.state.Parts = append(s.state.Parts, p)
+	}
 	fmt.Fprintf(s.out, "  %-10s ready in %4d ms  %s\n", st.name, time.Since(t0).Milliseconds(), st.part.URL)
 	return nil
 }
@@ -187,7 +197,7 @@ func (s *Stack) startStep(ctx context.Context, st step) error {
 func (s *Stack) stopAll() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]
-		p.stop(p.grace)
+		p.stop(p.grace, s.cfg.Force)
 	}
 	s.procs = nil
 }
@@ -351,7 +361,7 @@ func (s *Stack) printSummary() {
 		case "livekit":
 			fmt.Fprintf(w, "  LiveKit         %s\n", p.URL)
 		case "voxdialler":
-			fmt.Fprintf(w, "  voxdialler      %s/health\n", p.URL)
+			fmt.Fprintf(w, "  voxdialler      %s/health   (simulated placer: no carrier here)\n", p.URL)
 		}
 	}
 	fmt.Fprintf(w, "\nPlace a test call:  make dev-call     Health of every part:  make dev-status\n")

@@ -21,10 +21,7 @@ type PartHealth struct {
 // Status checks every part of the stack running from dir: its process is
 // alive and its health URL answers 200 (or its port accepts connections).
 func Status(ctx context.Context, dir string) ([]PartHealth, error) {
-	st, err := ReadState(dir)
-	if os.IsNotExist(err) || (err == nil && !alive(st.PID)) {
-		return nil, ErrNotRunning
-	}
+	st, err := runningState(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +42,9 @@ func Status(ctx context.Context, dir string) ([]PartHealth, error) {
 				err = CheckHTTP(cctx, p.Health)
 			default:
 				err = tcpOK(p.Addr)(cctx)
+			}
+			if err == nil && p.Metrics != "" {
+				err = CheckHTTP(cctx, p.Metrics)
 			}
 			if h.Error == "" && err != nil {
 				h.Error = err.Error()
@@ -74,10 +74,7 @@ func PrintStatus(w io.Writer, parts []PartHealth) {
 // CallTarget is the WebSocket URL of the running stack's fleet site and the
 // service secret a test call's token is signed with.
 func CallTarget(dir string) (url, secret string, err error) {
-	st, err := ReadState(dir)
-	if os.IsNotExist(err) || (err == nil && !alive(st.PID)) {
-		return "", "", ErrNotRunning
-	}
+	st, err := runningState(dir)
 	if err != nil {
 		return "", "", err
 	}
@@ -91,4 +88,28 @@ func CallTarget(dir string) (url, secret string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("the running stack has no fleet")
+}
+
+// runningState is the state of the stack running from dir, or
+// ErrNotRunning.
+func runningState(dir string) (State, error) {
+	st, err := ReadState(dir)
+	if os.IsNotExist(err) || (err == nil && !alive(st.PID)) {
+		return st, ErrNotRunning
+	}
+	return st, err
+}
+
+// ConsoleURL is where the running stack's Console (and API site) is.
+func ConsoleURL(dir string) (string, error) {
+	st, err := runningState(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range st.Parts {
+		if p.Name == "console" {
+			return p.URL, nil
+		}
+	}
+	return "", fmt.Errorf("the running stack has no API site")
 }

@@ -175,6 +175,55 @@ func TestNoCallWithin72HoursOfAnAbandon(t *testing.T) {
 	}
 }
 
+// TestNoCallWithin72HoursOfAnAbandonOfTheNumber: a call to a number is
+// abandoned in one campaign; a second campaign of the organisation holding
+// the same number does not dial it until 72 hours after the abandon.
+func TestNoCallWithin72HoursOfAnAbandonOfTheNumber(t *testing.T) {
+	f := newFixture(t, nil) // one attempt per contact
+	first := f.addContacts(t, f.campaign.ID, 1, "")[0]
+	log := &placements{}
+	d := f.newDialler(t, "d1", world(log, simulate.AnswerNoWorker, 10))
+	settle(t, d)
+	if c := f.contacts(t, f.campaign.ID)[first]; c.LastAbandonAt == nil {
+		t.Fatalf("first campaign's contact not abandoned: %+v", c)
+	}
+	phone := f.contacts(t, f.campaign.ID)[first].Phone
+
+	// A second campaign of the organisation with the same number.
+	ctx := context.Background()
+	second := f.campaign
+	second.ID, second.Name = store.NewID(), "second"
+	if err := store.Insert(ctx, f.st, store.CollCampaigns, second); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	other := store.Contact{Meta: store.Meta{ID: store.NewID(), OrgID: f.org, CreatedAt: now, UpdatedAt: now},
+		CampaignID: second.ID, Phone: phone, Status: store.ContactPending}
+	if err := store.Insert(ctx, f.st, store.CollContacts, other); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []struct {
+		advance time.Duration
+		placed  int
+	}{
+		{2 * time.Hour, 1},
+		{69 * time.Hour, 1}, // 71 h after the abandon
+		{61 * time.Minute, 2},
+	} {
+		f.clock.Advance(s.advance)
+		settle(t, d)
+		if n := len(log.contacts()); n != s.placed {
+			t.Fatalf("step %d: %d calls placed, want %d (%v)", i, n, s.placed, log.contacts())
+		}
+	}
+	if got := log.contacts(); got[1] != other.ID {
+		t.Fatalf("second call went to %s, want the second campaign's contact %s", got[1], other.ID)
+	}
+	if c := f.contacts(t, second.ID)[other.ID]; c.Attempts != 1 {
+		t.Errorf("second campaign's contact: %d attempts, want 1 (the held-back leases are not attempts)", c.Attempts)
+	}
+}
+
 // TestAbandonBudget: a campaign whose abandon rate over 24 hours or 30 days
 // has reached the cap dials at most one call per free worker; the same
 // campaign under its budget dials ahead of its free workers.
@@ -212,8 +261,10 @@ func TestAbandonBudget(t *testing.T) {
 				c.Pacing.MaxDialsPerWorker = 3
 			})
 			d.Tick(ctx)
-			placed := len(log.contacts())
+			// Dials are placed in the background: count them once every
+			// call of the tick has ended (no tick runs meanwhile).
 			eventually(t, 20*time.Second, "calls to end", func() bool { return d.Health().CallsInFlight == 0 })
+			placed := len(log.contacts())
 			if tc.ahead && placed <= workers {
 				t.Fatalf("under budget: %d dials for %d free workers, want more (predictive)", placed, workers)
 			}

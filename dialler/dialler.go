@@ -547,7 +547,8 @@ func (d *Dialler) leaseOne(ctx context.Context, epoch int64, p *plan, now time.T
 }
 
 // start checks the leased contact once more against the rules that must
-// hold at dial time (calling window, do-not-call list) and starts its
+// hold at dial time (calling window, do-not-call list, the number's quiet
+// period after an abandon in any campaign of the organisation) and starts its
 // call; false means the lease was ended without a call.
 func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store.Campaign, ct store.Contact) bool {
 	callID, room, identity := Names(ct.ID, ct.Attempts)
@@ -572,6 +573,23 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 		d.logger.Info("contact on the do-not-call list at dial time: not dialled", "contact_id", ct.ID, "campaign_id", doc.ID)
 		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactDoNotCall,
 			Outcome: "do_not_call"})
+		return false
+	}
+	// The quiet period after an abandon holds for the number in every
+	// campaign of the organisation, not only for this contact.
+	last, err := d.st.LastAbandonOfNumber(ctx, doc.OrgID, ct.Phone, ct.ID, now.Add(-compliance.AbandonQuiet))
+	if err != nil || last != nil {
+		end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
+			UndoAttempt: true}
+		if err != nil {
+			d.logger.Warn("abandon check failed; not dialling", "contact_id", ct.ID, "err", err)
+		} else {
+			next := last.Add(compliance.AbandonQuiet)
+			end.NextAttemptAt = &next
+			d.logger.Info("number abandoned in another campaign within 72 h: not dialled", "contact_id", ct.ID,
+				"campaign_id", doc.ID, "next_attempt_at", next)
+		}
+		d.endLease(ctx, end)
 		return false
 	}
 	// The queued record comes first: an attempt without a record was never

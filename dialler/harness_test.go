@@ -69,6 +69,11 @@ func openStore(t *testing.T) *store.Store {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// A database per test name, emptied first: a repeated run (-count)
+	// must not find the campaigns of the last one running.
+	if err := st.C(store.CollCampaigns).Database().Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,9 @@ const (
 	PathHealth = "/health"
 	// PathTwilio is the Twilio Media Streams WebSocket.
 	PathTwilio = "/ws/twilio"
+	// PathStreams prefixes every carrier's media-stream WebSocket:
+	// /ws/twilio, /ws/exotel, /ws/plivo, /ws/telnyx, /ws/vonage.
+	PathStreams = "/ws/"
 	// PathAttach is POST /attach: the Dialler hands over an answered call.
 	PathAttach = "/attach"
 	// PathDialout is POST /livekit/dialout: the worker places a SIP call.
@@ -22,3 +25,7 @@ const (
 	// PathMetrics is the daemon's Prometheus endpoint.
 	PathMetrics = "/metrics"
 )
+
+// StreamPath is the media-stream WebSocket route of carrier (its
+// protocol's name, e.g. "exotel").
+func StreamPath(carrier string) string { return PathStreams + carrier }

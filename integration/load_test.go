@@ -56,6 +56,9 @@ func startLoad(t *testing.T, f *fleet, callers int, callLength time.Duration) *l
 	}
 	l.wg.Add(1)
 	go func() { defer l.wg.Done(); l.attacher(ctx) }()
+	// A test that fails early still stops its callers before it ends:
+	// they log through t.
+	t.Cleanup(func() { l.stop() })
 	return l
 }
 

@@ -111,6 +111,7 @@ func TestAgainstLiveKit(t *testing.T) {
 	sip.SetPhone("+15551000001", testlivekit.Phone{Answer: testlivekit.Answers})
 	sip.SetPhone("+15551000002", testlivekit.Phone{Answer: testlivekit.Busy})
 	sip.SetPhone("+15551000003", testlivekit.Phone{Answer: testlivekit.NoAnswer})
+	sip.SetPhone("+15551000004", testlivekit.Phone{Answer: testlivekit.Answers, RingFor: 8 * time.Second})
 
 	t.Run("dial answered", func(t *testing.T) {
 		d, err := c.CreateSIPParticipant(ctx, lkapi.Dial{
@@ -145,6 +146,28 @@ func TestAgainstLiveKit(t *testing.T) {
 		}
 		if err := c.DeleteRoom(ctx, "dial-ok"); err != nil {
 			t.Fatalf("deleting a deleted room: %v", err)
+		}
+	})
+	// livekit-server's own default gives each attempt at a SIP request 3 s
+	// and retries one that timed out: a phone ringing longer than that
+	// would be rung again while it rings. The server is configured
+	// (deploy/livekit/livekit.yaml) so that it is rung once.
+	t.Run("a phone that rings long is dialled once", func(t *testing.T) {
+		d, err := c.CreateSIPParticipant(ctx, lkapi.Dial{
+			Trunk: trunk, Number: "+15551000004", Room: "dial-slow", Identity: "phone-4",
+			Ringing: 20 * time.Second, WaitUntilAnswered: true,
+		})
+		n := 0
+		for _, call := range sip.Calls() {
+			if call.To == "+15551000004" {
+				n++
+			}
+		}
+		if err != nil || n != 1 || d.ParticipantIdentity != "phone-4" {
+			t.Fatalf("the phone was dialled %d times (%+v, %v); want once, answered", n, d, err)
+		}
+		if err := c.DeleteRoom(ctx, "dial-slow"); err != nil {
+			t.Fatal(err)
 		}
 	})
 	for _, tc := range []struct {

@@ -37,6 +37,11 @@ type EstimatorConfig struct {
 	// HalfLifeDials is how many dials it takes for an observation's weight
 	// to halve; it trades reaction to a drifting answer rate against noise.
 	HalfLifeDials float64
+	// FastHalfLifeDials is the memory of a second, quicker estimate of the
+	// answer rate (0: none). The pacer plans with the higher of the two, so
+	// that an answer rate on the rise is followed within a few dozen
+	// answers rather than after the long memory has caught up.
+	FastHalfLifeDials float64
 	// HalfLifeCalls is the same for handle times, counted in ended calls.
 	HalfLifeCalls float64
 	// PriorHuman and PriorMachine are the answer chances assumed before
@@ -51,14 +56,15 @@ type EstimatorConfig struct {
 // unknown quality: a quarter of dials answered by people, two-minute calls.
 func DefaultEstimatorConfig() EstimatorConfig {
 	return EstimatorConfig{
-		RingTimeout:     25,
-		HalfLifeDials:   400,
-		HalfLifeCalls:   200,
-		PriorHuman:      0.25,
-		PriorMachine:    0.1,
-		PriorWeight:     20,
-		PriorHandleMean: 120,
-		PriorHandleCV:   0.5,
+		RingTimeout:       25,
+		HalfLifeDials:     400,
+		FastHalfLifeDials: 100,
+		HalfLifeCalls:     200,
+		PriorHuman:        0.25,
+		PriorMachine:      0.1,
+		PriorWeight:       20,
+		PriorHandleMean:   120,
+		PriorHandleCV:     0.5,
 	}
 }
 
@@ -71,11 +77,13 @@ type Estimator struct {
 	cfg EstimatorConfig
 
 	dialDecay float64 // per observed dial
+	fastDecay float64 // per observed dial, for the fast estimate
 	callDecay float64 // per ended call
 
 	// Decayed counts of dial outcomes, and how many dials have been
 	// observed at all (not decayed, priors excluded).
 	dials, humans, machines float64
+	fastDials, fastHumans   float64
 	observed                int
 	// Decayed histogram of the ring time of answered dials (person or
 	// machine), one bin a second, and its total.
@@ -99,6 +107,7 @@ func NewEstimator(cfg EstimatorConfig) *Estimator {
 	e := &Estimator{
 		cfg:       cfg,
 		dialDecay: halfLifeDecay(cfg.HalfLifeDials),
+		fastDecay: halfLifeDecay(cfg.FastHalfLifeDials),
 		callDecay: halfLifeDecay(cfg.HalfLifeCalls),
 	}
 	// Priors: answer chances as PriorWeight dials, ring times spread evenly
@@ -107,6 +116,7 @@ func NewEstimator(cfg EstimatorConfig) *Estimator {
 	e.dials = w
 	e.humans = w * cfg.PriorHuman
 	e.machines = w * cfg.PriorMachine
+	e.fastDials, e.fastHumans = w, w*cfg.PriorHuman
 	bins := int(math.Ceil(cfg.RingTimeout))
 	for i := 0; i < bins; i++ {
 		e.ring[i] = w / float64(bins)
@@ -145,9 +155,12 @@ func (e *Estimator) ObserveDial(o Outcome, ringSeconds float64) {
 	e.dials = e.dials*e.dialDecay + 1
 	e.humans *= e.dialDecay
 	e.machines *= e.dialDecay
+	e.fastDials = e.fastDials*e.fastDecay + 1
+	e.fastHumans *= e.fastDecay
 	switch o {
 	case Human:
 		e.humans++
+		e.fastHumans++
 	case Machine:
 		e.machines++
 	}
@@ -190,8 +203,16 @@ func (e *Estimator) PHuman() float64 { return e.humans / e.dials }
 // has not yet measured well errs towards fewer dials.
 func (e *Estimator) PHumanUpper(z float64) float64 {
 	p := e.PHuman()
-	return math.Min(1, p+z*math.Sqrt(p*(1-p)/e.dials))
+	up := p + z*math.Sqrt(p*(1-p)/e.dials)
+	if e.cfg.FastHalfLifeDials > 0 {
+		up = math.Max(up, e.fastHumans/e.fastDials)
+	}
+	return math.Min(1, up)
 }
+
+// EffectiveDials is the decayed number of dials the answer rates are
+// estimated from, priors included.
+func (e *Estimator) EffectiveDials() float64 { return e.dials }
 
 // Observed is how many dial outcomes have been observed since the start.
 func (e *Estimator) Observed() int { return e.observed }
@@ -212,6 +233,44 @@ func (e *Estimator) handleParams() (mu, sigma float64) {
 		v = 1e-4
 	}
 	return mu, math.Sqrt(v)
+}
+
+// handleParamsCensored fits the log-normal handle time to the ended calls
+// and to the calls still in progress, ages seconds old, as right-censored
+// observations (a few EM steps): early in a campaign only the short calls
+// have ended, and a fit to those alone would predict workers freed far
+// sooner than they are.
+func (e *Estimator) handleParamsCensored(ages []float64) (mu, sigma float64) {
+	mu, sigma = e.handleParams()
+	if len(ages) == 0 {
+		return mu, sigma
+	}
+	for range 3 {
+		w, s1, s2 := e.hW, e.hSum, e.hSumSq
+		for _, a := range ages {
+			if a <= 0 {
+				a = 1e-3
+			}
+			alpha := (math.Log(a) - mu) / sigma
+			tail := 0.5 * math.Erfc(alpha/math.Sqrt2)
+			if tail < 1e-12 {
+				continue
+			}
+			lambda := math.Exp(-alpha*alpha/2) / math.Sqrt(2*math.Pi) / tail
+			m1 := mu + sigma*lambda
+			m2 := mu*mu + sigma*sigma + sigma*(math.Log(a)+mu)*lambda
+			w++
+			s1 += m1
+			s2 += m2
+		}
+		mu = s1 / w
+		v := s2/w - mu*mu
+		if v < 1e-4 {
+			v = 1e-4
+		}
+		sigma = math.Sqrt(v)
+	}
+	return mu, sigma
 }
 
 // RingCDF is the estimated chance that an answered dial has been answered

@@ -19,6 +19,14 @@ func (t Tally) Rate() float64 {
 	return float64(t.Abandons) / float64(t.HumanAnswers)
 }
 
+// reaches reports whether the window's abandons reach rate times its
+// answers, counting at least floor answers: a few abandons among the
+// first answers of a window are not yet a rate, but they count against
+// its budget.
+func (t Tally) reaches(rate float64, floor int) bool {
+	return t.Abandons > 0 && float64(t.Abandons) >= rate*float64(max(t.HumanAnswers, floor))
+}
+
 // Snapshot is what the dialler observes at a tick, for one pool of workers.
 type Snapshot struct {
 	// Free is the number of workers ready for a call now.
@@ -90,10 +98,22 @@ type Config struct {
 	// Gain is how fast the threshold moves with each answer or abandon.
 	Gain float64
 	// MinThreshold and MaxThreshold bound the steered threshold;
-	// GuardThreshold is the one used in Guarded mode.
+	// GuardThreshold is the one used in Guarded mode. A low MaxThreshold
+	// keeps the threshold from winding up while a falling answer rate
+	// leaves the pacer short of answers (no abandons for a long while), so
+	// that it does not over-dial when the rate turns and rises again.
 	MinThreshold, MaxThreshold, GuardThreshold float64
-	// MinTally is how many people must have answered in a 24-hour or
-	// 30-day window before its rate can force OnePerFree.
+	// HourZ lowers the target where a rolling hour holds few answers: the
+	// target is at most Cap − HourZ × √(Cap / answers of the last hour), so
+	// that an hour of chance abandons at that rate stays under the cap.
+	HourZ float64
+	// HourMinTally is the least number of answers the rolling hour is
+	// counted with, for HourZ and for its guard.
+	HourMinTally int
+	// MinTally is the least number of answers a window's abandons are
+	// measured against: until that many people have answered in the rolling
+	// hour, 24 hours or 30 days, its budget is Cap (or HourGuard × Cap)
+	// times MinTally abandons rather than a rate of the few answers so far.
 	MinTally int
 	// MaxDialsPerWorker bounds the dials of one tick per worker in the pool.
 	MaxDialsPerWorker float64
@@ -103,6 +123,16 @@ type Config struct {
 	// Confidence is how many standard errors above its estimate the answer
 	// rate is planned with.
 	Confidence float64
+	// RateVariance weighs the uncertainty of the answer-rate estimate in
+	// the predicted free count (1: as estimated; 0: ignored): every dial
+	// in flight is answered at the same unknown rate, so an estimate made
+	// from few dials makes all of them err together.
+	RateVariance float64
+	// CensoredHandle fits the handle-time distribution to the calls in
+	// progress as well as to the ended ones (as right-censored
+	// observations), so that the short calls which end first do not make
+	// the pacer expect workers back sooner than they come.
+	CensoredHandle bool
 	// Estimator configures the world model.
 	Estimator EstimatorConfig
 }
@@ -111,16 +141,20 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Cap:               0.03,
-		Target:            0.012,
-		HourGuard:         0.6,
-		Gain:              0.02,
+		Target:            0.018,
+		HourGuard:         0.9,
+		Gain:              0.1,
 		MinThreshold:      0.002,
-		MaxThreshold:      0.5,
+		MaxThreshold:      0.05,
 		GuardThreshold:    0.001,
-		MinTally:          100,
+		HourZ:             2,
+		HourMinTally:      100,
+		MinTally:          300,
 		MaxDialsPerWorker: 1,
-		LearnDials:        100,
-		Confidence:        1,
+		LearnDials:        30,
+		Confidence:        0,
+		RateVariance:      1,
+		CensoredHandle:    true,
 		Estimator:         DefaultEstimatorConfig(),
 	}
 }
@@ -154,9 +188,16 @@ type Pacer struct {
 	est *Estimator
 	// logTheta is the logarithm of the steered threshold.
 	logTheta float64
+	// target is the abandon rate steered to now: Config.Target, or less
+	// where the rolling hour has too few answers to hold it under the cap
+	// (see Config.HourZ).
+	target float64
 
 	// Scratch buffers reused between ticks.
 	relMean, relVar, ansMean, ansVar, newAns, answerPDF []float64
+	// rateVar is the relative variance of the answer-rate estimate,
+	// Var(p̂)/p̂², times Config.RateVariance.
+	rateVar float64
 }
 
 // New returns a pacer with its threshold at the target.
@@ -168,6 +209,7 @@ func New(cfg Config) (*Pacer, error) {
 		cfg:      cfg,
 		est:      NewEstimator(cfg.Estimator),
 		logTheta: math.Log(cfg.Target),
+		target:   cfg.Target,
 	}, nil
 }
 
@@ -183,9 +225,9 @@ func (p *Pacer) Threshold() float64 { return math.Exp(p.logTheta) }
 // that the long-run abandon rate settles on the target.
 func (p *Pacer) ObserveAnswer(abandoned bool) {
 	if abandoned {
-		p.logTheta -= p.cfg.Gain * (1 - p.cfg.Target)
+		p.logTheta -= p.cfg.Gain * (1 - p.target)
 	} else {
-		p.logTheta += p.cfg.Gain * p.cfg.Target
+		p.logTheta += p.cfg.Gain * p.target
 	}
 	lo, hi := math.Log(p.cfg.MinThreshold), math.Log(p.cfg.MaxThreshold)
 	p.logTheta = math.Max(lo, math.Min(hi, p.logTheta))
@@ -200,15 +242,19 @@ func (p *Pacer) Decide(s Snapshot) Decision {
 	if limit <= 0 {
 		return Decision{}
 	}
-	over := func(t Tally) bool { return t.HumanAnswers >= p.cfg.MinTally && t.Rate() >= p.cfg.Cap }
-	if over(s.Day) || over(s.Month) {
+	if s.Day.reaches(p.cfg.Cap, p.cfg.MinTally) || s.Month.reaches(p.cfg.Cap, p.cfg.MinTally) {
 		return Decision{Dials: clamp(s.Free-len(s.Ringing), 0, limit), Mode: OnePerFree}
 	}
 	if p.est.Observed() < p.cfg.LearnDials {
 		return Decision{Dials: clamp(s.Free-len(s.Ringing), 0, limit), Mode: Learning}
 	}
 	mode, theta := Predictive, p.Threshold()
-	if s.Hour.HumanAnswers > 0 && s.Hour.Rate() >= p.cfg.HourGuard*p.cfg.Cap {
+	p.target = p.cfg.Target
+	if p.cfg.HourZ > 0 {
+		n := float64(max(s.Hour.HumanAnswers, p.cfg.HourMinTally, 1))
+		p.target = math.Max(p.cfg.Cap/10, math.Min(p.cfg.Target, p.cfg.Cap-p.cfg.HourZ*math.Sqrt(p.cfg.Cap/n)))
+	}
+	if p.hourNearCap(s.Hour) {
 		mode, theta = Guarded, p.cfg.GuardThreshold
 	}
 	p.prepare(s)
@@ -232,6 +278,17 @@ func (p *Pacer) Decide(s Snapshot) Decision {
 	return Decision{Dials: lo, Mode: mode, Threshold: theta, Marginal: p.marginal(s.Free, lo)}
 }
 
+// hourNearCap reports whether the rolling hour's abandons have reached
+// HourGuard × its budget (Cap × its answers, counting at least
+// HourMinTally), or its budget less one standard deviation of chance
+// abandons, whichever is lower: a small campaign keeps more headroom for
+// the answers of dials already ringing.
+func (p *Pacer) hourNearCap(t Tally) bool {
+	budget := p.cfg.Cap * float64(max(t.HumanAnswers, p.cfg.HourMinTally))
+	at := math.Min(p.cfg.HourGuard*budget, budget-math.Sqrt(budget))
+	return t.Abandons > 0 && float64(t.Abandons) >= at
+}
+
 // horizon is the number of one-second steps looked ahead: one ring timeout.
 func (p *Pacer) horizon() int { return int(math.Ceil(p.est.RingTimeout())) }
 
@@ -248,6 +305,9 @@ func (p *Pacer) prepare(s Snapshot) {
 	p.answerPDF = resize(p.answerPDF, k+1)
 
 	mu, sigma := p.est.handleParams()
+	if p.cfg.CensoredHandle {
+		mu, sigma = p.est.handleParamsCensored(s.Busy)
+	}
 	mean := math.Exp(mu + sigma*sigma/2)
 	for _, b := range s.Busy {
 		fb := handleCDF(mu, sigma, b)
@@ -264,6 +324,10 @@ func (p *Pacer) prepare(s Snapshot) {
 		}
 	}
 	pH := p.est.PHumanUpper(p.cfg.Confidence)
+	p.rateVar = 0
+	if ph := p.est.PHuman(); ph > 0 {
+		p.rateVar = p.cfg.RateVariance * (1 - ph) / (ph * p.est.EffectiveDials())
+	}
 	pA := math.Min(1, pH+p.est.PMachine())
 	timeout := p.est.RingTimeout()
 	for _, a := range s.Ringing {
@@ -301,7 +365,9 @@ func (p *Pacer) marginal(free, n int) float64 {
 		}
 		g := p.newAns[i]
 		mean := float64(free) + p.relMean[i] - p.ansMean[i] - others*g
-		v := p.relVar[i] + p.ansVar[i] + others*g*(1-g) + 0.25
+		// Every answer in flight errs with the answer-rate estimate.
+		ans := p.ansMean[i] + others*g
+		v := p.relVar[i] + p.ansVar[i] + others*g*(1-g) + 0.25 + p.rateVar*ans*ans
 		m += w * normalCDF((0.5-mean)/math.Sqrt(v))
 		mass += w
 	}

@@ -93,6 +93,9 @@ func trained(t *testing.T) *Pacer {
 		t.Fatal(err)
 	}
 	feed(p.Estimator(), 1000)
+	for i := 0; i < 300; i++ {
+		p.Estimator().ObserveCall([]float64{60, 180}[i%2])
+	}
 	return p
 }
 
@@ -127,7 +130,11 @@ func TestDecideModes(t *testing.T) {
 		{"too few answers to judge the day", trained(t),
 			Snapshot{Free: 5, Busy: ages(20, 300), Day: Tally{50, 5}, Hour: quietHour}, Predictive, -1, 5},
 		{"rolling hour near the cap", trained(t),
-			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{200, 4}}, Guarded, -1, 0},
+			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{400, 11}}, Guarded, -1, 0},
+		{"first answers of the hour: abandons count against MinTally answers", trained(t),
+			Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{50, 9}}, Guarded, -1, 0},
+		{"first answers of the day: abandons count against MinTally answers", trained(t),
+			Snapshot{Free: 5, Busy: ages(20, 60), Day: Tally{50, 9}}, OnePerFree, 5, 0},
 		{"predictive dials ahead of free workers", trained(t),
 			Snapshot{Free: 5, Busy: ages(20, 300), Hour: quietHour}, Predictive, -1, 5},
 	}
@@ -187,6 +194,28 @@ func TestDecideFollowsTheState(t *testing.T) {
 	}
 }
 
+// TestHandleFitCensored: early in a campaign only short calls have ended;
+// counting the calls in progress as at least their age keeps the fitted
+// mean near the truth instead of at the short calls' mean.
+func TestHandleFitCensored(t *testing.T) {
+	e := NewEstimator(DefaultEstimatorConfig())
+	for i := 0; i < 30; i++ {
+		e.ObserveCall(40 + float64(i)) // the first calls to end: 40–69 s
+	}
+	naive := e.HandleMean()
+	mu, sigma := e.handleParamsCensored(ages(40, 90)) // 40 calls still going at 90 s
+	fitted := math.Exp(mu + sigma*sigma/2)
+	if naive > 70 {
+		t.Fatalf("mean of the ended calls alone = %.0f s, want under 70", naive)
+	}
+	if fitted < 85 {
+		t.Errorf("censored fit mean = %.0f s, want over 85 (40 of 70 calls last longer than 90 s)", fitted)
+	}
+	if mu2, s2 := e.handleParamsCensored(nil); mu2 != e.hSum/e.hW || s2 <= 0 {
+		t.Errorf("no call in progress: fit (%v, %v) differs from the ended calls'", mu2, s2)
+	}
+}
+
 func TestThresholdSteering(t *testing.T) {
 	cfg := DefaultConfig()
 	p, err := New(cfg)
@@ -224,5 +253,52 @@ func TestThresholdSteering(t *testing.T) {
 	}
 	if got := p.Threshold(); math.Abs(got-cfg.MaxThreshold) > 1e-12 {
 		t.Errorf("threshold after many answers = %v, want the ceiling %v", got, cfg.MaxThreshold)
+	}
+}
+
+// TestTargetFollowsTheHoursVolume: a campaign with few answers an hour is
+// steered to a lower abandon rate, so that chance alone does not carry a
+// rolling hour over the cap; a large one is steered to Config.Target.
+func TestTargetFollowsTheHoursVolume(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tc := range []struct {
+		answers int
+		lower   bool
+	}{{0, true}, {200, true}, {500, true}, {20000, false}} {
+		p := trained(t)
+		p.Decide(Snapshot{Free: 5, Busy: ages(20, 60), Hour: Tally{HumanAnswers: tc.answers}})
+		bound := math.Max(cfg.Cap/10, cfg.Cap-cfg.HourZ*math.Sqrt(cfg.Cap/float64(max(tc.answers, cfg.HourMinTally))))
+		switch {
+		case tc.lower && (p.target >= cfg.Target || p.target > bound+1e-12):
+			t.Errorf("%d answers an hour: target %.4f, want at most %.4f", tc.answers, p.target, bound)
+		case !tc.lower && p.target != cfg.Target:
+			t.Errorf("%d answers an hour: target %.4f, want %.4f", tc.answers, p.target, cfg.Target)
+		}
+	}
+}
+
+// TestFastEstimateFollowsARise: after a long run at 10% an answer rate that
+// rises to 50% is planned with within a couple of hundred dials, while the
+// long memory still lags.
+func TestFastEstimateFollowsARise(t *testing.T) {
+	e := NewEstimator(DefaultEstimatorConfig())
+	for i := 0; i < 3000; i++ {
+		e.ObserveDial([]Outcome{Human, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer, NoAnswer}[i%10], 10)
+	}
+	for i := 0; i < 200; i++ {
+		e.ObserveDial([]Outcome{Human, NoAnswer}[i%2], 10)
+	}
+	if slow := e.PHuman(); slow > 0.3 {
+		t.Fatalf("long-memory estimate %.3f already caught up", slow)
+	}
+	if plan := e.PHumanUpper(0); plan < 0.35 {
+		t.Errorf("planned answer rate %.3f after 200 dials at 50%%, want at least 0.35", plan)
+	}
+	cfg := DefaultEstimatorConfig()
+	cfg.FastHalfLifeDials = 0
+	e2 := NewEstimator(cfg)
+	e2.ObserveDial(Human, 10)
+	if e2.PHumanUpper(0) != e2.PHuman() {
+		t.Errorf("without the fast estimate the plan %.3f differs from the estimate %.3f", e2.PHumanUpper(0), e2.PHuman())
 	}
 }

@@ -77,12 +77,33 @@ type TranscriptEntry struct {
 // TurnLatency is how long one agent turn took, in milliseconds; a stage the
 // pipeline does not have (a scripted agent has no model) is left at 0.
 type TurnLatency struct {
-	// ResponseMS is from the end of the caller's speech to the agent's
-	// first audio.
+	// ResponseMS is from the end of the caller's turn being detected to
+	// the agent's first audio.
 	ResponseMS int `bson:"response_ms,omitempty" json:"response_ms,omitempty"`
-	STTMS      int `bson:"stt_ms,omitempty" json:"stt_ms,omitempty"`
-	LLMMS      int `bson:"llm_ms,omitempty" json:"llm_ms,omitempty"`
-	TTSMS      int `bson:"tts_ms,omitempty" json:"tts_ms,omitempty"`
+	// EndOfTurnMS is the silence waited for before the caller's turn was
+	// taken as ended: voice to voice is EndOfTurnMS + ResponseMS.
+	EndOfTurnMS int `bson:"end_of_turn_ms,omitempty" json:"end_of_turn_ms,omitempty"`
+	// STTMS is from the end of the turn to the final transcript.
+	STTMS int `bson:"stt_ms,omitempty" json:"stt_ms,omitempty"`
+	// LLMMS is from asking the brain (model or script) to its first words.
+	LLMMS int `bson:"llm_ms,omitempty" json:"llm_ms,omitempty"`
+	// SentenceMS is from the first words to the first speakable sentence.
+	SentenceMS int `bson:"sentence_ms,omitempty" json:"sentence_ms,omitempty"`
+	// TTSMS is from the first sentence to its first synthesised audio.
+	TTSMS int `bson:"tts_ms,omitempty" json:"tts_ms,omitempty"`
+	// OverheadMS is the platform's own share of ResponseMS: what no
+	// provider spent.
+	OverheadMS int `bson:"overhead_ms,omitempty" json:"overhead_ms,omitempty"`
+}
+
+// valid reports whether every stage is 0 to an hour.
+func (l TurnLatency) valid() bool {
+	for _, v := range []int{l.ResponseMS, l.EndOfTurnMS, l.STTMS, l.LLMMS, l.SentenceMS, l.TTSMS, l.OverheadMS} {
+		if v < 0 || v > 3600_000 {
+			return false
+		}
+	}
+	return true
 }
 
 // Limits of a call record.
@@ -136,9 +157,9 @@ func (r *CallRecord) Validate() error {
 		return bad("direction", "must be inbound or outbound")
 	}
 	switch r.Carrier {
-	case "", CarrierTwilio, CarrierSIP, CarrierWidget, CarrierTest:
+	case "", CarrierTwilio, CarrierExotel, CarrierPlivo, CarrierTelnyx, CarrierVonage, CarrierSIP, CarrierWidget, CarrierTest:
 	default:
-		return bad("carrier", "must be twilio, sip, widget or test")
+		return bad("carrier", "must be twilio, exotel, plivo, telnyx, vonage, sip, widget or test")
 	}
 	for name, v := range map[string]string{"from": r.From, "to": r.To} {
 		if v != "" && !partyRE.MatchString(v) {
@@ -221,8 +242,7 @@ func validTranscript(entries []TranscriptEntry) error {
 			return bad(field+".at", "required, a time")
 		}
 		entries[i].At = e.At.UTC()
-		if l := e.Latency; l != nil && (l.ResponseMS < 0 || l.STTMS < 0 || l.LLMMS < 0 || l.TTSMS < 0 ||
-			max(l.ResponseMS, l.STTMS, l.LLMMS, l.TTSMS) > 3600_000) {
+		if l := e.Latency; l != nil && !l.valid() {
 			return bad(field+".latency", "milliseconds, 0 to 3600000")
 		}
 	}

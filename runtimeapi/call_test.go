@@ -51,6 +51,7 @@ func TestCallRecordValidate(t *testing.T) {
 		{"transcript[0].text", func(r *CallRecord) { r.Transcript[0].Text = strings.Repeat("x", MaxEntryText+1) }},
 		{"transcript[1].at", func(r *CallRecord) { r.Transcript[1].At = time.Time{} }},
 		{"transcript[1].latency", func(r *CallRecord) { r.Transcript[1].Latency.LLMMS = -3 }},
+		{"transcript[1].latency", func(r *CallRecord) { r.Transcript[1].Latency.OverheadMS = 3600_001 }},
 		{"fields", func(r *CallRecord) { r.Fields = map[string]string{"a.b": "x"} }},
 		{"fields.name", func(r *CallRecord) { r.Fields["name"] = strings.Repeat("v", MaxFieldValue+1) }},
 	} {

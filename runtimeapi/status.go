@@ -45,6 +45,7 @@ const (
 	EndRoomDeleted  = "room_deleted"  // the LiveKit room went away
 	EndNoCaller     = "no_caller"     // a widget caller never joined
 	EndShutdown     = "shutdown"      // the worker stopped
+	EndWorkerLost   = "worker_lost"   // the worker died during the call (its record was closed for it)
 	EndError        = "error"         // see CallRecord.Error
 )
 
@@ -57,6 +58,10 @@ const (
 // Carriers: how a call reached the worker.
 const (
 	CarrierTwilio = "twilio" // a Twilio Media Streams WebSocket
+	CarrierExotel = "exotel" // an Exotel AgentStream WebSocket
+	CarrierPlivo  = "plivo"  // a Plivo Audio Streams WebSocket
+	CarrierTelnyx = "telnyx" // a Telnyx Media Streaming WebSocket
+	CarrierVonage = "vonage" // a Vonage Voice API WebSocket
 	CarrierSIP    = "sip"    // a SIP participant in a LiveKit room
 	CarrierWidget = "widget" // a browser in a LiveKit room
 	CarrierTest   = "test"   // a test call (voxfleet call)

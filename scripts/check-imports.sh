@@ -35,7 +35,7 @@ forbid upstream supervisor callslot api
 forbid supervisor callslot api
 forbid control supervisor callslot api upstream lifeline restart
 # The fleet contract: every side imports it, so it imports nothing of ours but svcauth.
-forbid fleetapi agent api callslot control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
+forbid fleetapi agent api callslot carrier control importer lifeline lkapi pacing phone plainbody recording restart roomleg runtimeapi runtimeclient sdnotify spool store supervisor twilio upstream version
 forbid lkapi agent roomleg supervisor callslot api store upstream lifeline svcauth control
 forbid roomleg supervisor callslot api store upstream lifeline control
 forbid ingress supervisor callslot api upstream store
@@ -52,5 +52,7 @@ forbid dialler/leader api supervisor callslot upstream pacing lkapi fleetapi run
 forbid pacing api store supervisor callslot upstream dialler lkapi fleetapi runtimeclient
 # The voice pipeline: agent and voice/ know nothing of workers, daemons or the Backend.
 forbid agent supervisor callslot api store upstream lifeline control
-forbid voice agent supervisor callslot api store upstream lifeline control twilio
+forbid voice agent supervisor callslot api store upstream lifeline control twilio carrier
+# Carrier protocols: messages and audio only; the leg that runs them is callslot's.
+forbid carrier agent supervisor callslot api store upstream lifeline control runtimeapi runtimeclient recording
 exit $fail

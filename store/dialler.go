@@ -321,6 +321,26 @@ func (s *Store) RunningCampaigns(ctx context.Context) ([]Campaign, error) {
 	return out, nil
 }
 
+// LastAbandonOfNumber returns when a call to phone was last abandoned in
+// any campaign of orgID, from any contact but except, if that was after
+// since; nil when it was not. The quiet period after an abandon is the
+// number's, not only the contact's: the same person may be a contact of
+// several campaigns.
+func (s *Store) LastAbandonOfNumber(ctx context.Context, orgID, phone, except string, since time.Time) (*time.Time, error) {
+	var c Contact
+	err := s.C(CollContacts).FindOne(ctx, bson.M{"org_id": orgID, "phone": phone, "_id": bson.M{"$ne": except},
+		"last_abandon_at": bson.M{"$gt": since.UTC()}},
+		options.FindOne().SetSort(bson.D{{Key: "last_abandon_at", Value: -1}}).
+			SetProjection(bson.M{"last_abandon_at": 1})).Decode(&c)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, classify("last abandon of a number", err)
+	}
+	return c.LastAbandonAt, nil
+}
+
 // PendingZones lists the distinct contact time zones among the pending
 // contacts of a campaign ("" for contacts without one).
 func (s *Store) PendingZones(ctx context.Context, campaignID string) ([]string, error) {

@@ -198,6 +198,9 @@ func (a *Agent) Validate() error {
 	if a.MaxCallSeconds < 10 || a.MaxCallSeconds > MaxCallSecondsLimit {
 		return bad("max_call_seconds", "must be 10 to %d", MaxCallSecondsLimit)
 	}
+	if err := a.Providers.Validate(); err != nil {
+		return err
+	}
 	if len(a.Script) > 100 {
 		return bad("script", "at most 100 steps")
 	}
@@ -222,6 +225,50 @@ func (a *Agent) Validate() error {
 		}
 		if s.Next != "" && !ids[s.Next] {
 			return bad(fmt.Sprintf("script[%d].next", i), "unknown step %q", s.Next)
+		}
+		if err := validRoutes(i, s.Routes, ids); err != nil {
+			return err
+		}
+		if s.Field != "" && !fieldNameRE.MatchString(s.Field) {
+			return bad(fmt.Sprintf("script[%d].field", i), "a letter, then letters, digits, _ and -, at most 64")
+		}
+		if s.Transfer != "" && !phone.IsE164(s.Transfer) && !sipURIRE.MatchString(s.Transfer) {
+			return bad(fmt.Sprintf("script[%d].transfer", i), "must be an E.164 number or a sip: URI")
+		}
+	}
+	return nil
+}
+
+var (
+	fieldNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`) // runtimeapi's field keys
+	sipURIRE    = regexp.MustCompile(`^sips?:[A-Za-z0-9+*#@._:;=-]{1,200}$`)
+)
+
+// Limits of a script step's routes.
+const (
+	maxRoutes     = 20
+	maxRouteWords = 50
+	maxWordLen    = 100
+)
+
+// validRoutes checks the routes of script step i: each has words and goes
+// to a known step.
+func validRoutes(i int, routes []runtimeapi.ScriptRoute, ids map[string]bool) error {
+	if len(routes) > maxRoutes {
+		return bad(fmt.Sprintf("script[%d].routes", i), "at most %d routes", maxRoutes)
+	}
+	for j, r := range routes {
+		field := fmt.Sprintf("script[%d].routes[%d]", i, j)
+		if len(r.Words) == 0 || len(r.Words) > maxRouteWords {
+			return bad(field+".words", "1 to %d words or phrases", maxRouteWords)
+		}
+		for _, w := range r.Words {
+			if err := text(field+".words", w, 1, maxWordLen); err != nil {
+				return err
+			}
+		}
+		if !ids[r.Next] {
+			return bad(field+".next", "unknown step %q", r.Next)
 		}
 	}
 	return nil

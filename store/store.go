@@ -98,7 +98,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		CollPhoneNumbers: {idx(true, "org_id", "e164"), idx(false, "org_id", "_id"), idx(false, "inbound_agent_id")},
 		CollCampaigns:    {idx(false, "org_id", "_id"), idx(false, "status")},
 		CollContacts: {idx(true, "campaign_id", "phone"), idx(false, "org_id", "campaign_id", "_id"),
-			idx(false, "campaign_id", "status", "_id"), idx(false, "status", "lease_until")}, // the last two: the Dialler's leases
+			idx(false, "campaign_id", "status", "_id"), idx(false, "status", "lease_until"), // the Dialler's leases
+			idx(false, "org_id", "phone")}, // the Dialler's quiet period after an abandon, per number
 		CollDNC:         {idx(true, "org_id", "phone")},
 		CollCalls:       {idx(false, "org_id", "seq"), idx(false, "org_id", "status"), idx(false, "campaign_id", "answered_at")},
 		CollTranscripts: {idx(false, "call_id", "seq")},

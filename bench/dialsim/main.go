@@ -42,6 +42,13 @@ func main() {
 	flag.Float64Var(&oursCfg.HourGuard, "hour-guard", def.HourGuard, "ours: share of the cap at which the rolling hour is guarded")
 	flag.Float64Var(&oursCfg.Gain, "gain", def.Gain, "ours: threshold gain")
 	flag.Float64Var(&oursCfg.Confidence, "confidence", def.Confidence, "ours: standard errors added to the answer rate")
+	flag.Float64Var(&oursCfg.RateVariance, "rate-variance", def.RateVariance, "ours: weight of the answer-rate estimate's variance")
+	flag.BoolVar(&oursCfg.CensoredHandle, "censored", def.CensoredHandle, "ours: fit handle times to calls in progress as well")
+	flag.Float64Var(&oursCfg.HourZ, "hour-z", def.HourZ, "ours: standard deviations of an hour's chance abandons kept under the cap (lowers the target for small campaigns)")
+	flag.IntVar(&oursCfg.HourMinTally, "hour-min-tally", def.HourMinTally, "ours: least answers the rolling hour is counted with")
+	flag.IntVar(&oursCfg.MinTally, "min-tally", def.MinTally, "ours: least answers a window's abandons are measured against")
+	flag.IntVar(&oursCfg.LearnDials, "learn-dials", def.LearnDials, "ours: dial outcomes observed before dialling ahead")
+	flag.Float64Var(&oursCfg.Estimator.FastHalfLifeDials, "fast-half-life-dials", def.Estimator.FastHalfLifeDials, "ours: memory of the quick answer-rate estimate planned with when higher (0: none)")
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
 	flag.Parse()
 
@@ -52,7 +59,8 @@ func main() {
 	names := strings.Split(*strategies, ",")
 	start := time.Now()
 	fmt.Printf("dialsim — %d seeds, %.0f h days, %s, %d CPUs\n", *seeds, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
-	fmt.Println("utilisation and answers/hour: mean over seeds; abandon: mean; worst hour: highest over every seed's rolling hours")
+	fmt.Println("utilisation, abandon and answers/hour: mean over seeds; worst hour: highest over every seed's rolling hours;")
+	fmt.Println("min-util and max-aband: the worst seed's day")
 	for _, n := range ns {
 		for _, pName := range strings.Split(*ps, ",") {
 			w, err := newWorld(n, pName, *hours)
@@ -60,14 +68,15 @@ func main() {
 				fail(err)
 			}
 			fmt.Printf("\nN=%d p=%s\n", n, pName)
-			fmt.Printf("  %-22s %7s %8s %10s %10s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h")
+			fmt.Printf("  %-22s %7s %8s %10s %10s %10s %10s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h", "min-util%", "max-aband%")
 			for _, name := range names {
 				label, agg, ok := runStrategy(w, name, *seeds, *ratioStep)
 				if !ok {
 					fail(fmt.Errorf("unknown strategy %q", name))
 				}
-				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f\n", label,
-					100*agg.Utilisation, 100*agg.Abandon, 100*agg.WorstHour, agg.AnswersHour)
+				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f %10.1f %10.2f\n", label,
+					100*agg.Utilisation, 100*agg.Abandon, 100*agg.WorstHour, agg.AnswersHour,
+					100*agg.MinUtilisation, 100*agg.MaxAbandon)
 			}
 		}
 	}
@@ -100,7 +109,7 @@ func newWorld(n int, p string, hours float64) (sim.World, error) {
 // its label and the aggregate. fixed-ratio sweeps its level and reports the
 // level with the highest utilisation whose mean abandon rate stays at or
 // under 3%.
-func runStrategy(w sim.World, name string, seeds int, ratioStep float64) (string, sim.Result, bool) {
+func runStrategy(w sim.World, name string, seeds int, ratioStep float64) (string, aggregate, bool) {
 	switch name {
 	case "one-per-free":
 		return name, runSeeds(w, seeds, func() sim.Strategy { return sim.OnePerFree{} }), true
@@ -115,7 +124,7 @@ func runStrategy(w sim.World, name string, seeds int, ratioStep float64) (string
 			return st
 		}), true
 	case "fixed-ratio":
-		var best sim.Result
+		var best aggregate
 		bestLevel := 1.0
 		for level := 1.0; level <= 6+1e-9; level += ratioStep {
 			l := level
@@ -129,10 +138,17 @@ func runStrategy(w sim.World, name string, seeds int, ratioStep float64) (string
 		}
 		return fmt.Sprintf("fixed-ratio (best %.1f)", bestLevel), best, true
 	}
-	return "", sim.Result{}, false
+	return "", aggregate{}, false
 }
 
-func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) sim.Result {
+// aggregate is the mean of a world's seeds, with the worst seed's
+// utilisation and abandon rate and the worst rolling hour of any seed.
+type aggregate struct {
+	sim.Result
+	MinUtilisation, MaxAbandon float64
+}
+
+func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) aggregate {
 	out := make([]sim.Result, seeds)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -146,8 +162,10 @@ func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) sim.Result {
 		}()
 	}
 	wg.Wait()
-	var agg sim.Result
+	agg := aggregate{MinUtilisation: 1}
 	for _, r := range out {
+		agg.MinUtilisation = math.Min(agg.MinUtilisation, r.Utilisation)
+		agg.MaxAbandon = math.Max(agg.MaxAbandon, r.Abandon)
 		agg.Utilisation += r.Utilisation / float64(seeds)
 		agg.Abandon += r.Abandon / float64(seeds)
 		agg.AnswersHour += r.AnswersHour / float64(seeds)

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/voxplatform/vox/devstack"
 )
@@ -75,20 +77,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// up runs the stack until SIGINT/SIGTERM. A second signal stops at once:
+// up runs the stack until SIGINT, SIGTERM or SIGHUP (the terminal closed).
 // voxdev's children are in their own process groups, so the first Ctrl-C
-// reaches only voxdev, which stops them in order; the second kills them.
+// reaches only voxdev, which stops them in order, letting a call in
+// progress finish; a second one kills every process the stack started at
+// once.
 func up(cfg devstack.Config, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	force := make(chan struct{})
+	cfg.Force = force
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-sig
 		cancel()
 		<-sig
-		fmt.Fprintln(stderr, "voxdev: second signal: stopping now")
-		_ = syscall.Kill(0, syscall.SIGKILL)
+		fmt.Fprintln(stderr, "voxdev: second signal: killing every part now")
+		close(force)
 	}()
 	fmt.Fprintf(stdout, "Starting the platform (stack in %s)…\n", cfg.Dir)
 	if err := devstack.Up(ctx, cfg, stdout); err != nil {
@@ -125,23 +131,70 @@ func status(dir string, asJSON bool, stdout, stderr io.Writer) int {
 }
 
 // call runs `voxfleet call` against the fleet site of the running stack,
-// with a service token scoped to the development fleet.
+// with a service token scoped to the development fleet and the development
+// organisation's test agent (made through the Backend's API on first use),
+// then waits until the call's record has reached the Backend and prints it.
 func call(root, dir string, stdout, stderr io.Writer) int {
 	url, secret, err := devstack.CallTarget(dir)
-	if err != nil {
+	if errors.Is(err, devstack.ErrNotRunning) {
 		fmt.Fprintln(stderr, "voxdev:", err)
 		return 2
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "voxfleet"), "call", "--url", url, "--fleet-id", devstack.DevFleetID)
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
+	if err != nil {
 		fmt.Fprintln(stderr, "voxdev:", err)
 		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	be, err := devstack.Login(ctx, dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev: the Backend:", err)
+		return 1
+	}
+	agentID, err := be.DevAgent(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev: the Backend:", err)
+		return 1
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "voxfleet"), "call", "--url", url,
+		"--fleet-id", devstack.DevFleetID, "--agent-id", agentID, "--json")
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	runErr := cmd.Run()
+	var rep struct {
+		CallSID    string  `json:"call_sid"`
+		SetupMS    float64 `json:"setup_ms"`
+		GreetingMS int     `json:"greeting_ms"`
+		EchoMS     int     `json:"echo_ms"`
+		Ended      bool    `json:"ended"`
+		OK         bool    `json:"ok"`
+		Problem    string  `json:"problem"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		fmt.Fprintf(stderr, "voxdev: voxfleet call: %v %v\n%s", runErr, err, out.String())
+		return 1
+	}
+	fmt.Fprintf(stdout, "test call %s via %s (agent %q, %s)\n", rep.CallSID, url, devstack.DevAgentName, agentID)
+	fmt.Fprintf(stdout, "  answered in %.1f ms; greeting heard: %d ms of audio; echo heard: %d ms; ended by '#': %v\n",
+		rep.SetupMS, rep.GreetingMS, rep.EchoMS, rep.Ended)
+	if !rep.OK {
+		fmt.Fprintf(stdout, "  PROBLEM: %s\n", rep.Problem)
+		return 1
+	}
+	rec, err := be.WaitCall(ctx, rep.CallSID, true)
+	if err != nil {
+		fmt.Fprintln(stderr, "voxdev: the Backend:", err)
+		return 1
+	}
+	talk := 0.0
+	if rec.TalkSeconds != nil {
+		talk = *rec.TalkSeconds
+	}
+	fmt.Fprintf(stdout, "  in the Backend: %s (%s), talk %.1f s, fleet %s, recording %s\n",
+		rec.Status, rec.EndCause, talk, rec.FleetURL, rec.RecordingKey)
+	if u, err := devstack.ConsoleURL(dir); err == nil {
+		fmt.Fprintf(stdout, "  in the Console: %s/calls/%s\n", u, rec.CallID)
 	}
 	return 0
 }

@@ -337,7 +337,11 @@ func TestStandbyTakesOverNoContactDialledTwice(t *testing.T) {
 // left behind.
 func TestSIGTERMStopsDiallingAndLetsCallsFinish(t *testing.T) {
 	w := newWorld(t, 200)
-	a, out := w.start(t, "dialler-a", "DIALLER_SIM_WORKERS=20", "DIALLER_SIM_RING_MIN_SECONDS=1", "DIALLER_SIM_RING_MAX_SECONDS=1.4")
+	// Most calls are answered, so that the few in flight at SIGTERM surely
+	// include one to attach (at the default 0.3, three in flight are all
+	// unanswered one time in three).
+	a, out := w.start(t, "dialler-a", "DIALLER_SIM_WORKERS=20", "DIALLER_SIM_RING_MIN_SECONDS=1", "DIALLER_SIM_RING_MAX_SECONDS=1.4",
+		"DIALLER_SIM_ANSWER=0.9", "DIALLER_SIM_BUSY=0.05")
 	eventually(t, 30*time.Second, "calls to be placed", func() bool {
 		h, _, err := a.health()
 		return err == nil && h.Role == "leader" && h.CallsInFlight >= 3

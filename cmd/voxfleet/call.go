@@ -9,37 +9,47 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/voxplatform/vox/agent"
+	"github.com/voxplatform/vox/carrier"
 	"github.com/voxplatform/vox/control"
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/svcauth"
-	"github.com/voxplatform/vox/twilio"
 )
 
 // callReport is what `voxfleet call` found.
 type callReport struct {
-	CallSID    string  `json:"call_sid"`
-	Target     string  `json:"target"`
-	GreetingMS int     `json:"greeting_ms"`
-	EchoMS     int     `json:"echo_ms"`
-	Ended      bool    `json:"ended"`
-	CloseCode  int     `json:"close_code"`
-	SetupMS    float64 `json:"setup_ms"`
-	OK         bool    `json:"ok"`
-	Problem    string  `json:"problem,omitempty"`
+	Carrier    string `json:"carrier"`
+	CallSID    string `json:"call_sid"`
+	Target     string `json:"target"`
+	GreetingMS int    `json:"greeting_ms"`
+	EchoMS     int    `json:"echo_ms"`
+	Ended      bool   `json:"ended"`
+	// HungUp: the agent did not end the call on '#' within hangupAfter,
+	// so the caller hung up.
+	HungUp    bool    `json:"hung_up,omitempty"`
+	CloseCode int     `json:"close_code"`
+	SetupMS   float64 `json:"setup_ms"`
+	OK        bool    `json:"ok"`
+	Problem   string  `json:"problem,omitempty"`
 }
 
-// runCall places one Twilio Media Streams test call: it waits for the
-// greeting, speaks for a moment, waits for the echo, then presses '#'.
+// hangupAfter is how long a test call waits for the agent to end the call
+// after '#' before hanging up itself.
+const hangupAfter = 5 * time.Second
+
+// runCall places one test call in a carrier's media-stream protocol
+// (Twilio Media Streams unless --carrier says otherwise): it waits for the
+// greeting, speaks for a moment, waits for the echo (any answer of the
+// agent's), then presses '#' and, unless the agent ends the call, hangs up.
 func runCall(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("call", stderr)
 	var url, socket, caFile string
 	var speak, timeout time.Duration
-	c.fs.StringVar(&url, "url", "", "stream URL, e.g. ws://fleet.example.com/ws/twilio (default: a free worker's socket)")
+	c.fs.StringVar(&url, "url", "", "stream URL, e.g. ws://fleet.example.com/ws/twilio (default: a free worker's socket; with --carrier, its /ws/<carrier> route)")
+	carrierName := c.fs.String("carrier", carrier.Twilio.Name, "the carrier protocol to speak: "+strings.Join(carrier.Names(), ", "))
 	c.fs.StringVar(&socket, "socket", "", "worker socket to call directly")
 	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
@@ -53,6 +63,10 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return usageErr(stderr, c.fs, "takes no arguments")
 	}
+	proto, ok := carrier.Protocols()[*carrierName]
+	if !ok {
+		return usageErr(stderr, c.fs, fmt.Sprintf("--carrier %q: want one of %s", *carrierName, strings.Join(carrier.Names(), ", ")))
+	}
 	secret := os.Getenv("VOX_SERVICE_SECRET")
 	if err := svcauth.ValidateSecret(secret); err != nil {
 		fmt.Fprintf(stderr, "voxfleet call: $VOX_SERVICE_SECRET: %v (the fleet's service secret)\n", err)
@@ -65,7 +79,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	cfg := twilio.ClientConfig{URL: url}
+	cfg := carrier.ClientConfig{URL: url}
 	if caFile != "" {
 		pool, err := loadCA(caFile)
 		if err != nil {
@@ -91,7 +105,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 				return exitFail
 			}
 		}
-		cfg.URL, cfg.SocketPath = "ws://worker/ws/twilio", socket
+		cfg.URL, cfg.SocketPath = "ws://worker"+fleetapi.StreamPath(proto.Name), socket
 	}
 	tok, err := svcauth.Sign([]byte(secret), svcauth.FleetAudience(*fleetID), "voxfleet-call", 5*time.Minute)
 	if err != nil {
@@ -99,20 +113,27 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Token = tok
 	if *agentID != "" {
-		cfg.CustomParameters = map[string]string{"agent_id": *agentID}
+		cfg.Parameters = map[string]string{"agent_id": *agentID}
+		if proto == carrier.Plivo {
+			cfg.Parameters = map[string]string{"agentId": *agentID} // Plivo's extra headers allow [A-Za-z0-9] only
+		}
 	}
 
-	rep := callReport{Target: cfg.URL}
+	rep := callReport{Carrier: proto.Name, Target: cfg.URL}
 	if cfg.SocketPath != "" {
 		rep.Target = cfg.SocketPath
 	}
-	problem := placeTestCall(ctx, cfg, speak, &rep)
+	problem := placeTestCall(ctx, proto, cfg, speak, &rep)
 	rep.Problem, rep.OK = problem, problem == ""
 	if c.json {
 		_ = json.NewEncoder(stdout).Encode(rep)
 	} else {
-		fmt.Fprintf(stdout, "call %s via %s\n  answered in %.1f ms\n  greeting heard: %d ms of audio\n  echo heard:     %d ms of audio\n  ended by '#':   %v (close code %d)\n",
-			rep.CallSID, rep.Target, rep.SetupMS, rep.GreetingMS, rep.EchoMS, rep.Ended, rep.CloseCode)
+		by := "'#'"
+		if rep.HungUp {
+			by = "the caller (the agent did not end the call on '#')"
+		}
+		fmt.Fprintf(stdout, "%s call %s via %s\n  answered in %.1f ms\n  greeting heard: %d ms of audio\n  echo heard:     %d ms of audio\n  ended by %s: %v (close code %d)\n",
+			rep.Carrier, rep.CallSID, rep.Target, rep.SetupMS, rep.GreetingMS, rep.EchoMS, by, rep.Ended, rep.CloseCode)
 		if problem != "" {
 			fmt.Fprintf(stdout, "  PROBLEM: %s\n", problem)
 		}
@@ -123,9 +144,9 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Duration, rep *callReport) string {
+func placeTestCall(ctx context.Context, proto *carrier.Protocol, cfg carrier.ClientConfig, speak time.Duration, rep *callReport) string {
 	start := time.Now()
-	cl, resp, err := twilio.Dial(ctx, cfg)
+	cl, resp, err := carrier.Dial(ctx, proto, cfg)
 	if err != nil {
 		if resp != nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -135,31 +156,44 @@ func placeTestCall(ctx context.Context, cfg twilio.ClientConfig, speak time.Dura
 	}
 	defer cl.Close()
 	rep.SetupMS = float64(time.Since(start).Microseconds()) / 1000
-	rep.CallSID = cl.CallSID()
+	rep.CallSID = cl.CallID()
 	if err := cl.Start(); err != nil {
 		return err.Error()
 	}
-	ms := func(bytes int) int { return bytes / 8 } // 8 kHz mu-law: 8 bytes a millisecond
-	// The agent marks the end of its greeting; the client echoes the mark
-	// once that audio would have finished playing, as a carrier does.
-	st, err := cl.Wait(ctx, func(s twilio.Stats) bool { return slices.Contains(s.Marks, agent.MarkGreeting) })
-	rep.GreetingMS = ms(st.VoicedBytes)
+	ms := func(samples int) int { return samples * 1000 / carrier.SampleRate }
+	// The agent marks the end of its greeting (its opening reply); the
+	// client reports the mark once that audio would have finished playing,
+	// as a carrier does.
+	st, err := cl.Wait(ctx, func(s carrier.Stats) bool { return len(s.Marks) > 0 })
+	rep.GreetingMS = ms(st.VoicedSamples)
 	if err != nil {
 		return "no greeting heard"
 	}
-	greeting := st.VoicedBytes
-	if err := cl.SendAudio(ctx, append(twilio.Tone(speak, 440, 8000), twilio.Silence(time.Second)...), twilio.RealTime); err != nil {
+	greeting := st.VoicedSamples
+	if err := cl.SendAudio(ctx, append(carrier.Tone(speak, 440, 8000), carrier.Silence(time.Second)...), cl.FrameDuration()); err != nil {
 		return "speaking: " + err.Error()
 	}
-	st, err = cl.Wait(ctx, func(s twilio.Stats) bool { return s.VoicedBytes > greeting })
-	rep.EchoMS = ms(st.VoicedBytes - greeting)
+	st, err = cl.Wait(ctx, func(s carrier.Stats) bool { return s.VoicedSamples > greeting })
+	rep.EchoMS = ms(st.VoicedSamples - greeting)
 	if err != nil {
 		return "no echo heard"
 	}
 	if err := cl.SendDTMF("#"); err != nil {
 		return "pressing #: " + err.Error()
 	}
-	st, err = cl.Wait(ctx, func(s twilio.Stats) bool { return s.Closed })
+	closed := func(s carrier.Stats) bool { return s.Closed }
+	wctx, cancel := context.WithTimeout(ctx, hangupAfter)
+	st, err = cl.Wait(wctx, closed)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		// An agent whose script does not end the call on '#': the caller
+		// hangs up, as a carrier's stop message says.
+		rep.HungUp = true
+		if err := cl.Stop(); err != nil {
+			return "hanging up: " + err.Error()
+		}
+		st, err = cl.Wait(ctx, closed)
+	}
 	rep.Ended, rep.CloseCode = st.Closed, st.CloseCode
 	if err != nil {
 		return "the call did not end after '#'"

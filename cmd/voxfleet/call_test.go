@@ -50,3 +50,14 @@ func TestCallTrustsPrivateCA(t *testing.T) {
 		})
 	}
 }
+
+// An unknown --carrier is a usage error naming the carriers.
+func TestCallUnknownCarrier(t *testing.T) {
+	t.Setenv("VOX_SERVICE_SECRET", "a-test-service-secret-of-32-bytes-or-more")
+	t.Setenv("VOXFLEET_FLEET_ID", "test-fleet")
+	var out, errOut bytes.Buffer
+	code := dispatch([]string{"call", "--carrier", "pigeon", "--url", "ws://127.0.0.1:1/ws/pigeon"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "exotel, plivo, telnyx, twilio, vonage") {
+		t.Fatalf("exit %d, want %d naming the carriers:\n%s", code, exitUsage, errOut.String())
+	}
+}

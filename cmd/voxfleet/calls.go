@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -69,6 +70,8 @@ type callSettings struct {
 	// MinIO is the host's MinIO for recordings; Endpoint "" records
 	// nothing.
 	MinIO recording.MinIO
+	// Voice chooses the agent of calls whose agent is configured.
+	Voice voiceSettings
 }
 
 var trunkRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
@@ -89,6 +92,7 @@ func loadCallSettings() (callSettings, []string) {
 		s.MinIO.Bucket = "recordings"
 	}
 	var problems []string
+	s.Voice, problems = loadVoiceSettings()
 	if s.LiveKit != (lkapi.Config{}) {
 		if err := s.LiveKit.Validate("$VOXFLEET_LIVEKIT_"); err != nil {
 			for _, e := range splitJoined(err) {
@@ -159,8 +163,15 @@ func newRuntimeClient(s callSettings) (*runtimeclient.Client, error) {
 	return runtimeclient.New(runtimeclient.Config{BaseURL: s.BackendURL, Secret: []byte(os.Getenv("VOX_SERVICE_SECRET"))})
 }
 
-// workerCallConfig fills a worker's LiveKit, Backend and record settings.
-func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger) error {
+// workerCallConfig fills a worker's LiveKit, Backend, record and agent
+// settings; the worker calls release when it exits.
+func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger) (release func(), err error) {
+	release = func() {}
+	err = workerCalls(cfg, s, logger, &release)
+	return release, err
+}
+
+func workerCalls(cfg *callslot.Config, s callSettings, logger *slog.Logger, release *func()) error {
 	if s.LiveKit.URL != "" {
 		lk, err := callslot.NewLiveKit(callslot.LiveKitConfig{LiveKit: s.LiveKit, Trunk: s.Trunk}, logger)
 		if err != nil {
@@ -173,7 +184,11 @@ func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger)
 		if err != nil {
 			return err
 		}
-		cfg.Recorder = spoolRecorder{spool: sp, fleetURL: s.FleetURL}
+		j, err := callslot.NewJournal(filepath.Join(s.SpoolDir, "live"), spoolRecorder{spool: sp, fleetURL: s.FleetURL})
+		if err != nil {
+			return err
+		}
+		cfg.Recorder = j
 	}
 	if s.MinIO.Endpoint != "" && s.SpoolDir != "" {
 		u, err := uploader(s, nil, nil)
@@ -197,6 +212,10 @@ func workerCallConfig(cfg *callslot.Config, s callSettings, logger *slog.Logger)
 		}
 		cfg.Agents = agents
 	}
+	if s.Voice.Kind == agentOffline {
+		agents := newAgentFactories(s.Voice, logger)
+		cfg.AgentFactory, *release = agents.For, agents.Close
+	}
 	return nil
 }
 
@@ -214,4 +233,38 @@ func uploader(s callSettings, client *minio.Client, rc *runtimeclient.Client) (*
 		}
 	}
 	return u, nil
+}
+
+// reapEvery is how often the daemon looks for calls whose worker died.
+const reapEvery = 2 * time.Second
+
+// reapCalls ends, at once and then every reapEvery until ctx ends, the
+// calls of workers that died in them (callslot.Journal): their final
+// records go to the spool like any other.
+func reapCalls(ctx context.Context, s callSettings, logger *slog.Logger) error {
+	sp, err := spool.Open(filepath.Join(s.SpoolDir, "calls"))
+	if err != nil {
+		return err
+	}
+	j, err := callslot.NewJournal(filepath.Join(s.SpoolDir, "live"), spoolRecorder{spool: sp, fleetURL: s.FleetURL})
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		recs, err := j.Reap(ctx)
+		for _, r := range recs {
+			logger.Warn("call ended for its dead worker", "call_id", r.CallID, "cause", r.Cause, "status", r.Status(),
+				"transcript_entries", len(r.Transcript))
+		}
+		if err != nil {
+			logger.Error("ending calls of dead workers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

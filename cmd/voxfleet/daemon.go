@@ -71,7 +71,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 	f.fs.Usage = func() {
 		fmt.Fprintf(f.fs.Output(), "usage: voxfleet run [flags]\n\nflags (each also read from the variable named):\n")
 		f.fs.PrintDefaults()
-		fmt.Fprint(f.fs.Output(), callSettingsHelp)
+		fmt.Fprint(f.fs.Output(), callSettingsHelp+voiceSettingsHelp)
 	}
 	f.fs.BoolVar(&hint, "hint", false, "print how to look at the fleet and place a test call once it is ready")
 	f.fs.BoolVar(&rehearse, strings.TrimPrefix(supervisor.RehearseFlag, "--"), false,
@@ -139,6 +139,12 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if calls.Voice.Why != "" {
+		logger.Warn("calls get the scripted agent: the voice pipeline's engines are missing", "component", "main", "missing", calls.Voice.Why)
+	} else if calls.Voice.Kind == agentOffline {
+		logger.Info("calls of configured agents get the voice pipeline", "component", "main",
+			"stt", providerName(calls.Voice.STT.Name, "pocketsphinx"), "tts", providerName(calls.Voice.TTS.Name, "espeak"), "llm", calls.Voice.LLM != nil)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.UpstreamFile), 0o755); err != nil {
 		fmt.Fprintf(stderr, "voxfleet run: --upstream-file: %v\n", err)
 		return exitFail
@@ -188,6 +194,17 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		<-first
 		return errSignal
 	}, func(error) {})
+	{
+		// Calls whose worker died get their final record here.
+		rctx, rcancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if err := reapCalls(rctx, calls, logger.With("component", "records")); err != nil {
+				logger.Error("calls of dead workers are not ended", "component", "records", "err", err)
+			}
+			<-rctx.Done()
+			return nil
+		}, func(error) { rcancel() })
+	}
 	if calls.BackendURL != "" {
 		// Call records written by the workers (and left by workers that
 		// died) reach the Backend from here, retried while it is down.

@@ -6,7 +6,7 @@
 //	voxfleet restart [--rolling] [I…]   replace workers without cutting a call
 //	voxfleet drain I…             take workers out of service after their calls
 //	voxfleet upgrade [--force]    re-exec from the binary on disk, then roll the workers, canary first
-//	voxfleet call                 place a test call and report what was heard
+//	voxfleet call [--carrier NAME]  place a test call (twilio, exotel, plivo, telnyx, vonage) and report what was heard
 //	voxfleet worker …             one call slot (started by the daemon)
 //	voxfleet completion bash|zsh  shell completion script
 //	voxfleet version (--version, -v)
@@ -42,7 +42,7 @@ commands:
   restart [--rolling] [I...]  replace workers (all when none named) without cutting calls
   drain I...                  take workers out of service once their calls end
   upgrade [--force]           re-execute the daemon from the binary on disk, then roll the workers onto it
-  call                        place a test call on a free worker
+  call [--carrier NAME]       place a test call on a free worker, in a carrier's protocol (default twilio)
   worker                      run one call slot (started by the daemon)
   completion bash|zsh         print a shell completion script
   version                     print the version (also --version, -v)

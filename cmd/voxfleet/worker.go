@@ -111,10 +111,12 @@ func runWorker(args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if err := workerCallConfig(&cfg, calls, base); err != nil {
+	release, err := workerCallConfig(&cfg, calls, base)
+	if err != nil {
 		logger.Error("invalid call settings", "err", err)
 		return exitUsage
 	}
+	defer release()
 	if life != nil {
 		cfg.Lifeline = life
 	}

@@ -154,9 +154,9 @@ func renderConfig(s *Server, port, tcpPort, udpPort int, level string, webhooks 
 	// A loopback entry keeps the server from asking public STUN servers.
 	b.WriteString("  stun_servers: [\"127.0.0.1:3478\"]\n")
 	fmt.Fprintf(&b, "redis:\n  address: %s\n", s.Redis.Addr())
-	// As deploy/livekit/livekit.yaml: a SIP request is never retried (a
-	// retried INVITE rings the person twice).
-	b.WriteString("psrpc:\n  max_attempts: 1\n")
+	// As deploy/livekit/livekit.yaml: each attempt at a SIP request outlasts
+	// the longest ring, so a phone still ringing is not dialled again.
+	b.WriteString("psrpc:\n  timeout: 330s\n")
 	fmt.Fprintf(&b, "keys:\n  %s: %s\n", s.Key, s.Secret)
 	// As deploy/livekit/livekit.yaml: browsers' livekit-client opens a
 	// data-track channel, which a server without data tracks closes.

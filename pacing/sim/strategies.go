@@ -95,7 +95,10 @@ func (v *Vicidial) Answered(abandoned bool) {
 }
 
 // Paced is the pacing package as the dialler runs it.
-type Paced struct{ p *pacing.Pacer }
+type Paced struct {
+	p   *pacing.Pacer
+	cap float64
+}
 
 // NewPaced returns a [pacing.Pacer] with cfg as a Strategy.
 func NewPaced(cfg pacing.Config) (*Paced, error) {
@@ -103,11 +106,20 @@ func NewPaced(cfg pacing.Config) (*Paced, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Paced{p: p}, nil
+	return &Paced{p: p, cap: cfg.Cap}, nil
 }
 
-// Decide implements Strategy.
-func (o *Paced) Decide(_ float64, s pacing.Snapshot) int { return o.p.Decide(s).Dials }
+// Decide implements Strategy. As the dialler does, a campaign whose 24-hour
+// or 30-day abandon rate is at or over the cap, however few people have
+// answered, gets one dial per free worker.
+func (o *Paced) Decide(_ float64, s pacing.Snapshot) int {
+	d := o.p.Decide(s).Dials
+	over := func(t pacing.Tally) bool { return t.HumanAnswers > 0 && t.Rate() >= o.cap }
+	if over(s.Day) || over(s.Month) {
+		d = min(d, max(0, s.Free-len(s.Ringing)))
+	}
+	return d
+}
 
 // DialEnded implements Strategy.
 func (o *Paced) DialEnded(out pacing.Outcome, ring float64) { o.p.Estimator().ObserveDial(out, ring) }
