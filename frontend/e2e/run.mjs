@@ -299,7 +299,7 @@ test('the test call button: the browser joins the agent through LiveKit, hears i
 
   const { peak, starts } = await heard;
   console.log(`# test call ${id}: the page heard the agent at ${starts.join(' and ')} ms after its player appeared, peak ${peak.toFixed(3)} of full scale`);
-  await page.screenshot({ path: `${ARTIFACTS}/agent-test-call.png`, fullPage: true });
+  await audit(page, 'agent-test-call');
   await page.evaluate(() => {
     clearTimeout(window.__level.timer);
     return window.__level.ac.close();
