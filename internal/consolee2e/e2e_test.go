@@ -160,7 +160,7 @@ func TestConsoleE2E(t *testing.T) {
 
 	// The browser's fake microphone says a sentence, then pauses (and
 	// loops): the agent hears it and plays it back once the caller pauses.
-	// Chromium plays the file at its capture rate without resampling: 48 kHz.
+	// The file is written at 48 kHz, the rate Chromium captures at.
 	mic := filepath.Join(t.TempDir(), "mic.wav")
 	speech := testlivekit.Speech(t, "Hello, a table for two, please.")
 	if err := os.WriteFile(mic, wav(48000, upsample(append(speech, make([]int16, 8000)...), 6)), 0o644); err != nil {
