@@ -25,6 +25,7 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 		d.mu.Lock()
 		delete(d.calls, dial.CallID)
 		d.mu.Unlock()
+		d.releaseNumber(dial.OrgID, dial.To, dial.CallID)
 	}()
 	log := d.logger.With("call_id", dial.CallID, "campaign_id", dial.CampaignID, "contact_id", dial.ContactID)
 	placedAt := d.now().UTC()

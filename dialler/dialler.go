@@ -96,13 +96,20 @@ type Dialler struct {
 	dialCancel context.CancelFunc
 	inflight   sync.WaitGroup
 
-	mu       sync.Mutex // guards camps, drr, lastTick, running, calls
+	mu       sync.Mutex // guards camps, drr, lastTick, running, calls, numbers
 	camps    map[string]*campaign
 	drr      map[string]*fairshare.DRR // by organisation
 	lastTick time.Time
 	running  int
 	calls    map[string]bool // call ids in flight in this process
+	// numbers holds the numbers being dialled or in a call placed by this
+	// process (numberKey → call id), from before the call is placed until
+	// its attempt ends: one call at a time to a number of an organisation.
+	numbers map[string]string
 }
+
+// numberKey keys numbers: a number is one person within an organisation.
+func numberKey(orgID, phone string) string { return orgID + "\x00" + phone }
 
 // attached is when a call was handed to a worker: by the Dialler's clock
 // (for handle times) and by the wall clock (compared with the time of the
@@ -146,7 +153,7 @@ func New(cfg Config, st *store.Store, el *leader.Elector, placer Placer, attache
 		cfg: cfg, st: st, el: el, placer: placer, attacher: attacher, capacity: capacity,
 		logger: logger.With("component", "dialler"), m: newMetrics(), now: cfg.Now,
 		dialCtx: dctx, dialCancel: cancel,
-		camps: map[string]*campaign{}, drr: map[string]*fairshare.DRR{}, calls: map[string]bool{},
+		camps: map[string]*campaign{}, drr: map[string]*fairshare.DRR{}, calls: map[string]bool{}, numbers: map[string]string{},
 	}, nil
 }
 
@@ -548,8 +555,9 @@ func (d *Dialler) leaseOne(ctx context.Context, epoch int64, p *plan, now time.T
 
 // start checks the leased contact once more against the rules that must
 // hold at dial time (calling window, do-not-call list, the number's quiet
-// period after an abandon in any campaign of the organisation) and starts its
-// call; false means the lease was ended without a call.
+// period after an abandon in any campaign of the organisation, no other call
+// in flight to the number in the organisation) and starts its call; false
+// means the lease was ended without a call.
 func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store.Campaign, ct store.Contact) bool {
 	callID, room, identity := Names(ct.ID, ct.Attempts)
 	dial := Dial{CallID: callID, Room: room, Identity: identity, OrgID: doc.OrgID, CampaignID: doc.ID,
@@ -592,10 +600,16 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 		d.endLease(ctx, end)
 		return false
 	}
+	// One call at a time to a number of the organisation: the same person
+	// may be a contact of several campaigns.
+	if !d.holdNumber(ctx, epoch, doc, ct, callID, now) {
+		return false
+	}
 	// The queued record comes first: an attempt without a record was never
 	// placed, which is what recovery relies on.
 	if err := d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallQueued}); err != nil {
 		d.logger.Warn("call record not written; not dialling", "contact_id", ct.ID, "err", err)
+		d.releaseNumber(doc.OrgID, ct.Phone, callID)
 		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
 			UndoAttempt: true})
 		return false
@@ -612,4 +626,53 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 		d.attempt(epoch, c, doc, dial)
 	}()
 	return true
+}
+
+// holdNumber reserves ct's number for the call callID, unless the number has
+// a call in flight in the organisation: one placed by this process (the
+// leader is the only dialler) or, in the store, a contact of the
+// organisation with that number being dialled (left in flight by an earlier
+// leader, or leased by another campaign) or a call to it answered and still
+// in progress. A refused contact goes back to pending without using an
+// attempt and waits compliance.NumberBusyWait; false means its lease was
+// ended so.
+func (d *Dialler) holdNumber(ctx context.Context, epoch int64, doc store.Campaign, ct store.Contact, callID string, now time.Time) bool {
+	key := numberKey(doc.OrgID, ct.Phone)
+	d.mu.Lock()
+	holder, held := d.numbers[key]
+	if !held {
+		d.numbers[key] = callID
+	}
+	d.mu.Unlock()
+	reason, err := "call "+holder+" placed", error(nil)
+	if !held {
+		reason, err = d.st.NumberInCall(ctx, doc.OrgID, ct.Phone, ct.ID, now.Add(-d.cfg.MaxCall))
+		if err == nil && reason == "" {
+			return true
+		}
+		d.releaseNumber(doc.OrgID, ct.Phone, callID)
+	}
+	end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
+		UndoAttempt: true}
+	if err != nil {
+		d.logger.Warn("check of calls in flight to the number failed; not dialling", "contact_id", ct.ID, "err", err)
+	} else {
+		next := now.Add(compliance.NumberBusyWait)
+		end.NextAttemptAt = &next
+		d.m.numberBusy.Inc()
+		d.logger.Info("number has a call in flight in the organisation: not dialled", "contact_id", ct.ID,
+			"campaign_id", doc.ID, "held_by", reason, "next_attempt_at", next)
+	}
+	d.endLease(ctx, end)
+	return false
+}
+
+// releaseNumber frees a number held for callID.
+func (d *Dialler) releaseNumber(orgID, phone, callID string) {
+	key := numberKey(orgID, phone)
+	d.mu.Lock()
+	if d.numbers[key] == callID {
+		delete(d.numbers, key)
+	}
+	d.mu.Unlock()
 }

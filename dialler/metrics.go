@@ -22,6 +22,9 @@ type metrics struct {
 	tickSecs  prometheus.Histogram
 	recovered *prometheus.CounterVec // action
 	refused   prometheus.Counter
+	// numberBusy counts leases given back because the number had a call
+	// in flight in the organisation.
+	numberBusy prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,9 +59,11 @@ func newMetrics() *metrics {
 			Help: "Expired leases recovered, by what was found: answered, ended, live, dead."}, []string{"action"}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "vox_dialler_lease_writes_refused_total",
 			Help: "Lease writes refused because a newer leader owns the contact."}),
+		numberBusy: prometheus.NewCounter(prometheus.CounterOpts{Name: "vox_dialler_number_busy_total",
+			Help: "Leases given back without an attempt because the number had a call in flight in the organisation."}),
 	}
 	m.reg.MustRegister(m.dials, m.results, m.answers, m.abandons, m.ratio, m.mode, m.ring, m.ringing,
-		m.leader, m.epoch, m.ticks, m.tickSecs, m.recovered, m.refused,
+		m.leader, m.epoch, m.ticks, m.tickSecs, m.recovered, m.refused, m.numberBusy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

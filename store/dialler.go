@@ -341,6 +341,36 @@ func (s *Store) LastAbandonOfNumber(ctx context.Context, orgID, phone, except st
 	return c.LastAbandonAt, nil
 }
 
+// NumberInCall reports whether phone has a call in flight in orgID, other
+// than contact except's: another contact of the organisation with that
+// number leased for an attempt (dialling; possibly by an earlier leader), or
+// an outbound call to it answered after answeredSince and still in
+// progress. It returns what holds the number ("" when nothing does). One
+// person may be a contact of several campaigns: one call at a time.
+func (s *Store) NumberInCall(ctx context.Context, orgID, phone, except string, answeredSince time.Time) (string, error) {
+	var c Contact
+	err := s.C(CollContacts).FindOne(ctx, bson.M{"org_id": orgID, "phone": phone, "_id": bson.M{"$ne": except},
+		"status": ContactDialling}, options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&c)
+	if err == nil {
+		return "contact " + c.ID + " being dialled", nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return "", classify("contacts of a number being dialled", err)
+	}
+	var call struct {
+		ID string `bson:"_id"`
+	}
+	err = s.C(CollCalls).FindOne(ctx, bson.M{"org_id": orgID, "status": runtimeapi.CallInProgress, "to": phone,
+		"answered_at": bson.M{"$gt": answeredSince.UTC()}}, options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&call)
+	if err == nil {
+		return "call " + call.ID + " in progress", nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return "", classify("calls of a number in progress", err)
+	}
+	return "", nil
+}
+
 // PendingZones lists the distinct contact time zones among the pending
 // contacts of a campaign ("" for contacts without one).
 func (s *Store) PendingZones(ctx context.Context, campaignID string) ([]string, error) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // TestDiallerStore covers the leader document, fencing and the lease
@@ -120,6 +122,63 @@ func TestDiallerStore(t *testing.T) {
 		}
 		if err := s.EndLease(ctx, LeaseEnd{ContactID: id, Attempt: 1, Epoch: 7, Status: ContactAnswered}); !errors.Is(err, ErrConflict) {
 			t.Fatalf("stale epoch ended a recovered lease: %v", err)
+		}
+	})
+
+	t.Run("a number's call in flight: a contact dialling or an answered call in progress", func(t *testing.T) {
+		phone, a, b := "+447000099999", NewID(), NewID()
+		for _, id := range []string{a, b} {
+			c := Contact{Meta: Meta{ID: id, OrgID: "org", CreatedAt: now, UpdatedAt: now}, CampaignID: NewID(),
+				Phone: phone, Status: ContactPending}
+			if err := Insert(ctx, s, CollContacts, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inCall := func(except string) string {
+			t.Helper()
+			r, err := s.NumberInCall(ctx, "org", phone, except, now.Add(-time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := inCall(b); r != "" {
+			t.Fatalf("nothing in flight: %q", r)
+		}
+		if _, err := s.C(CollContacts).UpdateByID(ctx, a, map[string]any{"$set": map[string]any{"status": ContactDialling}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := inCall(b); r == "" {
+			t.Fatal("another contact of the number dialling: not seen")
+		}
+		if r := inCall(a); r != "" {
+			t.Fatalf("the contact's own lease counted: %q", r)
+		}
+		if r, err := s.NumberInCall(ctx, "other-org", phone, b, now.Add(-time.Hour)); err != nil || r != "" {
+			t.Fatalf("another organisation's contact counted: %q %v", r, err)
+		}
+		if _, err := s.C(CollContacts).UpdateByID(ctx, a, map[string]any{"$set": map[string]any{"status": ContactAnswered}}); err != nil {
+			t.Fatal(err)
+		}
+		call := func(id string, answered time.Time, status string) {
+			t.Helper()
+			if _, err := s.UpsertCall(ctx, CallUpdate{CallID: id, OrgID: "org", AgentID: "agent", Status: status,
+				Set: RecordSet(runtimeapi.CallRecord{To: phone, AnsweredAt: answered})}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		call("old-"+NewID(), now.Add(-2*time.Hour), runtimeapi.CallInProgress) // older than the longest call
+		if r := inCall(b); r != "" {
+			t.Fatalf("a call in progress for longer than a call lasts counted: %q", r)
+		}
+		id := "live-" + NewID()
+		call(id, now.Add(-time.Minute), runtimeapi.CallInProgress)
+		if r := inCall(b); r == "" {
+			t.Fatal("an answered call in progress to the number: not seen")
+		}
+		call(id, now.Add(-time.Minute), runtimeapi.CallCompleted)
+		if r := inCall(b); r != "" {
+			t.Fatalf("a completed call counted: %q", r)
 		}
 	})
 }

@@ -13,6 +13,13 @@ import (
 // again: 72 hours.
 const AbandonQuiet = 72 * time.Hour
 
+// NumberBusyWait is how long a contact whose number has a call in flight in
+// the organisation (another contact with the same number being dialled or
+// in a call) waits before it is leased again. It is not an attempt, so the
+// campaign's retry delay does not apply: the number is free again as soon
+// as that call ends.
+const NumberBusyWait = time.Minute
+
 // InWindow reports whether now falls inside window w in time zone tz (the
 // window's own zone when tz is empty): on one of its days, at or after its
 // start and before its end. A zone that cannot be loaded is never open.
