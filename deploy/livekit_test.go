@@ -109,9 +109,10 @@ func TestLivekitTemplatesAgree(t *testing.T) {
 		Redis struct {
 			Address string `yaml:"address"`
 		} `yaml:"redis"`
-		Keys    map[string]string `yaml:"keys"`
-		RTC     map[string]any    `yaml:"rtc"`
-		Webhook struct {
+		Keys       map[string]string `yaml:"keys"`
+		DataTracks bool              `yaml:"enable_data_tracks"`
+		RTC        map[string]any    `yaml:"rtc"`
+		Webhook    struct {
 			APIKey string   `yaml:"api_key"`
 			URLs   []string `yaml:"urls"`
 		} `yaml:"webhook"`
@@ -153,6 +154,7 @@ func TestLivekitTemplatesAgree(t *testing.T) {
 		{"webhooks are signed with a configured key", lk.Keys[lk.Webhook.APIKey] != ""},
 		{"the webhook posts to the fleet's /livekit/dispatch", len(lk.Webhook.URLs) == 1 && lk.Webhook.URLs[0] == env["VOX_FLEET_URL"]+"/livekit/dispatch"},
 		{"livekit-server advertises its external address", lk.RTC["use_external_ip"] == true},
+		{"livekit-server keeps browsers' data-track channel open", lk.DataTracks},
 		{"livekit-sip advertises its external address", sip.UseExternalIP},
 		{"livekit-sip reaches the local livekit-server", sip.WSURL == "ws://127.0.0.1:7880"},
 		{"the RTP range is a range", regexp.MustCompile(`^\d+-\d+$`).MatchString(sip.RTPPort)},

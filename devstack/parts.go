@@ -258,6 +258,8 @@ psrpc:
   timeout: 330s
 keys:
   %s: %s
+# As deploy/livekit/livekit.yaml: the Console's test call opens a data track.
+enable_data_tracks: true
 webhook:
   api_key: %s
   urls: [%s/livekit/dispatch]

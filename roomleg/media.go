@@ -147,6 +147,7 @@ func decode(track *webrtc.TrackRemote, sink pcmSink, logger protoLogger.Logger) 
 	}
 	in := &inTrack{done: make(chan struct{})}
 	var h rtp.HandlerCloser = countHandler{rtp.NewNopCloser(rtp.NewMediaStreamIn[opus.Sample](dec)), &in.decoded}
+	h = &gapFiller{HandlerCloser: h, sink: sink, clock: track.Codec().ClockRate}
 	h = countHandler{rtp.HandleJitter(h), &in.arrived}
 	go func() {
 		defer close(in.done)
@@ -154,4 +155,46 @@ func decode(track *webrtc.TrackRemote, sink pcmSink, logger protoLogger.Logger) 
 		_ = dec.Close()
 	}()
 	return in, nil
+}
+
+// maxGapFill bounds the silence one DTX pause becomes.
+const maxGapFill = 2 * time.Second
+
+// gapFiller turns a DTX pause into silence for sink. A sender with
+// discontinuous transmission (browsers, by default) sends next to nothing
+// while the caller is silent: consecutive packets whose timestamps jump.
+// Without the silence the agent would hear one long utterance and never
+// the pause that ends a turn.
+type gapFiller struct {
+	rtp.HandlerCloser
+	sink  pcmSink
+	clock uint32 // RTP clock rate of the track
+
+	started bool
+	seq     uint16
+	ts      uint32
+	inc     uint32 // smallest timestamp step between consecutive packets: one frame
+}
+
+func (g *gapFiller) HandleRTP(hdr *pionrtp.Header, payload []byte) error {
+	if g.started && hdr.SequenceNumber == g.seq+1 && g.clock > 0 {
+		step := hdr.Timestamp - g.ts
+		if step > 0 && step <= g.clock*3/50 { // Opus frames are 60 ms at most
+			if g.inc == 0 || step < g.inc {
+				g.inc = step
+			}
+		}
+		frame := g.inc
+		if frame == 0 {
+			frame = g.clock / 50 // 20 ms until a step was seen
+		}
+		if step > 2*frame && step < 1<<31 {
+			gap := time.Duration(step-frame) * time.Second / time.Duration(g.clock)
+			g.sink(make(media.PCM16Sample, int(min(gap, maxGapFill)*Rate/time.Second)))
+		}
+	}
+	if !g.started || hdr.SequenceNumber-g.seq < 1<<15 { // newer
+		g.started, g.seq, g.ts = true, hdr.SequenceNumber, hdr.Timestamp
+	}
+	return g.HandlerCloser.HandleRTP(hdr, payload)
 }

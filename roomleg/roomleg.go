@@ -55,10 +55,11 @@ type Config struct {
 	MaxDuration time.Duration
 	// SinglePeerConnection publishes and subscribes over one
 	// PeerConnection instead of the SDK's two. Joins then skip a second ICE
-	// negotiation, which took about a second in some runs of joins
-	// (docs/BENCHMARKS.md), but the race detector finds a data race inside
-	// pion (an early RTP packet read by two goroutines) about once in thirty
-	// legs, so it is off by default. A failed join is retried (JoinAttempts).
+	// negotiation, which took about a second in most joins here
+	// (docs/BENCHMARKS.md); the fleet's workers use it (callslot). pion
+	// v4.2.19 had a data race on this path (an early RTP packet read by two
+	// goroutines, about once in thirty legs); none was seen since v4.2.26.
+	// A failed join is retried (JoinAttempts).
 	SinglePeerConnection bool
 	// JoinAttempts is how often to try joining; 0 means 3.
 	JoinAttempts int

@@ -31,7 +31,19 @@ const state = {}; // ids made by earlier tests: agentId, campaignId, callId
 before(async () => {
   browser = await chromium.launch({
     executablePath: env('CHROMIUM'),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      // A fake microphone, granted without a prompt, that says a sentence
+      // (FAKE_MIC, looped): test calls speak to the agent through it.
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${env('FAKE_MIC')}`,
+    ],
   });
 });
 after(async () => {
@@ -107,6 +119,44 @@ async function audit(page, name) {
   assert.ok(overflow <= 0, `${name}: ${overflow}px wider than a 360 px screen`);
   await page.screenshot({ path: `${ARTIFACTS}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize(DESKTOP);
+}
+
+/**
+ * agentHeard resolves once the page's <audio> element that plays the
+ * agent's track has risen above silence (peak over 1 % of full scale, read
+ * through WebAudio) in two stretches separated by 300 ms of quiet: the
+ * agent's greeting and its playback of what the microphone said (or, when
+ * the greeting was over before the page listened, two playbacks) — so the
+ * caller's voice went to the agent and came back. It resolves to the peak
+ * and when each stretch began (ms after the player appeared).
+ */
+function agentHeard(page) {
+  const listen = () => {
+    const el = [...document.querySelectorAll('audio')].find((a) => a.srcObject && !a.paused);
+    if (!el) return false;
+    const m = (window.__level ??= { starts: [], peak: 0, loud: false, quiet: 0, t0: performance.now() });
+    if (!m.ac) {
+      m.ac = new AudioContext();
+      const an = m.ac.createAnalyser();
+      an.fftSize = 1024;
+      m.ac.createMediaStreamSource(el.srcObject).connect(an);
+      const buf = new Float32Array(an.fftSize);
+      const tick = () => {
+        an.getFloatTimeDomainData(buf);
+        const peak = buf.reduce((p, v) => Math.max(p, Math.abs(v)), 0);
+        m.peak = Math.max(m.peak, peak);
+        if (peak > 0.01) {
+          if (!m.loud) m.starts.push(Math.round(performance.now() - m.t0));
+          m.loud = true;
+          m.quiet = 0;
+        } else if ((m.quiet += 20) >= 300) m.loud = false;
+        m.timer = setTimeout(tick, 20);
+      };
+      void m.ac.resume().then(tick);
+    }
+    return m.starts.length >= 2 && { peak: m.peak, starts: m.starts };
+  };
+  return page.waitForFunction(listen, null, { timeout: 2 * T, polling: 100 }).then((h) => h.jsonValue());
 }
 
 test('a wrong password shows an error', async () => {
@@ -223,6 +273,63 @@ test('a test call: a worker turns busy and the call appears live, then its detai
   await s.close();
 });
 
+test('the test call button: the browser joins the agent through LiveKit, hears it, hangs up, and the call is recorded', async () => {
+  assert.ok(state.agentId, 'needs the agent of an earlier test');
+  const s = await session();
+  const fleet = await s.page();
+  await signIn(fleet, owner);
+  await fleet.locator('tr[data-worker][data-state=ready]').nth(1).waitFor({ timeout: T });
+  const page = await s.page();
+  await page.goto(`${BASE}/agents/${state.agentId}`);
+  await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
+  await page.getByRole('button', { name: 'Start a test call' }).click();
+
+  // From the start, the page listens for the agent (see agentHeard).
+  const heard = agentHeard(page);
+  heard.catch(() => {}); // awaited below; a failure before then fails the test there
+
+  // The page says it is in a call, with the call's id.
+  const inCall = page.getByRole('status').filter({ hasText: 'In a call with the agent' });
+  await inCall.waitFor({ timeout: T });
+  const id = await inCall.getByRole('link').innerText();
+  assert.match(id, /^web-/);
+
+  // The live fleet view: a worker busy with this call.
+  await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ timeout: T });
+
+  const { peak, starts } = await heard;
+  console.log(`# test call ${id}: the page heard the agent at ${starts.join(' and ')} ms after its player appeared, peak ${peak.toFixed(3)} of full scale`);
+  await audit(page, 'agent-test-call');
+  await page.evaluate(() => {
+    clearTimeout(window.__level.timer);
+    return window.__level.ac.close();
+  });
+
+  // Hang up: the button comes back, the worker is free, and the call is in
+  // Calls with an ended status.
+  await page.getByRole('button', { name: 'Hang up' }).click();
+  await page.getByRole('button', { name: 'Start a test call' }).waitFor({ timeout: T });
+  assert.equal(await page.locator('audio').count(), 0, 'the player is removed');
+  await fleet.locator('tr[data-state=busy]', { hasText: id }).waitFor({ state: 'detached', timeout: T });
+  await go(page, 'Calls');
+  const row = page.locator(`tr[data-call="${id}"]`);
+  await row
+    .filter({ hasText: /completed|failed|busy|no-answer|canceled/ })
+    .waitFor({ timeout: T })
+    .catch(async (e) => {
+      throw new Error(`${e.message}\nthe call's row: ${await row.innerText().catch(() => 'none')}`);
+    });
+  assert.match(await row.innerText(), /completed/);
+  // Its detail: a browser call the caller ended.
+  await row.getByRole('link', { name: id }).click();
+  await page.getByRole('heading', { name: `Call ${id}` }).waitFor({ timeout: T });
+  const facts = await page.locator('#call-facts').locator('..').innerText();
+  assert.match(facts, /Carrier\s+browser \(widget\)/);
+  assert.match(facts, /End cause\s+caller hangup/);
+  s.check();
+  await s.close();
+});
+
 test('a viewer sees no edit control', async () => {
   const s = await session();
   const page = await s.page();
@@ -234,6 +341,9 @@ test('a viewer sees no edit control', async () => {
   await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
   assert.equal(await page.getByRole('button', { name: 'Save agent' }).count(), 0);
   assert.ok(await page.getByLabel('Greeting').isDisabled(), 'agent fields are read only');
+  await settled(page);
+  assert.equal(await page.getByRole('heading', { name: 'Test call' }).count(), 0, 'no test call for a viewer');
+  assert.equal(await page.getByRole('button', { name: 'Start a test call' }).count(), 0, 'no test call button');
   await go(page, 'Campaigns');
   await page.getByRole('link', { name: 'Spring renewals' }).click();
   await page.getByRole('heading', { name: 'Campaign Spring renewals' }).waitFor({ timeout: T });

@@ -42,6 +42,10 @@ describe('mergeCall', () => {
       ['A', 'completed'],
     ]);
   });
+  it('ignores an event older than the row', () => {
+    const l = [call('A', { status: 'completed', updated_at: '2026-01-01T00:00:02.5Z' })];
+    expect(mergeCall(l, call('A', { status: 'in-progress', updated_at: '2026-01-01T00:00:02Z' }), {})).toBe(l);
+  });
   it('drops a call that leaves the filter and ignores one outside it', () => {
     let l = [call('A')];
     l = mergeCall(l, call('A', { status: 'completed' }), { status: 'ringing' });

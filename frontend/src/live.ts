@@ -33,10 +33,13 @@ export function matches(c: Call, f: CallFilter): boolean {
 /**
  * mergeCall applies a call event to a newest-first list: an updated call
  * replaces its row in place, a new one that passes the filters goes on
- * top, one that no longer passes them leaves.
+ * top, one that no longer passes them leaves. An event older than the row
+ * (by updated_at) changes nothing: the list may have been loaded after it.
  */
 export function mergeCall(list: Call[], c: Call, f: CallFilter): Call[] {
   const i = list.findIndex((x) => x.id === c.id);
+  const old = list[i];
+  if (old && Date.parse(c.updated_at) < Date.parse(old.updated_at)) return list;
   if (!matches(c, f)) return i < 0 ? list : list.filter((x) => x.id !== c.id);
   if (i < 0) return [c, ...list];
   const out = list.slice();

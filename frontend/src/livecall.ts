@@ -6,7 +6,11 @@ import { Room, RoomEvent, Track } from 'livekit-client';
 
 /** joinCall joins url's room with token; it returns a hang-up function. */
 export async function joinCall(url: string, token: string, onEnd: () => void): Promise<() => void> {
-  const room = new Room();
+  // No DTX: with it the browser sends nothing while the caller is quiet,
+  // and the worker, which counts a pause in the audio it receives, would
+  // hear no end to an utterance (its agent answers only after cutting it at
+  // the longest utterance).
+  const room = new Room({ publishDefaults: { dtx: false } });
   const players: HTMLMediaElement[] = [];
   room.on(RoomEvent.TrackSubscribed, (track) => {
     if (track.kind !== Track.Kind.Audio) return;

@@ -28,8 +28,10 @@ import (
 	"github.com/voxplatform/vox/api"
 	"github.com/voxplatform/vox/api/auth"
 	"github.com/voxplatform/vox/api/config"
+	"github.com/voxplatform/vox/deploy"
 	"github.com/voxplatform/vox/fleetapi"
 	"github.com/voxplatform/vox/internal/testenv"
+	"github.com/voxplatform/vox/internal/testlivekit"
 	"github.com/voxplatform/vox/internal/testminio"
 	"github.com/voxplatform/vox/internal/testmongo"
 	"github.com/voxplatform/vox/internal/testnginx"
@@ -37,11 +39,11 @@ import (
 	"github.com/voxplatform/vox/store"
 	"github.com/voxplatform/vox/svcauth"
 	"github.com/voxplatform/vox/twilio"
+	"github.com/voxplatform/vox/upstream"
 )
 
 const (
 	serviceSecret = "console-e2e-service-secret-0123456789"
-	fleetID       = "console-e2e"
 	ownerEmail    = "owner@console.test"
 	ownerPassword = "owner-password-1"
 	viewerEmail   = "viewer@console.test"
@@ -74,6 +76,10 @@ func TestConsoleE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// LiveKit: the widget route's test calls join its rooms (the browser
+	// as the caller, a fleet worker as the agent).
+	lk := testlivekit.Start(t, testlivekit.Options{})
+
 	// voxbridge.
 	env := map[string]string{
 		"MONGODB_URI": mongoURI, "MONGODB_DATABASE": "console_e2e", "REDIS_URL": redisURL,
@@ -85,6 +91,7 @@ func TestConsoleE2E(t *testing.T) {
 		// heartbeat.
 		"EVENTS_MAX_PER_USER": "50",
 		"MINIO_ENDPOINT":      mi.Endpoint, "MINIO_ACCESS_KEY": testminio.AccessKey, "MINIO_SECRET_KEY": testminio.SecretKey,
+		"LIVEKIT_URL": lk.URL, "LIVEKIT_API_KEY": lk.Key, "LIVEKIT_API_SECRET": lk.Secret,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, nil)
 	if err != nil {
@@ -116,9 +123,6 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	apiBase := "http://" + ln.Addr().String()
 
-	// A real voxfleet with two workers.
-	fleet := startFleet(t, root)
-
 	// nginx serving the built Console with the shipped site.
 	n := testnginx.Start(t, testnginx.Options{Workers: 1, Site: site(t, root, ln.Addr().String(), dist)})
 	base := "http://" + n.Addr
@@ -133,7 +137,16 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	owner := login(t, apiBase, ownerEmail, ownerPassword)
 	call(t, "POST", apiBase+"/api/v1/users", owner, map[string]any{"email": viewerEmail, "password": viewerPass, "name": "Vic Viewer", "role": "viewer"}, 201)
-	call(t, "POST", apiBase+"/api/v1/fleets", owner, map[string]any{"name": "fleet-1", "url": fleet.url}, 201)
+	// A real voxfleet with two workers behind the shipped fleet site: the
+	// organisation's fleet host, which the Backend asks for widget calls.
+	fleet := newFleetHost(t)
+	var reg struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(call(t, "POST", apiBase+"/api/v1/fleets", owner, map[string]any{"name": "fleet-1", "url": fleet.url}, 201), &reg); err != nil {
+		t.Fatal(err)
+	}
+	fleet.start(t, root, reg.ID, apiBase, lk)
 
 	// The browser script asks for test calls here.
 	calls := &callDriver{t: t, fleet: fleet, api: apiBase, mc: mc, open: map[string]*twilio.Client{}}
@@ -145,11 +158,20 @@ func TestConsoleE2E(t *testing.T) {
 	go func() { _ = csrv.Serve(cln) }()
 	t.Cleanup(func() { _ = csrv.Close(); calls.closeAll() })
 
+	// The browser's fake microphone says a sentence, then pauses (and
+	// loops): the agent hears it and plays it back once the caller pauses.
+	// The file is written at 48 kHz, the rate Chromium captures at.
+	mic := filepath.Join(t.TempDir(), "mic.wav")
+	speech := testlivekit.Speech(t, "Hello, a table for two, please.")
+	if err := os.WriteFile(mic, wav(48000, upsample(append(speech, make([]int16, 8000)...), 6)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	artifacts := filepath.Join(root, "frontend", "e2e", "artifacts")
 	script := exec.Command(node, filepath.Join(root, "frontend", "e2e", "run.mjs"))
 	script.Dir = filepath.Join(root, "frontend")
 	script.Env = append(os.Environ(),
-		"BASE_URL="+base, "CONTROL_URL=http://"+cln.Addr().String(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts,
+		"BASE_URL="+base, "CONTROL_URL=http://"+cln.Addr().String(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts, "FAKE_MIC="+mic,
 		"OWNER_EMAIL="+ownerEmail, "OWNER_PASSWORD="+ownerPassword, "VIEWER_EMAIL="+viewerEmail, "VIEWER_PASSWORD="+viewerPass)
 	script.Stdout, script.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
@@ -185,29 +207,54 @@ func site(t *testing.T, repo, apiAddr, root string) string {
 	return "include /etc/nginx/mime.types;\n" + regexp.MustCompile(`(?m)^\s*ssl_.*;\n`).ReplaceAllString(s, "")
 }
 
+// fleetHost is a voxfleet host as production runs it: the daemon and its
+// workers behind nginx with deploy/nginx/voxfleet.conf.
 type fleetHost struct {
-	url, dir string
+	url, dir, id string
+	daemon       string // the daemon's own listener
+	nginx        *testnginx.Nginx
+	upstream     string
 }
 
-// startFleet builds and runs `voxfleet run --workers 2` on loopback.
-func startFleet(t *testing.T, repo string) *fleetHost {
+// newFleetHost starts the host's nginx (its URL is known before the daemon
+// runs, so the Backend can register it and name its fleet id).
+func newFleetHost(t *testing.T) *fleetHost {
 	t.Helper()
+	dir := testnginx.ShortTempDir(t)
+	f := &fleetHost{dir: dir, daemon: freeAddr(t), upstream: filepath.Join(dir, "upstream.conf")}
+	// nginx needs the include to exist before the daemon renders it.
+	if err := os.WriteFile(f.upstream, upstream.Render(upstream.Params{}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	site, err := deploy.LoopbackFleetSite(deploy.Loopback{Listen: "{{.Addr}}", LogDir: "{{.Prefix}}", UpstreamFile: f.upstream, Daemon: f.daemon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.nginx = testnginx.Start(t, testnginx.Options{Workers: 1, Site: site})
+	f.url = "http://" + f.nginx.Addr
+	return f
+}
+
+// start builds and runs `voxfleet run --workers 2` as fleet id, with the
+// Backend at api (agent configurations, call records) and LiveKit lk.
+func (f *fleetHost) start(t *testing.T, repo, id, api string, lk *testlivekit.Server) {
+	t.Helper()
+	f.id = id
 	bin := filepath.Join(t.TempDir(), "voxfleet")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/voxfleet")
 	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build voxfleet: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	cmd := exec.Command(bin, "run", "--workers", "2", "--socket-dir", f.dir, "--state-file", filepath.Join(f.dir, "state.json"),
+		"--upstream-file", f.upstream, "--nginx-test", f.nginx.TestCmd(), "--nginx-reload", f.nginx.ReloadCmd(),
+		"--listen", f.daemon, "--log-level", "warn", "--worker-log-level", "warn")
+	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+serviceSecret, "VOXFLEET_FLEET_ID="+id,
+		"VOXFLEET_BACKEND_URL="+api, "VOXFLEET_FLEET_URL="+f.url, "VOXFLEET_SPOOL_DIR="+filepath.Join(f.dir, "spool"),
+		"VOXFLEET_LIVEKIT_URL="+lk.URL, "VOXFLEET_LIVEKIT_API_KEY="+lk.Key, "VOXFLEET_LIVEKIT_API_SECRET="+lk.Secret)
+	if os.Getenv("CONSOLE_E2E_LOG") != "" {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := testnginx.ShortTempDir(t)
-	cmd := exec.Command(bin, "run", "--workers", "2", "--socket-dir", dir, "--state-file", filepath.Join(dir, "state.json"),
-		"--upstream-file", filepath.Join(dir, "upstream.conf"), "--listen", addr, "--log-level", "warn", "--worker-log-level", "warn")
-	cmd.Env = append(os.Environ(), "VOX_SERVICE_SECRET="+serviceSecret, "VOXFLEET_FLEET_ID="+fleetID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -223,7 +270,16 @@ func startFleet(t *testing.T, repo string) *fleetHost {
 			<-done
 		}
 	})
-	return &fleetHost{url: "http://" + addr, dir: dir}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func login(t *testing.T, base, email, password string) string {
@@ -343,7 +399,7 @@ func (d *callDriver) place(ctx context.Context, agentID, campaignID string) (str
 	if idx == 0 {
 		return "", fmt.Errorf("no ready worker")
 	}
-	tok, err := svcauth.Sign([]byte(serviceSecret), svcauth.FleetAudience(fleetID), "console-e2e", 5*time.Minute)
+	tok, err := svcauth.Sign([]byte(serviceSecret), svcauth.FleetAudience(d.fleet.id), "console-e2e", 5*time.Minute)
 	if err != nil {
 		return "", err
 	}
@@ -387,9 +443,9 @@ func (d *callDriver) end(ctx context.Context, id string) (transcript bool, err e
 	}
 	_ = cl.Stop()
 	cl.Close()
-	wav := silence(time.Second)
+	silence := wav(8000, make([]int16, 8000)) // a second
 	key := "recordings/e2e/" + id + ".wav"
-	if _, err := d.mc.PutObject(ctx, "recordings", key, bytes.NewReader(wav), int64(len(wav)), minio.PutObjectOptions{ContentType: "audio/wav"}); err != nil {
+	if _, err := d.mc.PutObject(ctx, "recordings", key, bytes.NewReader(silence), int64(len(silence)), minio.PutObjectOptions{ContentType: "audio/wav"}); err != nil {
 		return false, err
 	}
 	now := time.Now().UTC()
@@ -426,18 +482,33 @@ func (d *callDriver) closeAll() {
 	}
 }
 
-// silence is a mono 8 kHz 16-bit WAV of d.
-func silence(d time.Duration) []byte {
-	n := int(d.Seconds() * 8000 * 2)
+// wav is a mono 16-bit WAV of pcm at rate.
+func wav(rate int, pcm []int16) []byte {
+	n := 2 * len(pcm)
 	var b bytes.Buffer
 	b.WriteString("RIFF")
 	_ = binary.Write(&b, binary.LittleEndian, uint32(36+n))
 	b.WriteString("WAVEfmt ")
-	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(2 * rate), uint16(2), uint16(16)} {
 		_ = binary.Write(&b, binary.LittleEndian, v)
 	}
 	b.WriteString("data")
 	_ = binary.Write(&b, binary.LittleEndian, uint32(n))
-	b.Write(make([]byte, n))
+	_ = binary.Write(&b, binary.LittleEndian, pcm)
 	return b.Bytes()
+}
+
+// upsample raises pcm's rate k times by linear interpolation.
+func upsample(pcm []int16, k int) []int16 {
+	out := make([]int16, 0, k*len(pcm))
+	for i, v := range pcm {
+		next := v
+		if i+1 < len(pcm) {
+			next = pcm[i+1]
+		}
+		for j := range k {
+			out = append(out, int16(int(v)+(int(next)-int(v))*j/k))
+		}
+	}
+	return out
 }

@@ -158,6 +158,9 @@ func renderConfig(s *Server, port, tcpPort, udpPort int, level string, webhooks 
 	// the longest ring, so a phone still ringing is not dialled again.
 	b.WriteString("psrpc:\n  timeout: 330s\n")
 	fmt.Fprintf(&b, "keys:\n  %s: %s\n", s.Key, s.Secret)
+	// As deploy/livekit/livekit.yaml: browsers' livekit-client opens a
+	// data-track channel, which a server without data tracks closes.
+	b.WriteString("enable_data_tracks: true\n")
 	if len(webhooks) > 0 {
 		fmt.Fprintf(&b, "webhook:\n  api_key: %s\n  urls:\n", s.Key)
 		for _, u := range webhooks {

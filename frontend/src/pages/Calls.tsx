@@ -1,6 +1,6 @@
 // Calls: filters, live calls appearing and ending, and a call's detail with
 // its transcript, extracted fields, per-turn latencies and recording.
-import { useCallback, useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { api, ok } from '../api/client';
 import { useEvents } from '../api/events';
 import type { AppEvent, Call, CallDetail } from '../api/types';
@@ -20,17 +20,25 @@ export function CallsPage() {
   };
   const key = JSON.stringify(filter);
   const [cursor, setCursor] = useState<string>();
+  // Call events that arrive while the list loads are kept and applied to it
+  // once it is there (mergeCall ignores those older than the list).
+  const early = useRef<Call[] | null>([]);
   const calls = useAsync(async () => {
+    early.current = [];
     const q = Object.fromEntries(Object.entries(filter).filter(([, v]) => v)) as Record<string, string>;
     const page = ok(await api.GET('/api/v1/calls', { params: { query: { ...q, limit: '50' } } }));
     setCursor(page.next_cursor);
-    return page.items;
+    const seen = early.current;
+    early.current = null;
+    return seen.reduce((l, c) => mergeCall(l, c, filter), page.items);
   }, [key]);
   const setData = calls.setData;
   useEvents(
     useCallback(
       (e: AppEvent) => {
-        if (e.type === 'call') setData((l) => (l ? mergeCall(l, e.data, JSON.parse(key) as CallFilter) : l));
+        if (e.type !== 'call') return;
+        if (early.current) early.current.push(e.data);
+        else setData((l) => (l ? mergeCall(l, e.data, JSON.parse(key) as CallFilter) : l));
       },
       [setData, key],
     ),
@@ -169,6 +177,12 @@ function Detail({ c }: { c: CallDetail }) {
           )}
           <dt>Direction</dt>
           <dd>{c.direction ?? '—'}</dd>
+          {c.carrier && (
+            <>
+              <dt>Carrier</dt>
+              <dd>{c.carrier === 'widget' ? 'browser (widget)' : c.carrier}</dd>
+            </>
+          )}
           <dt>From → To</dt>
           <dd>
             {c.from ?? '—'} → {c.to ?? '—'}
@@ -181,6 +195,12 @@ function Detail({ c }: { c: CallDetail }) {
           <dd>{when(c.ended_at)}</dd>
           <dt>Duration</dt>
           <dd>{c.duration_seconds !== undefined ? formatDuration(c.duration_seconds) : '—'}</dd>
+          {c.end_cause && (
+            <>
+              <dt>End cause</dt>
+              <dd>{c.end_cause.replaceAll('_', ' ')}</dd>
+            </>
+          )}
           {c.error && (
             <>
               <dt>Error</dt>
