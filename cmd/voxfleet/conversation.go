@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -182,7 +183,11 @@ func (c *conversation) mouth(ctx context.Context) {
 			return
 		}
 		if last {
-			c.ended <- time.Now()
+			select {
+			case c.ended <- time.Now():
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
@@ -225,10 +230,16 @@ func (c *conversation) waitPlayed(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-c.cl.Done():
+		return errCallEnded
 	case <-t.C:
 		return nil
 	}
 }
+
+// errCallEnded: the stream closed while the caller still had something to
+// say.
+var errCallEnded = errors.New("the call ended (the agent hung up early)")
 
 // talk hands pcm to the mouth and returns when its first frame was sent.
 func (c *conversation) talk(ctx context.Context, pcm []int16) (time.Time, error) {
@@ -236,6 +247,8 @@ func (c *conversation) talk(ctx context.Context, pcm []int16) (time.Time, error)
 	case c.say <- pcm:
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
+	case <-c.cl.Done():
+		return time.Time{}, errCallEnded
 	}
 	select {
 	case t := <-c.began:
@@ -252,6 +265,8 @@ func (c *conversation) finished(ctx context.Context) (time.Time, error) {
 		return t, nil
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
+	case <-c.cl.Done():
+		return time.Time{}, errCallEnded
 	}
 }
 
