@@ -14,6 +14,10 @@ DEV_FLEET_ID ?= dev-fleet
 # nginx with the shipped site (deploy/nginx/voxfleet.conf) can reach them; only root or a member of the
 # group may do so, otherwise it stays empty and only this user can connect (see docs/runbook.md).
 NGINX_GROUP  ?= www-data
+# The agent of `make run`'s calls that name no agent: demo (the offline voice pipeline and its booking script) when
+# espeak-ng and PocketSphinx's model are installed (scripts/deps-voice.sh), else scripted (chime and echo).
+# `make call` talks to the demo agent (--conversation) and plays the echo call to the scripted one.
+DEFAULT_AGENT ?= $(shell command -v espeak-ng >/dev/null 2>&1 && [ -f /usr/share/pocketsphinx/model/en-us/en-us/mdef ] && echo demo || echo scripted)
 SOCKET_GROUP ?= $(shell getent group $(NGINX_GROUP) >/dev/null && { [ "$$(id -u)" = 0 ] || id -nG | tr ' ' '\n' | grep -qx $(NGINX_GROUP); } && echo $(NGINX_GROUP))
 
 .PHONY: help
@@ -28,7 +32,8 @@ build: ## Build every binary into ./bin.
 run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ctrl-C drains, a second Ctrl-C stops now.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/voxfleet ./cmd/voxfleet
 	@mkdir -p $(RUN_DIR)
-	VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet run \
+	@echo "make run: calls get the $(DEFAULT_AGENT) agent ($(if $(filter demo,$(DEFAULT_AGENT)),PocketSphinx + script + espeak-ng: make call holds a conversation,chime and echo: scripts/deps-voice.sh installs the voice engines of the demo agent))"
+	VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) VOXFLEET_DEFAULT_AGENT=$(DEFAULT_AGENT) $(BIN)/voxfleet run \
 		--workers 4 \
 		--socket-dir $(RUN_DIR) \
 		--state-file $(RUN_DIR)/state.json \
@@ -38,8 +43,8 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 		--hint
 
 .PHONY: call
-call: ## Place a test call on the fleet started by `make run`.
-	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(AGENT_ID),--agent-id $(AGENT_ID)) $(if $(CARRIER),--carrier $(CARRIER))
+call: ## Place a test call on the fleet started by `make run`: a three-turn conversation with the demo agent (DEFAULT_AGENT=scripted: the echo call).
+	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(filter demo,$(DEFAULT_AGENT)),--conversation) $(if $(AGENT_ID),--agent-id $(AGENT_ID)) $(if $(CARRIER),--carrier $(CARRIER))
 
 .PHONY: dev
 dev: ## The whole platform on loopback (MongoDB-wire server, Redis, MinIO, LiveKit, voxbridge, voxfleet behind nginx, voxdialler, the Console); Ctrl-C stops it all.

@@ -29,6 +29,7 @@ import (
 // from here, never from the Backend.
 const (
 	envAgentKind   = "VOXFLEET_AGENT"
+	envDefault     = "VOXFLEET_DEFAULT_AGENT"
 	envModelDir    = "VOXFLEET_STT_MODEL_DIR"
 	envSTTProvider = "VOXFLEET_STT_PROVIDER"
 	envSTTURL      = "VOXFLEET_STT_URL"
@@ -51,13 +52,24 @@ const (
 	agentScripted = "scripted" // the chime-and-echo agent for every call
 )
 
+// Agent kinds of $VOXFLEET_DEFAULT_AGENT: what answers a call whose agent
+// the Backend did not configure (a test call, a call without agent_id).
+const (
+	defaultScripted = "scripted" // the chime-and-echo agent: cheap, for load tests and benchmarks
+	defaultDemo     = "demo"     // the pipeline with pipeline.DemoScript
+)
+
 // voiceSettingsHelp ends `voxfleet run -h`, after callSettingsHelp.
 const voiceSettingsHelp = `
 voice settings (environment only; secrets never come from the Backend):
   $VOXFLEET_AGENT
         auto (default: the pipeline when espeak-ng and PocketSphinx's model are installed, else scripted), offline or scripted;
         the pipeline answers calls whose agent the Backend configured (its greeting, script, prompt, voice, language),
-        other calls get the scripted chime-and-echo agent
+        other calls get $VOXFLEET_DEFAULT_AGENT's agent
+  $VOXFLEET_DEFAULT_AGENT
+        the agent of calls whose agent the Backend did not configure: scripted (default: chime and echo, the cheap agent of
+        load tests and benchmarks) or demo (the pipeline with its demo booking script; needs espeak-ng and, unless
+        $VOXFLEET_STT_PROVIDER names a cloud recogniser, PocketSphinx's model)
   $VOXFLEET_STT_MODEL_DIR
         PocketSphinx's model directory (default /usr/share/pocketsphinx/model/en-us)
   $VOXFLEET_STT_PROVIDER, $VOXFLEET_STT_URL, $VOXFLEET_STT_API_KEY, $VOXFLEET_STT_MODEL
@@ -77,6 +89,9 @@ type voiceSettings struct {
 	STT, TTS pipeline.Provider
 	// LLM is nil without $VOXFLEET_LLM_URL.
 	LLM *llm.Config
+	// Default is defaultScripted or defaultDemo: the agent of calls
+	// whose agent the Backend did not configure.
+	Default string
 	// Why is why auto resolved to scripted ("" otherwise).
 	Why string
 	// LocalSTT: PocketSphinx's model is installed (an agent may ask for it
@@ -90,6 +105,7 @@ func loadVoiceSettings() (voiceSettings, []string) {
 	env := os.Getenv
 	v := voiceSettings{
 		Kind:     strings.ToLower(strings.TrimSpace(env(envAgentKind))),
+		Default:  strings.ToLower(strings.TrimSpace(env(envDefault))),
 		ModelDir: env(envModelDir),
 		STT: pipeline.Provider{Name: strings.ToLower(env(envSTTProvider)), URL: env(envSTTURL), APIKey: env(envSTTKey),
 			Model: env(envSTTModel)},
@@ -104,6 +120,13 @@ func loadVoiceSettings() (voiceSettings, []string) {
 	case agentAuto, agentOffline, agentScripted:
 	default:
 		bad("$%s %q: want auto, offline or scripted", envAgentKind, v.Kind)
+	}
+	switch v.Default {
+	case "":
+		v.Default = defaultScripted
+	case defaultScripted, defaultDemo:
+	default:
+		bad("$%s %q: want scripted or demo", envDefault, v.Default)
 	}
 	checkURL := func(name, u string, schemes ...string) {
 		if u == "" {
@@ -160,10 +183,15 @@ func loadVoiceSettings() (voiceSettings, []string) {
 		bad("$%s, $%s: set without $%s", envLLMKey, envLLMModel, envLLMURL)
 	}
 	cloud := v.STT.Name != "" || v.TTS.Name != "" || v.LLM != nil
-	if v.Kind == agentScripted && cloud {
+	if v.Kind == agentScripted && v.Default != defaultDemo && cloud {
 		bad("$%s=scripted: providers are set ($%s, $%s, $%s) but the scripted agent uses none", envAgentKind, envSTTProvider, envTTSProvider, envLLMURL)
 	}
 	v.LocalSTT = pocketsphinxInstalled(v.ModelDir) == nil
+	if v.Default == defaultDemo {
+		for _, m := range v.missingEngines() {
+			bad("$%s=demo: %s", envDefault, m)
+		}
+	}
 	if v.Kind != agentScripted {
 		missing := v.missingEngines()
 		switch {
@@ -281,6 +309,17 @@ func closeFactory(fac agent.Factory, log *slog.Logger) {
 			log.Warn("close agent pipeline", "err", err)
 		}
 	}
+}
+
+// demoConfig is the pipeline configuration of the demo agent
+// ($VOXFLEET_DEFAULT_AGENT=demo): the host's providers, no model, and
+// pipeline.DemoScript (what the pipeline runs for an agent without a
+// script).
+func (f *agentFactories) demoConfig() pipeline.Config {
+	cfg := f.config(runtimeapi.Agent{ID: "demo", AgentSettings: runtimeapi.AgentSettings{Language: "en-US"}})
+	cfg.LLM = nil
+	cfg.Agent.Script = pipeline.DemoScript
+	return cfg
 }
 
 // espeakVoiceRE is what an espeak-ng voice name looks like (en-gb,

@@ -16,7 +16,7 @@ import (
 // clearVoiceEnv unsets every voice setting for the test.
 func clearVoiceEnv(t *testing.T) {
 	for _, k := range []string{envAgentKind, envModelDir, envSTTProvider, envSTTURL, envSTTKey, envSTTModel, envTTSProvider,
-		envTTSURL, envTTSKey, envTTSModel, envTTSVoice, envLLMURL, envLLMKey, envLLMModel} {
+		envTTSURL, envTTSKey, envTTSModel, envTTSVoice, envLLMURL, envLLMKey, envLLMModel, envDefault} {
 		t.Setenv(k, "")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,7 @@ const hangupAfter = 5 * time.Second
 // (Twilio Media Streams unless --carrier says otherwise): it waits for the
 // greeting, speaks for a moment, waits for the echo (any answer of the
 // agent's), then presses '#' and, unless the agent ends the call, hangs up.
+// With --conversation it talks instead (holdConversation).
 func runCall(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("call", stderr)
 	var url, socket, caFile string
@@ -54,6 +56,8 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	c.fs.StringVar(&caFile, "ca", "", "PEM file of the CA that signed the wss:// server's certificate (a private CA)")
 	c.fs.DurationVar(&speak, "speak", time.Second, "how long the caller speaks")
 	c.fs.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	talk := c.fs.Bool("conversation", false, "hold a three-turn conversation with the demo agent ($VOXFLEET_DEFAULT_AGENT=demo) or --agent-id's: "+
+		"espeak-ng sentences, the third over the agent's answer, which it must stop")
 	agentID := c.fs.String("agent-id", "", "the Backend's agent to call (its configuration and a call record in the Backend); default: the built-in scripted agent")
 	fleetID := c.fs.String("fleet-id", os.Getenv("VOXFLEET_FLEET_ID"), "fleet id the token is scoped to ($VOXFLEET_FLEET_ID)")
 	pos, code := c.parseArgs(args, stderr)
@@ -75,6 +79,13 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err := svcauth.ValidateFleetID(*fleetID); err != nil {
 		fmt.Fprintf(stderr, "voxfleet call: --fleet-id: %v\n", err)
 		return exitUsage
+	}
+	if *talk {
+		timeoutSet := false
+		c.fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+		if !timeoutSet {
+			timeout = 2 * time.Minute
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -119,10 +130,25 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	rep := callReport{Carrier: proto.Name, Target: cfg.URL}
+	target := cfg.URL
 	if cfg.SocketPath != "" {
-		rep.Target = cfg.SocketPath
+		target = cfg.SocketPath
 	}
+	if *talk {
+		rep := conversationReport{Carrier: proto.Name, Target: target, AgentID: *agentID}
+		problem := placeConversation(ctx, proto, cfg, *agentID == "", &rep)
+		rep.Problem, rep.OK = problem, problem == ""
+		if c.json {
+			_ = json.NewEncoder(stdout).Encode(rep)
+		} else {
+			printConversation(stdout, rep)
+		}
+		if problem != "" {
+			return exitFail
+		}
+		return exitOK
+	}
+	rep := callReport{Carrier: proto.Name, Target: target}
 	problem := placeTestCall(ctx, proto, cfg, speak, &rep)
 	rep.Problem, rep.OK = problem, problem == ""
 	if c.json {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/voxplatform/vox/agent/pipeline"
 	"github.com/voxplatform/vox/callslot"
 	"github.com/voxplatform/vox/lkapi"
 	"github.com/voxplatform/vox/recording"
@@ -215,6 +216,16 @@ func workerCalls(cfg *callslot.Config, s callSettings, logger *slog.Logger, rele
 	if s.Voice.Kind == agentOffline {
 		agents := newAgentFactories(s.Voice, logger)
 		cfg.AgentFactory, *release = agents.For, agents.Close
+	}
+	if s.Voice.Default == defaultDemo {
+		// Built once for the worker's life: its recogniser stays loaded.
+		fac, err := pipeline.New(newAgentFactories(s.Voice, logger).demoConfig())
+		if err != nil {
+			return fmt.Errorf("%s=demo: %w", envDefault, err)
+		}
+		cfg.Agent = fac
+		prev := *release
+		*release = func() { closeFactory(fac, logger); prev() }
 	}
 	return nil
 }

@@ -139,6 +139,13 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if calls.Voice.Default == defaultDemo {
+		logger.Info("calls without a configured agent get the demo agent (the voice pipeline and its booking script)", "component", "main",
+			"stt", providerName(calls.Voice.STT.Name, "pocketsphinx"), "tts", providerName(calls.Voice.TTS.Name, "espeak"))
+	} else {
+		logger.Info("calls without a configured agent get the scripted chime-and-echo agent", "component", "main",
+			"setting", "$"+envDefault+"=scripted")
+	}
 	if calls.Voice.Why != "" {
 		logger.Warn("calls get the scripted agent: the voice pipeline's engines are missing", "component", "main", "missing", calls.Voice.Why)
 	} else if calls.Voice.Kind == agentOffline {
