@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/voxplatform/vox/api"
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 // TestOpenAPIMatchesRoutes walks the routes fiber actually serves and the
@@ -98,6 +99,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	} {
 		if got := dig(paths, c.path...); got != c.want {
 			t.Errorf("%v = %v, want %s", c.path, got, c.want)
+		}
+	}
+	// The providers an agent may name are the enums validation uses.
+	providers := []string{"/api/v1/agents/{id}", "patch", "requestBody", "content", "application/json", "schema", "properties", "providers", "properties"}
+	for field, want := range map[string][]string{"stt": runtimeapi.STTProviders, "tts": runtimeapi.TTSProviders, "brain": runtimeapi.Brains} {
+		got, _ := json.Marshal(dig(paths, append(providers, field, "enum")...))
+		if w, _ := json.Marshal(want); string(got) != string(w) {
+			t.Errorf("providers.%s enum = %s, want %s", field, got, w)
 		}
 	}
 	if len(served) < 40 {

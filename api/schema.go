@@ -5,12 +5,25 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/voxplatform/vox/runtimeapi"
 )
 
 var (
 	timeType = reflect.TypeOf(time.Time{})
 	rawType  = reflect.TypeOf(json.RawMessage{})
 )
+
+// enums lists, per struct type and JSON field, the values a string field may
+// take, from the lists its validation uses: the document says them as
+// "enum", and clients (the Console's choices) are generated from it.
+var enums = map[reflect.Type]map[string][]string{
+	reflect.TypeOf(runtimeapi.AgentProviders{}): {
+		"stt":   runtimeapi.STTProviders,
+		"tts":   runtimeapi.TTSProviders,
+		"brain": runtimeapi.Brains,
+	},
+}
 
 // schemaOf returns the JSON schema (OpenAPI 3 flavour) of what
 // encoding/json makes of v's type: the same field names, embedded structs
@@ -87,6 +100,9 @@ func addFields(t reflect.Type, props map[string]any, required *[]string, depth i
 			name = f.Name
 		}
 		props[name] = schema(f.Type, depth+1)
+		if values, ok := enums[t][name]; ok {
+			props[name].(map[string]any)["enum"] = values
+		}
 		if f.Type.Kind() != reflect.Pointer && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			*required = append(*required, name)
 		}

@@ -83,6 +83,9 @@ const (
 	BrainModel  = "model"
 )
 
+// Brains lists the brains an agent may name.
+var Brains = []string{BrainScript, BrainModel}
+
 // Validate returns a *FieldError naming the first unknown provider.
 func (p AgentProviders) Validate() error {
 	if p.STT != "" && !slices.Contains(STTProviders, p.STT) {
@@ -91,7 +94,7 @@ func (p AgentProviders) Validate() error {
 	if p.TTS != "" && !slices.Contains(TTSProviders, p.TTS) {
 		return bad("providers.tts", "must be one of %s", strings.Join(TTSProviders, ", "))
 	}
-	if p.Brain != "" && p.Brain != BrainScript && p.Brain != BrainModel {
+	if p.Brain != "" && !slices.Contains(Brains, p.Brain) {
 		return bad("providers.brain", "must be %s or %s", BrainScript, BrainModel)
 	}
 	return nil

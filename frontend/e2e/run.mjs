@@ -188,8 +188,17 @@ test('the owner creates an agent and a campaign and uploads contacts (one bad ro
   state.agentId = page.url().split('/').pop();
   await page.getByLabel('Greeting').fill('Hello, you are through to Vox reception.');
   await page.getByLabel('Voice').fill('alloy');
+  await page.getByLabel('Speech to text').selectOption('deepgram');
+  await page.getByLabel('Replies from').selectOption('model');
   await page.getByRole('button', { name: 'Save agent' }).click();
   await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: T });
+  // What was saved is what the server keeps: a reload shows it.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Agent Reception' }).waitFor({ timeout: T });
+  assert.equal(await page.getByLabel('Speech to text').inputValue(), 'deepgram');
+  assert.equal(await page.getByLabel('Text to speech').inputValue(), '', "the fleet's default");
+  assert.equal(await page.getByLabel('Replies from').inputValue(), 'model');
+  assert.equal(await page.getByLabel('Greeting').inputValue(), 'Hello, you are through to Vox reception.');
 
   await go(page, 'Campaigns');
   await page.getByLabel('Name', { exact: true }).fill('Spring renewals');

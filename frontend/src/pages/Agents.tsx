@@ -1,12 +1,14 @@
 // Agents: list, create, edit (prompt, script, voice, greeting, language,
-// recording, longest call), and a test call through the widget route.
+// providers, recording, longest call), and a test call through the widget
+// route.
 import { useState, type FormEvent } from 'react';
+import { providerChoices } from '../api/choices.gen';
 import { api, ApiError, authFetch, ok } from '../api/client';
 import { requiredRole } from '../api/roles.gen';
 import type { Agent, AgentInput } from '../api/types';
 import { useAuth } from '../auth';
 import { Link, navigate } from '../router';
-import { Field, FormError, Layout, Status, TextArea, useAsync, useSubmit, when } from '../ui';
+import { Field, FormError, Layout, Select, Status, TextArea, useAsync, useSubmit, when } from '../ui';
 
 export function AgentsPage() {
   const { can } = useAuth();
@@ -76,6 +78,11 @@ function AgentForm({ agent, onSaved }: { agent: Agent; onSaved: (a: Agent) => vo
     max_call_seconds: agent.max_call_seconds,
     script: JSON.stringify(agent.script ?? [], null, 2),
   });
+  const [providers, setProviders] = useState<Providers>({
+    stt: agent.providers?.stt ?? '',
+    tts: agent.providers?.tts ?? '',
+    brain: agent.providers?.brain ?? '',
+  });
   const [saved, setSaved] = useState(false);
   const save = useSubmit(async () => {
     let script: AgentInput['script'];
@@ -84,7 +91,10 @@ function AgentForm({ agent, onSaved }: { agent: Agent; onSaved: (a: Agent) => vo
     } catch {
       throw new Error('Script: not valid JSON (a list of steps).');
     }
-    const body: AgentInput = { ...f, script };
+    // The providers are replaced as a whole; the fleet's default is no
+    // choice at all.
+    const chosen = Object.fromEntries(Object.entries(providers).filter(([, v]) => v !== '')) as AgentInput['providers'];
+    const body: AgentInput = { ...f, script, providers: chosen };
     onSaved(ok(await api.PATCH('/api/v1/agents/{id}', { params: { path: { id: agent.id } }, body })));
     setSaved(true);
   });
@@ -106,7 +116,22 @@ function AgentForm({ agent, onSaved }: { agent: Agent; onSaved: (a: Agent) => vo
           <Field label="Voice" value={f.voice} onChange={(e) => set('voice')(e.target.value)} />
           <Field label="Greeting" value={f.greeting} onChange={(e) => set('greeting')(e.target.value)} />
           <TextArea label="Prompt" value={f.prompt} onChange={set('prompt')} rows={5} />
-          <TextArea label="Script (JSON steps: id, say, dtmf, hangup)" value={f.script} onChange={set('script')} rows={8} />
+          <TextArea label="Script (JSON steps: id, say, routes, next, field, dtmf, transfer, hangup)" value={f.script} onChange={set('script')} rows={8} />
+          <fieldset className="providers">
+            <legend>Providers</legend>
+            {(Object.keys(providerLabels) as (keyof Providers)[]).map((k) => (
+              <Select
+                key={k}
+                label={providerLabels[k]}
+                value={providers[k]}
+                onChange={(v) => {
+                  setSaved(false);
+                  setProviders({ ...providers, [k]: v });
+                }}
+                options={[['', "The fleet's default"], ...providerChoices[k].map((v): [string, string] => [v, choiceLabels[v] ?? v])]}
+              />
+            ))}
+          </fieldset>
           <Field label="Longest call (seconds)" type="number" min={10} value={f.max_call_seconds} onChange={(e) => setF({ ...f, max_call_seconds: Number(e.target.value) })} />
           <div className="check">
             <input id="agent-recording" type="checkbox" checked={f.recording} onChange={(e) => setF({ ...f, recording: e.target.checked })} />
@@ -125,6 +150,27 @@ function AgentForm({ agent, onSaved }: { agent: Agent; onSaved: (a: Agent) => vo
     </>
   );
 }
+
+/** The agent's choice of each provider; '' is the fleet's default. */
+type Providers = Record<keyof typeof providerChoices, string>;
+
+/** The providers' labels, in the order the form shows them. */
+const providerLabels: Record<keyof Providers, string> = {
+  stt: 'Speech to text',
+  tts: 'Text to speech',
+  brain: 'Replies from',
+};
+
+/** Readable names of the providers' values (the value itself otherwise). */
+const choiceLabels: Record<string, string> = {
+  pocketsphinx: 'PocketSphinx (offline)',
+  deepgram: 'Deepgram',
+  openai: 'OpenAI-compatible',
+  espeak: 'espeak-ng (offline)',
+  elevenlabs: 'ElevenLabs',
+  script: 'The script',
+  model: 'Language model (script as fallback)',
+};
 
 /** What the widget route answers: the browser's way into the call's room. */
 type WidgetSession = { call_id?: string; url?: string; room?: string; token?: string; error?: string };
