@@ -303,3 +303,24 @@ func handleCDF(mu, sigma, x float64) float64 {
 	}
 	return 0.5 * math.Erfc(-(math.Log(x)-mu)/(sigma*math.Sqrt2))
 }
+
+// ObserveHungUp records a dial the dialler hung up after ringSeconds
+// without an answer: it counts as a dial whose outcome is, as far as the
+// estimator can tell, what the dials still unanswered at that age go on to
+// be (a censored observation, not a no-answer).
+func (e *Estimator) ObserveHungUp(ringSeconds float64) {
+	pH, pM := e.PHuman(), e.PMachine()
+	g := e.RingCDF(ringSeconds)
+	still := 1 - (pH+pM)*g
+	if still <= 1e-9 {
+		return
+	}
+	h := pH * (1 - g) / still
+	m := pM * (1 - g) / still
+	e.observed++
+	e.dials = e.dials*e.dialDecay + 1
+	e.humans = e.humans*e.dialDecay + h
+	e.machines = e.machines*e.dialDecay + m
+	e.fastDials = e.fastDials*e.fastDecay + 1
+	e.fastHumans = e.fastHumans*e.fastDecay + h
+}

@@ -52,6 +52,8 @@ func main() {
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
 	flag.Float64Var(&oursCfg.MinThreshold, "min-threshold", def.MinThreshold, "ours: lowest steered threshold (equal to -max-threshold: a fixed threshold, for frontier sweeps)")
 	flag.Float64Var(&oursCfg.MaxThreshold, "max-threshold", def.MaxThreshold, "ours: highest steered threshold")
+	flag.Float64Var(&oursCfg.PruneMinRing, "prune-min-ring", def.PruneMinRing, "ours: least ring, in seconds, before a dial may be hung up")
+	flag.Float64Var(&oursCfg.PruneLimit, "prune-limit", def.PruneLimit, "ours: hang up dials rung that long whose chance of abandon is over this (0: never)")
 	flag.Float64Var(&oursCfg.Cap, "cap", def.Cap, "ours: abandon cap of the guards and of the over-budget rule (0.5 with -hour-z 0: no guard, for frontier sweeps)")
 	flag.Parse()
 
