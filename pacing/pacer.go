@@ -159,7 +159,7 @@ func DefaultConfig() Config {
 		HourGuard:         0.9,
 		Gain:              0.1,
 		MinThreshold:      0.002,
-		MaxThreshold:      0.05,
+		MaxThreshold:      0.08,
 		GuardThreshold:    0.001,
 		HourZ:             2,
 		HourMinTally:      100,
@@ -399,6 +399,44 @@ func (p *Pacer) marginal(free, n int) float64 {
 
 func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
+// poissonDeficit is P(A >= free + R) for independent Poisson counts R (mean
+// rel: workers released) and A (mean ans: people answering): the chance
+// that free workers and those released are all taken.
+func poissonDeficit(free int, rel, ans float64) float64 {
+	if ans <= 0 {
+		if free <= 0 {
+			return 1
+		}
+		return 0
+	}
+	// tail[k] = P(A >= k), built up from the pmf.
+	kMax := free + int(rel+10*math.Sqrt(rel)+10)
+	var total float64
+	pr := math.Exp(-rel) // P(R = 0)
+	for r := 0; free+r <= kMax; r++ {
+		total += pr * poissonTail(free+r, ans)
+		pr *= rel / float64(r+1)
+		if pr < 1e-12 && float64(r) > rel {
+			break
+		}
+	}
+	return math.Min(1, total)
+}
+
+// poissonTail is P(A >= k) for A Poisson with mean m.
+func poissonTail(k int, m float64) float64 {
+	if k <= 0 {
+		return 1
+	}
+	// 1 - P(A <= k-1)
+	pmf, cdf := math.Exp(-m), 0.0
+	for j := 0; j < k; j++ {
+		cdf += pmf
+		pmf *= m / float64(j+1)
+	}
+	return math.Max(0, 1-cdf)
+}
+
 func resize(b []float64, n int) []float64 {
 	if cap(b) < n {
 		return make([]float64, n)
@@ -484,12 +522,13 @@ func (p *Pacer) ringingRisk(free int, a, pH, pA float64, k int) float64 {
 		if w <= 0 {
 			continue
 		}
-		// The free count when it is answered, the dial's own answer aside.
+		// No worker is free when it is answered if the other dials'
+		// answers by then outnumber the free workers and the calls that
+		// end meanwhile. Both are counts of rare events, often a handful,
+		// where a normal approximation errs badly (one free worker and no
+		// other dial ringing is no risk at all): take them as Poisson.
 		own := pH * (g - ga) / still
-		mean := float64(free) + p.relMean[i] - (p.ansMean[i] - own)
-		ans := p.ansMean[i]
-		v := p.relVar[i] + p.ansVar[i] + 0.25 + p.rateVar*ans*ans
-		risk += w * normalCDF((0.5-mean)/math.Sqrt(v))
+		risk += w * poissonDeficit(free, p.relMean[i], math.Max(p.ansMean[i]-own, 0))
 		mass += w
 	}
 	if mass <= 0 {

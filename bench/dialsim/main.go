@@ -65,7 +65,7 @@ func main() {
 	start := time.Now()
 	fmt.Printf("dialsim — %d seeds, %.0f h days, %s, %d CPUs\n", *seeds, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	fmt.Println("utilisation, abandon and answers/hour: mean over seeds; worst hour: highest over every seed's rolling hours;")
-	fmt.Println("min-util and max-aband: the worst seed's day")
+	fmt.Println("min-util and max-aband: the worst seed's day; dials/h: dials placed an hour; hung-up%: dials hung up while ringing")
 	for _, n := range ns {
 		for _, pName := range strings.Split(*ps, ",") {
 			w, err := newWorld(n, pName, *hours)
@@ -73,15 +73,16 @@ func main() {
 				fail(err)
 			}
 			fmt.Printf("\nN=%d p=%s\n", n, pName)
-			fmt.Printf("  %-22s %7s %8s %10s %10s %10s %10s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h", "min-util%", "max-aband%")
+			fmt.Printf("  %-22s %7s %8s %10s %10s %10s %10s %8s %9s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h", "min-util%", "max-aband%", "dials/h", "hung-up%")
 			for _, name := range names {
 				label, agg, ok := runStrategy(w, name, *seeds, *ratioStep)
 				if !ok {
 					fail(fmt.Errorf("unknown strategy %q", name))
 				}
-				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f %10.1f %10.2f\n", label,
+				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f %10.1f %10.2f %8.0f %9.1f\n", label,
 					100*agg.Utilisation, 100*agg.Abandon, 100*agg.WorstHour, agg.AnswersHour,
-					100*agg.MinUtilisation, 100*agg.MaxAbandon)
+					100*agg.MinUtilisation, 100*agg.MaxAbandon, float64(agg.Dials)/float64(*seeds)/(*hours),
+					100*float64(agg.HungUp)/float64(max(agg.Dials, 1)))
 			}
 		}
 	}
@@ -176,6 +177,7 @@ func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) aggregate {
 		agg.AnswersHour += r.AnswersHour / float64(seeds)
 		agg.WorstHour = math.Max(agg.WorstHour, r.WorstHour)
 		agg.Dials += r.Dials
+		agg.HungUp += r.HungUp
 	}
 	return agg
 }
