@@ -34,6 +34,7 @@ func main() {
 	workers := flag.String("workers", "10,50,200", "worker counts, comma separated")
 	ps := flag.String("p", "0.1,0.3,0.5,drift", "chances a person answers, comma separated; drift moves from 0.5 to 0.1 and back over the day")
 	seeds := flag.Int("seeds", 5, "days simulated per world and strategy")
+	flag.IntVar(&firstSeed, "first-seed", 1, "seed of the first day (the next ones follow): other seeds, other days")
 	hours := flag.Float64("hours", 8, "length of a day")
 	strategies := flag.String("strategies", "one-per-free,fixed-ratio,vicidial,ours", "strategies to compare")
 	ratioStep := flag.Float64("ratio-step", 0.2, "step of the fixed-ratio sweep (levels 1 to 6)")
@@ -63,7 +64,7 @@ func main() {
 	}
 	names := strings.Split(*strategies, ",")
 	start := time.Now()
-	fmt.Printf("dialsim — %d seeds, %.0f h days, %s, %d CPUs\n", *seeds, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
+	fmt.Printf("dialsim — %d seeds from %d, %.0f h days, %s, %d CPUs\n", *seeds, firstSeed, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	fmt.Println("utilisation, abandon and answers/hour: mean over seeds; worst hour: highest over every seed's rolling hours;")
 	fmt.Println("min-util and max-aband: the worst seed's day; dials/h: dials placed an hour; hung-up%: dials hung up while ringing")
 	for _, n := range ns {
@@ -88,6 +89,9 @@ func main() {
 	}
 	fmt.Printf("\n(%.0f s)\n", time.Since(start).Seconds())
 }
+
+// firstSeed is the seed of each world's first simulated day.
+var firstSeed int
 
 // oursCfg is the pacing configuration "ours" runs with: the package's
 // defaults unless a flag changes them.
@@ -164,7 +168,7 @@ func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) aggregate {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = sim.Simulate(w, mk(), uint64(i+1))
+			out[i] = sim.Simulate(w, mk(), uint64(firstSeed+i))
 		}()
 	}
 	wg.Wait()
