@@ -170,7 +170,7 @@ func DefaultConfig() Config {
 		RateVariance:      1,
 		CensoredHandle:    true,
 		PruneMinRing:      MinRing + 2,
-		PruneLimit:        0.1,
+		PruneLimit:        0.05,
 		Estimator:         DefaultEstimatorConfig(),
 	}
 }

@@ -86,7 +86,7 @@ var settings = []setting{
 	{"DIALLER_MAX_CALL_SECONDS", "3600", "longest call placed", ""},
 	{"DIALLER_ABANDON_CAP", "0.03", "abandon rate each campaign stays under, per 24 hours and per 30 days", ""},
 	{"DIALLER_HANG_UP_AFTER_SECONDS", "17", "least ring before the pacer may hang up a dial whose answer would likely find no free worker (at least 15, the legal least ring)", ""},
-	{"DIALLER_HANG_UP_RISK", "0.1", "chance of abandon above which such a dial is hung up; 0: dials ring until answered or the ring timeout", ""},
+	{"DIALLER_HANG_UP_RISK", "0.05", "chance of abandon above which such a dial is hung up; 0: dials ring until answered or the ring timeout", ""},
 	{"DIALLER_DRAIN_SECONDS", "60", "on SIGTERM, how long calls placed may still be answered and attached", ""},
 	{"DIALLER_INDEX_WAIT_SECONDS", "300", "how long to wait at start for the indexes voxbridge creates", ""},
 	{"VOXBRIDGE_URL", "", "the Backend's base URL, for fleet capacity and selection", PlacerLiveKit},
