@@ -15,12 +15,15 @@ import (
 
 // attempt places one call and sees it through: ringing, then attached to a
 // worker, abandoned, or not reached; the call record and the contact follow
-// each step. It runs on dialCtx, which SIGTERM does not cancel.
-func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dial) {
+// each step. It runs on dialCtx, which SIGTERM does not cancel; the call is
+// placed on placeCtx, which the pacer cancels (errHungUp) to hang up a dial
+// still ringing.
+func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dial, placeCtx context.Context) {
 	ctx := d.dialCtx
 	defer func() {
 		c.mu.Lock()
 		delete(c.ringing, dial.CallID)
+		delete(c.hangups, dial.CallID)
 		c.mu.Unlock()
 		d.mu.Lock()
 		delete(d.calls, dial.CallID)
@@ -32,13 +35,38 @@ func (d *Dialler) attempt(epoch int64, c *campaign, doc store.Campaign, dial Dia
 	d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallRinging, StartedAt: placedAt})
 	d.m.dials.WithLabelValues(dial.CampaignID).Inc()
 
-	res, err := d.placer.Place(ctx, dial)
+	// Ringing ages count from here, the moment the call is placed (the
+	// pacer hangs up no dial that has rung less than its PruneMinRing).
+	c.mu.Lock()
+	c.ringing[dial.CallID] = d.now()
+	c.mu.Unlock()
+	res, err := d.placer.Place(placeCtx, dial)
 	if err != nil {
 		res = Placed{Result: Failed, Reason: err.Error()}
 	}
 	ring := res.Ring
 	if ring <= 0 {
 		ring = d.now().Sub(placedAt)
+	}
+	c.mu.Lock()
+	delete(c.hangups, dial.CallID)
+	c.mu.Unlock()
+	// Hung up by the pacer, unless the person answered first: a dial cut
+	// short, not one that rang out.
+	if res.Result != Answered && errors.Is(context.Cause(placeCtx), errHungUp) {
+		res = Placed{Result: NoAnswer, Ring: ring, Reason: errHungUp.Error()}
+		c.mu.Lock()
+		c.pacer.Estimator().ObserveHungUp(ring.Seconds())
+		c.mu.Unlock()
+		d.m.hungUp.WithLabelValues(dial.CampaignID).Inc()
+		d.m.results.WithLabelValues(dial.CampaignID, "hung_up").Inc()
+		d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallNoAnswer, EndedAt: d.now().UTC(),
+			RingSeconds: seconds(ring), Error: res.Reason})
+		next := compliance.AfterAttempt(doc, dial.Attempt, compliance.NotReached, d.now())
+		d.endLease(ctx, store.LeaseEnd{ContactID: dial.ContactID, Attempt: dial.Attempt, Epoch: epoch,
+			Status: next.Status, NextAttemptAt: next.NextAttemptAt, Outcome: store.OutcomeNoAnswer, CallID: dial.CallID})
+		log.Debug("hung up while ringing", "ring", ring.String())
+		return
 	}
 	d.m.results.WithLabelValues(dial.CampaignID, res.Result.String()).Inc()
 	d.m.ring.WithLabelValues(dial.CampaignID).Observe(ring.Seconds())

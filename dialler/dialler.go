@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -118,12 +119,15 @@ type attached struct{ at, wall time.Time }
 
 // campaign is the Dialler's memory of one campaign.
 type campaign struct {
-	mu        sync.Mutex // guards everything below; dial goroutines report here
-	doc       store.Campaign
-	pacer     *pacing.Pacer
-	ringing   map[string]time.Time // call id → placed at
-	busy      map[string]attached  // call id → when it was attached (trimmed to the pool's busy count)
-	attaching int                  // answered calls being handed to a worker
+	mu      sync.Mutex // guards everything below; dial goroutines report here
+	doc     store.Campaign
+	pacer   *pacing.Pacer
+	ringing map[string]time.Time // call id → placed at
+	// hangups hangs up a ringing dial (call id → cancel of its placement,
+	// given errHungUp); see Dialler.hangUp.
+	hangups   map[string]context.CancelCauseFunc
+	busy      map[string]attached // call id → when it was attached (trimmed to the pool's busy count)
+	attaching int                 // answered calls being handed to a worker
 	hour      pacing.Tally
 	day       pacing.Tally
 	month     pacing.Tally
@@ -256,7 +260,8 @@ func (d *Dialler) dialAll(ctx context.Context, epoch int64) error {
 				d.mu.Unlock()
 				return err
 			}
-			c = &campaign{pacer: p, ringing: map[string]time.Time{}, busy: map[string]attached{}}
+			c = &campaign{pacer: p, ringing: map[string]time.Time{}, hangups: map[string]context.CancelCauseFunc{},
+				busy: map[string]attached{}}
 			d.camps[doc.ID] = c
 		}
 		c.mu.Lock()
@@ -296,6 +301,8 @@ type plan struct {
 	zones      []string
 	campaignTZ bool
 	snap       pacing.Snapshot
+	// ringIDs holds the call id of each of snap.Ringing, in its order.
+	ringIDs []string
 }
 
 // dialOrg dials the campaigns of one organisation, which share its pool of
@@ -349,8 +356,24 @@ func (d *Dialler) dialOrg(ctx context.Context, epoch int64, org string, camps []
 		share := shares[p.claim.ID]
 		p.snap.Free = share
 		p.c.mu.Lock()
+		// Dials that have rung long enough and whose answer would now
+		// likely find no worker are hung up first; the dials of this tick
+		// are decided without them.
+		var hang []string
+		if cut := p.c.pacer.Prune(p.snap); len(cut) > 0 {
+			ringing, ids := p.snap.Ringing[:0:0], p.ringIDs[:0:0]
+			for j, age := range p.snap.Ringing {
+				if slices.Contains(cut, j) {
+					hang = append(hang, p.ringIDs[j])
+					continue
+				}
+				ringing, ids = append(ringing, age), append(ids, p.ringIDs[j])
+			}
+			p.snap.Ringing, p.ringIDs = ringing, ids
+		}
 		dec := p.c.pacer.Decide(p.snap)
 		p.c.mu.Unlock()
+		d.hangUp(p.c, hang)
 		n := fairshare.Limit(p.claim, share, len(p.snap.Ringing), dec.Dials)
 		mode := dec.Mode.String()
 		if !p.claim.Predictive {
@@ -452,8 +475,10 @@ func (d *Dialler) planCampaign(ctx context.Context, c *campaign, pool Pool, now 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	snap := pacing.Snapshot{Hour: c.hour, Day: c.day, Month: c.month}
-	for _, at := range c.ringing {
+	var ringIDs []string
+	for id, at := range c.ringing {
 		snap.Ringing = append(snap.Ringing, now.Sub(at).Seconds())
+		ringIDs = append(ringIDs, id)
 	}
 	for _, a := range c.busy {
 		snap.Busy = append(snap.Busy, now.Sub(a.at).Seconds())
@@ -462,9 +487,9 @@ func (d *Dialler) planCampaign(ctx context.Context, c *campaign, pool Pool, now 
 	claim := fairshare.Claim{ID: doc.ID, Weight: max(doc.Priority, 1), Want: want,
 		Predictive: !compliance.OverBudget(c.day, c.month, d.cfg.AbandonCap)}
 	if want == 0 {
-		return &plan{c: c, claim: claim, snap: snap}, nil
+		return &plan{c: c, claim: claim, snap: snap, ringIDs: ringIDs}, nil
 	}
-	return &plan{c: c, claim: claim, zones: open, campaignTZ: campaignOpen, snap: snap}, nil
+	return &plan{c: c, claim: claim, zones: open, campaignTZ: campaignOpen, snap: snap, ringIDs: ringIDs}, nil
 }
 
 // refreshTally re-reads a campaign's abandon tallies from its call records.
@@ -614,8 +639,10 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 			UndoAttempt: true})
 		return false
 	}
+	placeCtx, hang := context.WithCancelCause(d.dialCtx)
 	c.mu.Lock()
 	c.ringing[callID] = now
+	c.hangups[callID] = hang
 	c.mu.Unlock()
 	d.mu.Lock()
 	d.calls[callID] = true
@@ -623,7 +650,8 @@ func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store
 	d.inflight.Add(1)
 	go func() {
 		defer d.inflight.Done()
-		d.attempt(epoch, c, doc, dial)
+		defer hang(nil)
+		d.attempt(epoch, c, doc, dial, placeCtx)
 	}()
 	return true
 }
@@ -675,4 +703,22 @@ func (d *Dialler) releaseNumber(orgID, phone, callID string) {
 		delete(d.numbers, key)
 	}
 	d.mu.Unlock()
+}
+
+// errHungUp is the cause given to a ringing dial's placement when the
+// pacer hangs it up.
+var errHungUp = errors.New("hung up while ringing: the pacer expected no free worker for its answer")
+
+// hangUp hangs up the ringing dials of c named by ids (see
+// pacing.Pacer.Prune): each one's placement is cancelled, which ends the
+// call before it is answered.
+func (d *Dialler) hangUp(c *campaign, ids []string) {
+	for _, id := range ids {
+		c.mu.Lock()
+		hang := c.hangups[id]
+		c.mu.Unlock()
+		if hang != nil {
+			hang(errHungUp)
+		}
+	}
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	// numberBusy counts leases given back because the number had a call
 	// in flight in the organisation.
 	numberBusy prometheus.Counter
+	hungUp     *prometheus.CounterVec // campaign
 }
 
 func newMetrics() *metrics {
@@ -59,11 +60,13 @@ func newMetrics() *metrics {
 			Help: "Expired leases recovered, by what was found: answered, ended, live, dead."}, []string{"action"}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "vox_dialler_lease_writes_refused_total",
 			Help: "Lease writes refused because a newer leader owns the contact."}),
+		hungUp: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vox_dialler_hung_up_total",
+			Help: "Dials hung up while ringing because the pacer expected no free worker for their answer, per campaign."}, []string{"campaign"}),
 		numberBusy: prometheus.NewCounter(prometheus.CounterOpts{Name: "vox_dialler_number_busy_total",
 			Help: "Leases given back without an attempt because the number had a call in flight in the organisation."}),
 	}
 	m.reg.MustRegister(m.dials, m.results, m.answers, m.abandons, m.ratio, m.mode, m.ring, m.ringing,
-		m.leader, m.epoch, m.ticks, m.tickSecs, m.recovered, m.refused, m.numberBusy,
+		m.leader, m.epoch, m.ticks, m.tickSecs, m.recovered, m.refused, m.numberBusy, m.hungUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -19,5 +19,11 @@
 // falls back to dialling only for workers that will certainly be free
 // whenever the rolling hour, the 24 hours or the 30 days come near the cap.
 //
+// Before each decision, [Pacer.Prune] names the dials to hang up: those that
+// have rung the least ring the law requires (with a margin) and whose answer
+// would now, with what the tick knows, likely find no free worker — counts
+// of answers and of workers released taken as Poisson. A hung-up dial is a
+// censored observation of the answer rate ([Estimator.ObserveHungUp]).
+//
 // pacing imports nothing from this module.
 package pacing

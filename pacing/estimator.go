@@ -303,3 +303,45 @@ func handleCDF(mu, sigma, x float64) float64 {
 	}
 	return 0.5 * math.Erfc(-(math.Log(x)-mu)/(sigma*math.Sqrt2))
 }
+
+// ObserveHungUp records a dial the dialler hung up after ringSeconds
+// without an answer. Its outcome is censored, not a no-answer: it counts as
+// what the dials still unanswered at that age go on to be, by the current
+// estimates — a person, a machine or nobody in proportion, and the answers
+// spread over the ring times after ringSeconds (Efron's redistribution to
+// the right, which makes the estimates the Kaplan–Meier ones). Counting it
+// as a no-answer would make the answer rate look lower than it is, and
+// leaving it out would make it look higher.
+func (e *Estimator) ObserveHungUp(ringSeconds float64) {
+	pH, pM := e.PHuman(), e.PMachine()
+	g := e.RingCDF(ringSeconds)
+	still := 1 - (pH+pM)*g
+	if still <= 1e-9 || g >= 1 {
+		e.ObserveDial(NoAnswer, 0)
+		return
+	}
+	h := pH * (1 - g) / still
+	m := pM * (1 - g) / still
+	// The later ring times, by the current estimate, before it changes.
+	var later [ringBins]float64
+	from := int(math.Max(ringSeconds, 0))
+	for b := from; b < ringBins; b++ {
+		lo := math.Max(float64(b), ringSeconds)
+		later[b] = (e.RingCDF(float64(b+1)) - e.RingCDF(lo)) / (1 - g)
+	}
+	e.observed++
+	e.dials = e.dials*e.dialDecay + 1
+	e.humans = e.humans*e.dialDecay + h
+	e.machines = e.machines*e.dialDecay + m
+	e.fastDials = e.fastDials*e.fastDecay + 1
+	e.fastHumans = e.fastHumans*e.fastDecay + h
+	// The ring times decay per answer, as in ObserveDial: this dial is
+	// h+m of one.
+	decay := math.Pow(e.dialDecay, h+m)
+	e.ringTotal = 0
+	for b := range e.ring {
+		e.ring[b] = e.ring[b]*decay + (h+m)*later[b]
+		e.ringTotal += e.ring[b]
+	}
+	e.dirty = true
+}

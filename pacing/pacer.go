@@ -3,6 +3,7 @@ package pacing
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Tally counts people who answered and calls abandoned over a window.
@@ -133,9 +134,22 @@ type Config struct {
 	// observations), so that the short calls which end first do not make
 	// the pacer expect workers back sooner than they come.
 	CensoredHandle bool
+	// PruneMinRing is the least a dial rings before the pacer may hang it
+	// up, in seconds, counted from when it was placed: at least MinRing,
+	// with room for the carrier's call set-up before the phone rings.
+	PruneMinRing float64
+	// PruneLimit is the predicted chance of abandon above which a dial that
+	// has rung PruneMinRing is hung up (0: dials ring until answered or the
+	// ring timeout). See [Pacer.Prune].
+	PruneLimit float64
 	// Estimator configures the world model.
 	Estimator EstimatorConfig
 }
+
+// MinRing is the least a dial rings before the dialler may hang it up
+// unanswered, in seconds: 15, what the US (47 CFR 64.1200(a)(6)) and UK
+// (Ofcom's persistent misuse policy) rules require.
+const MinRing = 15
 
 // DefaultConfig keeps every window under the 3% cap with margin.
 func DefaultConfig() Config {
@@ -145,7 +159,7 @@ func DefaultConfig() Config {
 		HourGuard:         0.9,
 		Gain:              0.1,
 		MinThreshold:      0.002,
-		MaxThreshold:      0.05,
+		MaxThreshold:      0.08,
 		GuardThreshold:    0.001,
 		HourZ:             2,
 		HourMinTally:      100,
@@ -155,6 +169,8 @@ func DefaultConfig() Config {
 		Confidence:        0,
 		RateVariance:      1,
 		CensoredHandle:    true,
+		PruneMinRing:      MinRing + 2,
+		PruneLimit:        0.05,
 		Estimator:         DefaultEstimatorConfig(),
 	}
 }
@@ -176,6 +192,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pacing: gain %v must be > 0", c.Gain)
 	case c.MaxDialsPerWorker <= 0:
 		return fmt.Errorf("pacing: max dials per worker %v must be > 0", c.MaxDialsPerWorker)
+	case c.PruneLimit < 0 || c.PruneLimit >= 1:
+		return fmt.Errorf("pacing: prune limit %v must be in [0, 1)", c.PruneLimit)
+	case c.PruneLimit > 0 && c.PruneMinRing < MinRing:
+		return fmt.Errorf("pacing: prune min ring %vs must be at least %vs", c.PruneMinRing, MinRing)
 	}
 	return nil
 }
@@ -379,6 +399,44 @@ func (p *Pacer) marginal(free, n int) float64 {
 
 func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
+// poissonDeficit is P(A >= free + R) for independent Poisson counts R (mean
+// rel: workers released) and A (mean ans: people answering): the chance
+// that free workers and those released are all taken.
+func poissonDeficit(free int, rel, ans float64) float64 {
+	if ans <= 0 {
+		if free <= 0 {
+			return 1
+		}
+		return 0
+	}
+	// tail[k] = P(A >= k), built up from the pmf.
+	kMax := free + int(rel+10*math.Sqrt(rel)+10)
+	var total float64
+	pr := math.Exp(-rel) // P(R = 0)
+	for r := 0; free+r <= kMax; r++ {
+		total += pr * poissonTail(free+r, ans)
+		pr *= rel / float64(r+1)
+		if pr < 1e-12 && float64(r) > rel {
+			break
+		}
+	}
+	return math.Min(1, total)
+}
+
+// poissonTail is P(A >= k) for A Poisson with mean m.
+func poissonTail(k int, m float64) float64 {
+	if k <= 0 {
+		return 1
+	}
+	// 1 - P(A <= k-1)
+	pmf, cdf := math.Exp(-m), 0.0
+	for j := 0; j < k; j++ {
+		cdf += pmf
+		pmf *= m / float64(j+1)
+	}
+	return math.Max(0, 1-cdf)
+}
+
 func resize(b []float64, n int) []float64 {
 	if cap(b) < n {
 		return make([]float64, n)
@@ -398,4 +456,83 @@ func clamp(v, lo, hi int) int {
 		return hi
 	}
 	return v
+}
+
+// Prune returns the indices in s.Ringing of the dials to hang up now,
+// before Decide (which is then given the snapshot without them): dials that
+// have rung at least Config.PruneMinRing seconds and whose chance of finding
+// no free worker, should a person answer them, is over Config.PruneLimit.
+// The riskiest goes first, and each one hung up lowers the risk of the
+// others. A dial is placed on a forecast 5 to 25 seconds ahead; by the time
+// it has rung 15 seconds the dialler knows much more about the workers its
+// answer would need, and hanging up the few that would now likely be
+// abandoned costs a few answers and saves most abandons. None while the
+// pacer is still learning, and none when PruneLimit is 0.
+func (p *Pacer) Prune(s Snapshot) []int {
+	if p.cfg.PruneLimit <= 0 || p.est.Observed() < p.cfg.LearnDials {
+		return nil
+	}
+	p.prepare(s)
+	k := p.horizon()
+	pH := p.est.PHumanUpper(p.cfg.Confidence)
+	pA := math.Min(1, pH+p.est.PMachine())
+	timeout := p.est.RingTimeout()
+	var out []int
+	for {
+		worst, worstRisk := -1, p.cfg.PruneLimit
+		for j, a := range s.Ringing {
+			if a < p.cfg.PruneMinRing || a >= timeout || slices.Contains(out, j) {
+				continue
+			}
+			if r := p.ringingRisk(s.Free, a, pH, pA, k); r > worstRisk {
+				worst, worstRisk = j, r
+			}
+		}
+		if worst < 0 {
+			return out
+		}
+		out = append(out, worst)
+		// The others no longer count on its answer.
+		a := s.Ringing[worst]
+		ga := p.est.RingCDF(a)
+		still := 1 - pA*ga
+		for i := 1; i <= k; i++ {
+			q := pH * (p.est.RingCDF(a+float64(i)) - ga) / still
+			p.ansMean[i] -= q
+			p.ansVar[i] -= q * (1 - q)
+		}
+	}
+}
+
+// ringingRisk is the predicted chance that a dial which has rung a seconds,
+// if a person answers it, finds no free worker (prepare must have run with
+// it among the ringing dials).
+func (p *Pacer) ringingRisk(free int, a, pH, pA float64, k int) float64 {
+	ga := p.est.RingCDF(a)
+	still := 1 - pA*ga
+	if still <= 1e-9 {
+		return 0
+	}
+	var risk, mass float64
+	prev := ga
+	for i := 1; i <= k; i++ {
+		g := p.est.RingCDF(a + float64(i))
+		w := pH * (g - prev) / still // answered in second i
+		prev = g
+		if w <= 0 {
+			continue
+		}
+		// No worker is free when it is answered if the other dials'
+		// answers by then outnumber the free workers and the calls that
+		// end meanwhile. Both are counts of rare events, often a handful,
+		// where a normal approximation errs badly (one free worker and no
+		// other dial ringing is no risk at all): take them as Poisson.
+		own := pH * (g - ga) / still
+		risk += w * poissonDeficit(free, p.relMean[i], math.Max(p.ansMean[i]-own, 0))
+		mass += w
+	}
+	if mass <= 0 {
+		return 0
+	}
+	return risk / mass
 }

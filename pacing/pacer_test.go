@@ -2,6 +2,8 @@ package pacing
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -19,6 +21,9 @@ func TestConfigValidate(t *testing.T) {
 		{"thresholds inverted", mod(func(c *Config) { c.MinThreshold, c.MaxThreshold = 0.5, 0.1 }), false},
 		{"no gain", mod(func(c *Config) { c.Gain = 0 }), false},
 		{"no dials per worker", mod(func(c *Config) { c.MaxDialsPerWorker = 0 }), false},
+		{"hang-ups under the legal least ring", mod(func(c *Config) { c.PruneMinRing = MinRing - 1 }), false},
+		{"hang-up limit of 1", mod(func(c *Config) { c.PruneLimit = 1 }), false},
+		{"no hang-ups, any least ring", mod(func(c *Config) { c.PruneLimit, c.PruneMinRing = 0, 0 }), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,5 +305,81 @@ func TestFastEstimateFollowsARise(t *testing.T) {
 	e2.ObserveDial(Human, 10)
 	if e2.PHumanUpper(0) != e2.PHuman() {
 		t.Errorf("without the fast estimate the plan %.3f differs from the estimate %.3f", e2.PHumanUpper(0), e2.PHuman())
+	}
+}
+
+// TestPrune: with every worker taken and none coming free soon, the dials
+// that have rung the least ring are hung up, the riskiest first, and the
+// younger ones ring on; with workers free for their answers, none is; a
+// pacer still learning, or told not to, hangs up nothing.
+func TestPrune(t *testing.T) {
+	p := trained(t)
+	full := Snapshot{Free: 0, Busy: ages(10, 5), Ringing: []float64{5, 18, 20, 16.9, 22}}
+	got := p.Prune(full)
+	slices.Sort(got)
+	if want := []int{1, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("no worker free: hung up %v, want %v (the dials that rang at least %v s)", got, want, p.cfg.PruneMinRing)
+	}
+	if got := p.Prune(Snapshot{Free: 10, Busy: ages(10, 5), Ringing: []float64{18, 20, 22}}); len(got) != 0 {
+		t.Errorf("ten workers free for three dials: hung up %v, want none", got)
+	}
+	// One free worker for one old dial: no other answer can take it first.
+	if got := p.Prune(Snapshot{Free: 1, Busy: ages(10, 5), Ringing: []float64{18}}); len(got) != 0 {
+		t.Errorf("one free worker for one old dial: hung up %v, want none", got)
+	}
+	// One free worker for eight old dials: some ring on, as each one hung
+	// up lowers the risk of the rest.
+	if got := p.Prune(Snapshot{Free: 1, Busy: ages(10, 5), Ringing: ages(8, 18)}); len(got) == 0 || len(got) == 8 {
+		t.Errorf("one free worker for eight old dials: hung up %v, want some but not all", got)
+	}
+
+	learning, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := learning.Prune(full); len(got) != 0 {
+		t.Errorf("a pacer still learning hung up %v", got)
+	}
+	cfg := DefaultConfig()
+	cfg.PruneLimit = 0
+	off, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(off.Estimator(), 1000)
+	if got := off.Prune(full); len(got) != 0 {
+		t.Errorf("PruneLimit 0 hung up %v", got)
+	}
+}
+
+// TestHungUpDialsKeepTheAnswerRate: dials hung up after 17 s of ringing
+// are censored observations. Counting them as no-answers would make the
+// answer rate look lower than it is (and the pacer over-dial); the
+// estimate stays at the true 30%.
+func TestHungUpDialsKeepTheAnswerRate(t *testing.T) {
+	e := NewEstimator(DefaultEstimatorConfig())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		ring := 5 + 20*rng.Float64()
+		u := rng.Float64()
+		switch {
+		case u < 0.4 && ring < 17: // answered before the hang-up
+			if u < 0.3 {
+				e.ObserveDial(Human, ring)
+			} else {
+				e.ObserveDial(Machine, ring)
+			}
+		case rng.Float64() < 0.5: // half of the rest are hung up at 17 s
+			e.ObserveHungUp(17)
+		case u < 0.3:
+			e.ObserveDial(Human, ring)
+		case u < 0.4:
+			e.ObserveDial(Machine, ring)
+		default:
+			e.ObserveDial(NoAnswer, 0)
+		}
+	}
+	if got := e.PHuman(); math.Abs(got-0.3) > 0.03 {
+		t.Errorf("PHuman = %.3f with hung-up dials, want 0.30±0.03", got)
 	}
 }

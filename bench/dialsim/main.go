@@ -34,6 +34,7 @@ func main() {
 	workers := flag.String("workers", "10,50,200", "worker counts, comma separated")
 	ps := flag.String("p", "0.1,0.3,0.5,drift", "chances a person answers, comma separated; drift moves from 0.5 to 0.1 and back over the day")
 	seeds := flag.Int("seeds", 5, "days simulated per world and strategy")
+	flag.IntVar(&firstSeed, "first-seed", 1, "seed of the first day (the next ones follow): other seeds, other days")
 	hours := flag.Float64("hours", 8, "length of a day")
 	strategies := flag.String("strategies", "one-per-free,fixed-ratio,vicidial,ours", "strategies to compare")
 	ratioStep := flag.Float64("ratio-step", 0.2, "step of the fixed-ratio sweep (levels 1 to 6)")
@@ -52,6 +53,8 @@ func main() {
 	flag.Float64Var(&oursCfg.Estimator.HalfLifeDials, "half-life-dials", def.Estimator.HalfLifeDials, "ours: memory of the answer rate, in dials")
 	flag.Float64Var(&oursCfg.MinThreshold, "min-threshold", def.MinThreshold, "ours: lowest steered threshold (equal to -max-threshold: a fixed threshold, for frontier sweeps)")
 	flag.Float64Var(&oursCfg.MaxThreshold, "max-threshold", def.MaxThreshold, "ours: highest steered threshold")
+	flag.Float64Var(&oursCfg.PruneMinRing, "prune-min-ring", def.PruneMinRing, "ours: least ring, in seconds, before a dial may be hung up")
+	flag.Float64Var(&oursCfg.PruneLimit, "prune-limit", def.PruneLimit, "ours: hang up dials rung that long whose chance of abandon is over this (0: never)")
 	flag.Float64Var(&oursCfg.Cap, "cap", def.Cap, "ours: abandon cap of the guards and of the over-budget rule (0.5 with -hour-z 0: no guard, for frontier sweeps)")
 	flag.Parse()
 
@@ -61,9 +64,9 @@ func main() {
 	}
 	names := strings.Split(*strategies, ",")
 	start := time.Now()
-	fmt.Printf("dialsim — %d seeds, %.0f h days, %s, %d CPUs\n", *seeds, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
+	fmt.Printf("dialsim — %d seeds from %d, %.0f h days, %s, %d CPUs\n", *seeds, firstSeed, *hours, time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	fmt.Println("utilisation, abandon and answers/hour: mean over seeds; worst hour: highest over every seed's rolling hours;")
-	fmt.Println("min-util and max-aband: the worst seed's day")
+	fmt.Println("min-util and max-aband: the worst seed's day; dials/h: dials placed an hour; hung-up%: dials hung up while ringing")
 	for _, n := range ns {
 		for _, pName := range strings.Split(*ps, ",") {
 			w, err := newWorld(n, pName, *hours)
@@ -71,20 +74,24 @@ func main() {
 				fail(err)
 			}
 			fmt.Printf("\nN=%d p=%s\n", n, pName)
-			fmt.Printf("  %-22s %7s %8s %10s %10s %10s %10s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h", "min-util%", "max-aband%")
+			fmt.Printf("  %-22s %7s %8s %10s %10s %10s %10s %8s %9s\n", "strategy", "util%", "aband%", "worst-h%", "answers/h", "min-util%", "max-aband%", "dials/h", "hung-up%")
 			for _, name := range names {
 				label, agg, ok := runStrategy(w, name, *seeds, *ratioStep)
 				if !ok {
 					fail(fmt.Errorf("unknown strategy %q", name))
 				}
-				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f %10.1f %10.2f\n", label,
+				fmt.Printf("  %-22s %7.1f %8.2f %10.2f %10.0f %10.1f %10.2f %8.0f %9.1f\n", label,
 					100*agg.Utilisation, 100*agg.Abandon, 100*agg.WorstHour, agg.AnswersHour,
-					100*agg.MinUtilisation, 100*agg.MaxAbandon)
+					100*agg.MinUtilisation, 100*agg.MaxAbandon, float64(agg.Dials)/float64(*seeds)/(*hours),
+					100*float64(agg.HungUp)/float64(max(agg.Dials, 1)))
 			}
 		}
 	}
 	fmt.Printf("\n(%.0f s)\n", time.Since(start).Seconds())
 }
+
+// firstSeed is the seed of each world's first simulated day.
+var firstSeed int
 
 // oursCfg is the pacing configuration "ours" runs with: the package's
 // defaults unless a flag changes them.
@@ -161,7 +168,7 @@ func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) aggregate {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i] = sim.Simulate(w, mk(), uint64(i+1))
+			out[i] = sim.Simulate(w, mk(), uint64(firstSeed+i))
 		}()
 	}
 	wg.Wait()
@@ -174,6 +181,7 @@ func runSeeds(w sim.World, seeds int, mk func() sim.Strategy) aggregate {
 		agg.AnswersHour += r.AnswersHour / float64(seeds)
 		agg.WorstHour = math.Max(agg.WorstHour, r.WorstHour)
 		agg.Dials += r.Dials
+		agg.HungUp += r.HungUp
 	}
 	return agg
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/voxplatform/vox/lkapi"
+	"github.com/voxplatform/vox/pacing"
 	"github.com/voxplatform/vox/svcauth"
 )
 
@@ -33,8 +34,13 @@ type config struct {
 	AttachTimeout time.Duration
 	MaxCall       time.Duration
 	AbandonCap    float64
-	Drain         time.Duration
-	IndexWait     time.Duration
+	// HangUpAfter and HangUpRisk: the pacer hangs up a dial that has rung
+	// HangUpAfter and whose predicted chance of abandon is over HangUpRisk
+	// (0: never).
+	HangUpAfter time.Duration
+	HangUpRisk  float64
+	Drain       time.Duration
+	IndexWait   time.Duration
 
 	// livekit placer
 	BackendURL    string
@@ -79,6 +85,8 @@ var settings = []setting{
 	{"DIALLER_ATTACH_TIMEOUT_SECONDS", "10", "how long handing an answered call to a worker may take before it is abandoned", ""},
 	{"DIALLER_MAX_CALL_SECONDS", "3600", "longest call placed", ""},
 	{"DIALLER_ABANDON_CAP", "0.03", "abandon rate each campaign stays under, per 24 hours and per 30 days", ""},
+	{"DIALLER_HANG_UP_AFTER_SECONDS", "17", "least ring before the pacer may hang up a dial whose answer would likely find no free worker (at least 15, the legal least ring)", ""},
+	{"DIALLER_HANG_UP_RISK", "0.05", "chance of abandon above which such a dial is hung up; 0: dials ring until answered or the ring timeout", ""},
 	{"DIALLER_DRAIN_SECONDS", "60", "on SIGTERM, how long calls placed may still be answered and attached", ""},
 	{"DIALLER_INDEX_WAIT_SECONDS", "300", "how long to wait at start for the indexes voxbridge creates", ""},
 	{"VOXBRIDGE_URL", "", "the Backend's base URL, for fleet capacity and selection", PlacerLiveKit},
@@ -224,6 +232,8 @@ func loadConfig(getenv func(string) string, args []string) (config, error) {
 	c.AttachTimeout = seconds("DIALLER_ATTACH_TIMEOUT_SECONDS", 0.1, 120)
 	c.MaxCall = seconds("DIALLER_MAX_CALL_SECONDS", 10, 4*3600)
 	c.AbandonCap = number("DIALLER_ABANDON_CAP", 0.001, 0.5)
+	c.HangUpAfter = seconds("DIALLER_HANG_UP_AFTER_SECONDS", pacing.MinRing, 120)
+	c.HangUpRisk = number("DIALLER_HANG_UP_RISK", 0, 0.99)
 	c.Drain = seconds("DIALLER_DRAIN_SECONDS", 0, 3600)
 	c.IndexWait = seconds("DIALLER_INDEX_WAIT_SECONDS", 0, 86400)
 	switch c.Placer {

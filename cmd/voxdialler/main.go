@@ -128,10 +128,12 @@ func serve(cfg config, logger *slog.Logger) error {
 	}
 	defer closeWorld()
 	el := leader.New(st, cfg.Owner, cfg.LeaderTTL, logger)
+	pc := pacing.DefaultConfig()
+	pc.PruneMinRing, pc.PruneLimit = cfg.HangUpAfter.Seconds(), cfg.HangUpRisk
 	d, err := dialler.New(dialler.Config{
 		Owner: cfg.Owner, Interval: cfg.Interval, LeaderTTL: cfg.LeaderTTL, RingTimeout: cfg.RingTimeout,
 		AttachTimeout: cfg.AttachTimeout, MaxCall: cfg.MaxCall, AbandonCap: cfg.AbandonCap, DrainTimeout: cfg.Drain,
-		TallyEvery: 30 * time.Second, Pacing: pacing.DefaultConfig(),
+		TallyEvery: 30 * time.Second, Pacing: pc,
 	}, st, el, placer, attacher, capacity, logger)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 
 	"github.com/voxplatform/vox/dialler"
@@ -35,10 +36,16 @@ func (p *Placer) Place(ctx context.Context, d dialler.Dial) (dialler.Placed, err
 	if err == nil {
 		return dialler.Placed{Result: dialler.Answered, SIPStatus: 200, Ring: ring}, nil
 	}
-	// Whatever happened, no half-placed call stays behind.
 	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer dcancel()
+	// Given up by the dialler (the pacer hanging up a ringing dial, or a
+	// drain running out): the callee may have answered a moment before. A
+	// person on the line is handed on, not hung up.
+	if ctx.Err() != nil && p.answered(dctx, d) {
+		return dialler.Placed{Result: dialler.Answered, SIPStatus: 200, Ring: ring}, nil
+	}
+	// Whatever happened, no half-placed call stays behind.
 	_ = p.lk.DeleteRoom(dctx, d.Room)
-	dcancel()
 	var f *lkapi.CallFailed
 	if errors.As(err, &f) {
 		res := dialler.Failed
@@ -57,6 +64,22 @@ func (p *Placer) Place(ctx context.Context, d dialler.Dial) (dialler.Placed, err
 		return dialler.Placed{Result: dialler.NoAnswer, Ring: ring, Reason: "no answer: " + err.Error()}, nil
 	}
 	return dialler.Placed{Result: dialler.Failed, Ring: ring, Reason: err.Error()}, nil
+}
+
+// answered reports whether the callee of d is in its room with an answered
+// call (LiveKit SIP's participant attribute sip.callStatus "active"; the
+// participant is in the room while it rings too).
+func (p *Placer) answered(ctx context.Context, d dialler.Dial) bool {
+	ps, err := p.lk.ListParticipants(ctx, d.Room)
+	if err != nil {
+		return false
+	}
+	for _, pi := range ps {
+		if pi.Identity == d.Identity && pi.Attributes[livekit.AttrSIPCallStatus] == "active" {
+			return true
+		}
+	}
+	return false
 }
 
 // Hangup implements dialler.Placer: deleting the room hangs the callee up.

@@ -188,3 +188,87 @@ func TestCampaignThroughLiveKit(t *testing.T) {
 		t.Errorf("%d calls attached with their callee in the room, want 12", len(att.attached))
 	}
 }
+
+// TestGivingUpOnARingingCall: a placement given up while the phone rings
+// (the pacer hanging up its dial) ends the call — the phone stops ringing
+// and the room is gone — while one given up just after the callee picked
+// up, before LiveKit's answer came back, is handed on as answered: a person
+// on the line is not hung up.
+func TestGivingUpOnARingingCall(t *testing.T) {
+	srv := testlivekit.Start(t, testlivekit.Options{})
+	sip := srv.StartSIP(t)
+	ctx := context.Background()
+	lk, err := lkapi.New(lkapi.Config{URL: srv.URL, Key: srv.Key, Secret: srv.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunk, err := lk.CreateOutboundTrunk(ctx, "carrier", "sip.carrier.test", []string{"+15550000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	placer := lkplace.New(lk)
+	place := func(number string, ph testlivekit.Phone, giveUp func(*testlivekit.Call)) (dialler.Placed, *testlivekit.Call) {
+		t.Helper()
+		sip.SetPhone(number, ph)
+		callID, room, identity := dialler.Names(store.NewID(), 1)
+		d := dialler.Dial{CallID: callID, Room: room, Identity: identity, To: number, From: "+15550000001",
+			TrunkID: trunk, RingTimeout: 20 * time.Second, MaxCall: time.Minute}
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		res := make(chan dialler.Placed, 1)
+		go func() {
+			r, err := placer.Place(pctx, d)
+			if err != nil {
+				r = dialler.Placed{Result: dialler.Failed, Reason: err.Error()}
+			}
+			res <- r
+		}()
+		c := sip.WaitCall(t, number, 10*time.Second)
+		giveUp(c)
+		cancel()
+		select {
+		case r := <-res:
+			return r, c
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: Place did not return after it was given up", number)
+			return dialler.Placed{}, nil
+		}
+	}
+
+	// Ringing: given up a moment after it started to ring.
+	r, c := place("+15552100001", testlivekit.Phone{Answer: testlivekit.NoAnswer}, func(*testlivekit.Call) {
+		time.Sleep(500 * time.Millisecond)
+	})
+	if r.Result == dialler.Answered {
+		t.Fatalf("a call given up while ringing came back answered: %+v", r)
+	}
+	select {
+	case <-c.Ended():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the phone still rings after the call was given up")
+	}
+	select {
+	case <-c.Answered():
+		t.Fatal("the phone given up on was answered")
+	default:
+	}
+
+	// Answered, LiveKit's answer late: given up as the phone picks up.
+	r, c = place("+15552100002", testlivekit.Phone{Answer: testlivekit.Answers, RingFor: 300 * time.Millisecond,
+		AnsweredLate: 3 * time.Second}, func(c *testlivekit.Call) {
+		select {
+		case <-c.Answered():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the phone did not answer")
+		}
+	})
+	if r.Result != dialler.Answered {
+		t.Fatalf("a call given up just after the callee answered: %+v, want answered", r)
+	}
+	select {
+	case <-c.Ended():
+		t.Fatal("the callee who had answered was hung up")
+	case <-time.After(time.Second):
+	}
+	c.Hangup()
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/livekit/psrpc/pkg/info"
 	"github.com/livekit/psrpc/pkg/rand"
 	"github.com/livekit/psrpc/pkg/server"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,6 +41,11 @@ type Phone struct {
 	SayAfter time.Duration
 	// HangupAfter hangs the phone up this long after answering; 0 never.
 	HangupAfter time.Duration
+	// AnsweredLate delays the answer to a CreateSIPParticipant that waits
+	// until answered by this long after the phone picked up (a slow
+	// signalling path), so that the caller may give up on a call that is
+	// in fact answered.
+	AnsweredLate time.Duration
 }
 
 // Call is one call the stand-in carried, outbound or inbound.
@@ -288,6 +294,10 @@ func (s *SIP) createSIPParticipant(ctx context.Context, req *rpc.InternalCreateS
 	}
 	select {
 	case <-c.answered:
+		select {
+		case <-time.After(ph.AnsweredLate):
+		case <-ctx.Done():
+		}
 		return resp, nil
 	default:
 	}
@@ -345,6 +355,10 @@ func (s *SIP) answer(c *Call, p *Participant, ph Phone, _ time.Duration) {
 	c.status = 200
 	c.mu.Unlock()
 	p.Room.LocalParticipant.SetAttributes(map[string]string{livekit.AttrSIPCallStatus: "active"})
+	// As livekit-sip does, the participant is marked active before the
+	// call counts as answered (and CreateSIPParticipant returns): wait
+	// until the server has the attribute.
+	s.waitActive(c)
 	close(c.answered)
 	if len(ph.Say) > 0 {
 		select {
@@ -352,6 +366,26 @@ func (s *SIP) answer(c *Call, p *Participant, ph Phone, _ time.Duration) {
 			_ = p.Play(ph.Say)
 		case <-c.ended:
 		}
+	}
+}
+
+// waitActive waits (up to 2 s) until the server shows c's participant with
+// the SIP call status "active".
+func (s *SIP) waitActive(c *Call) {
+	rooms := lksdk.NewRoomServiceClient(s.srv.HTTPURL, s.srv.Key, s.srv.Secret)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		res, err := rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: c.Room})
+		cancel()
+		if err == nil {
+			for _, pi := range res.Participants {
+				if pi.Identity == c.Identity && pi.Attributes[livekit.AttrSIPCallStatus] == "active" {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -100,6 +100,12 @@ type Paced struct {
 	cap float64
 }
 
+// Prune implements Pruner.
+func (o *Paced) Prune(_ float64, s pacing.Snapshot) []int { return o.p.Prune(s) }
+
+// HungUp implements Pruner.
+func (o *Paced) HungUp(ring float64) { o.p.Estimator().ObserveHungUp(ring) }
+
 // NewPaced returns a [pacing.Pacer] with cfg as a Strategy.
 func NewPaced(cfg pacing.Config) (*Paced, error) {
 	p, err := pacing.New(cfg)

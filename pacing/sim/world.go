@@ -34,6 +34,14 @@ type Strategy interface {
 	Answered(abandoned bool)
 }
 
+// Pruner is a Strategy that may hang up dials still ringing: Prune returns
+// indices into s.Ringing, called before Decide at each tick.
+type Pruner interface {
+	Prune(now float64, s pacing.Snapshot) []int
+	// HungUp reports a dial hung up after ring seconds.
+	HungUp(ring float64)
+}
+
 // Result is what one simulated day measured.
 type Result struct {
 	Utilisation float64 // busy worker-seconds / (workers × day)
@@ -41,6 +49,7 @@ type Result struct {
 	WorstHour   float64 // highest abandon rate of any rolling 60 minutes
 	AnswersHour float64 // calls connected to a worker per hour
 	Dials       int
+	HungUp      int // dials hung up while ringing
 }
 
 type evKind int
@@ -84,6 +93,7 @@ func Simulate(w World, st Strategy, seed uint64) Result {
 		busy    = newAges() // call id → answered at
 		ringing = newAges() // dial id → placed at
 		nextID  int
+		hungUp  = map[int]bool{}
 		now     float64
 		busySec float64
 		res     Result
@@ -111,6 +121,10 @@ func Simulate(w World, st Strategy, seed uint64) Result {
 		for q.Len() > 0 && q[0].t <= tick {
 			ev := heap.Pop(&q).(event)
 			advance(ev.t)
+			if hungUp[ev.id] && ev.kind != evHangup {
+				delete(hungUp, ev.id)
+				continue
+			}
 			switch ev.kind {
 			case evHuman:
 				ring := ev.t - ringing.remove(ev.id)
@@ -154,6 +168,24 @@ func Simulate(w World, st Strategy, seed uint64) Result {
 		snap.Hour = tally(m-59, m)
 		snap.Day = tally(0, m)
 		snap.Month = snap.Day
+		if pr, ok := st.(Pruner); ok {
+			cut := pr.Prune(tick, snap)
+			ids := make([]int, 0, len(cut))
+			for _, j := range cut {
+				ids = append(ids, ringing.ids[j])
+			}
+			for _, id := range ids {
+				pr.HungUp(tick - ringing.remove(id))
+				hungUp[id] = true
+				res.HungUp++
+			}
+			if len(ids) > 0 {
+				snap.Ringing = snap.Ringing[:0]
+				for _, at := range ringing.at {
+					snap.Ringing = append(snap.Ringing, tick-at)
+				}
+			}
+		}
 		n := st.Decide(tick, snap)
 		pH := w.PHuman(tick)
 		for i := 0; i < n; i++ {
