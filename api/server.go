@@ -190,6 +190,14 @@ func (s *Server) ensureIndexes(ctx context.Context) {
 	}
 }
 
+// IndexesReady reports whether the indexes Run creates in the background
+// are in place.
+func (s *Server) IndexesReady() bool {
+	s.indexesMu.Lock()
+	defer s.indexesMu.Unlock()
+	return s.indexesOK
+}
+
 // EnsureIndexes creates the indexes once (bootstrap, tests).
 func (s *Server) EnsureIndexes(ctx context.Context) error { return s.store.EnsureIndexes(ctx) }
 
