@@ -44,6 +44,7 @@ run: ## Run voxfleet with 4 workers under ./run (no external service needed); Ct
 
 .PHONY: call
 call: ## Place a test call on the fleet started by `make run`: a three-turn conversation with the demo agent (DEFAULT_AGENT=scripted: the echo call).
+	@test -x $(BIN)/voxfleet || { echo "make call: no $(BIN)/voxfleet yet: start the fleet with 'make run' in another terminal (it builds voxfleet) and wait until it says its workers are ready" >&2; exit 1; }
 	@VOX_SERVICE_SECRET=$(DEV_SECRET) VOXFLEET_FLEET_ID=$(DEV_FLEET_ID) $(BIN)/voxfleet call --socket-dir $(RUN_DIR) $(if $(filter demo,$(DEFAULT_AGENT)),--conversation) $(if $(AGENT_ID),--agent-id $(AGENT_ID)) $(if $(CARRIER),--carrier $(CARRIER))
 
 .PHONY: dev
