@@ -57,22 +57,31 @@ func (a *roomAttacher) Pool(context.Context, string) (dialler.Pool, error) {
 	return dialler.Pool{Free: 50}, nil
 }
 
+// startLiveKit starts a livekit-server with the SIP stand-in and returns the
+// stand-in, a client of the server and an outbound trunk calling from
+// +15550000001.
+func startLiveKit(t *testing.T) (*testlivekit.SIP, *lkapi.Client, string) {
+	t.Helper()
+	srv := testlivekit.Start(t, testlivekit.Options{})
+	sip := srv.StartSIP(t)
+	lk, err := lkapi.New(lkapi.Config{URL: srv.URL, Key: srv.Key, Secret: srv.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunk, err := lk.CreateOutboundTrunk(context.Background(), "carrier", "sip.carrier.test", []string{"+15550000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sip, lk, trunk
+}
+
 // TestCampaignThroughLiveKit: a campaign of 20 contacts dialled through a
 // real livekit-server and the SIP stand-in: answers, busy lines, no answers,
 // a refusal and an abandon (hung up by deleting its room); every contact
 // ends final and every call has a record with its SIP status.
 func TestCampaignThroughLiveKit(t *testing.T) {
-	srv := testlivekit.Start(t, testlivekit.Options{})
-	sip := srv.StartSIP(t)
+	sip, lk, trunk := startLiveKit(t)
 	ctx := context.Background()
-	lk, err := lkapi.New(lkapi.Config{URL: srv.URL, Key: srv.Key, Secret: srv.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trunk, err := lk.CreateOutboundTrunk(ctx, "carrier", "sip.carrier.test", []string{"+15550000001"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := store.Open(testmongo.Start(t), "vox")
 	if err != nil {
 		t.Fatal(err)
@@ -195,17 +204,8 @@ func TestCampaignThroughLiveKit(t *testing.T) {
 // up, before LiveKit's answer came back, is handed on as answered: a person
 // on the line is not hung up.
 func TestGivingUpOnARingingCall(t *testing.T) {
-	srv := testlivekit.Start(t, testlivekit.Options{})
-	sip := srv.StartSIP(t)
+	sip, lk, trunk := startLiveKit(t)
 	ctx := context.Background()
-	lk, err := lkapi.New(lkapi.Config{URL: srv.URL, Key: srv.Key, Secret: srv.Secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	trunk, err := lk.CreateOutboundTrunk(ctx, "carrier", "sip.carrier.test", []string{"+15550000001"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	placer := lkplace.New(lk)
 	place := func(number string, ph testlivekit.Phone, giveUp func(*testlivekit.Call)) (dialler.Placed, *testlivekit.Call) {
 		t.Helper()
@@ -235,8 +235,16 @@ func TestGivingUpOnARingingCall(t *testing.T) {
 		}
 	}
 
-	// Ringing: given up a moment after it started to ring.
-	r, c := place("+15552100001", testlivekit.Phone{Answer: testlivekit.NoAnswer}, func(*testlivekit.Call) {
+	// Ringing: given up once the phone is in the room and has rung a moment
+	// (the pacer hangs up only dials that have rung 17 s).
+	r, c := place("+15552100001", testlivekit.Phone{Answer: testlivekit.NoAnswer}, func(c *testlivekit.Call) {
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Phone() == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the phone did not join the call's room")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		time.Sleep(500 * time.Millisecond)
 	})
 	if r.Result == dialler.Answered {
