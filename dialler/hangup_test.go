@@ -87,10 +87,17 @@ func TestPacerHangsUpRingingDials(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// tick ticks d and waits until the world has every dial it placed and
+	// every dial it hung up has ended: the calls in flight are then
+	// exactly those placed and not hung up (a dial not yet placed and one
+	// hung up but not yet ended would both keep them apart).
 	tick := func() {
 		t.Helper()
 		d.Tick(ctx)
-		time.Sleep(50 * time.Millisecond) // let the tick's dials and hang-ups reach the world
+		eventually(t, 10*time.Second, "the tick's dials placed and hang-ups ended", func() bool {
+			p, h := r.counts()
+			return p-h == d.Health().CallsInFlight
+		})
 	}
 
 	// Four workers free: the pacer dials ahead of them.
