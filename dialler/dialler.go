@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/voxplatform/vox/dialler/fairshare"
 	"github.com/voxplatform/vox/dialler/leader"
 	"github.com/voxplatform/vox/pacing"
-	"github.com/voxplatform/vox/runtimeapi"
 	"github.com/voxplatform/vox/store"
 )
 
@@ -108,9 +106,6 @@ type Dialler struct {
 	// its attempt ends: one call at a time to a number of an organisation.
 	numbers map[string]string
 }
-
-// numberKey keys numbers: a number is one person within an organisation.
-func numberKey(orgID, phone string) string { return orgID + "\x00" + phone }
 
 // attached is when a call was handed to a worker: by the Dialler's clock
 // (for handle times) and by the wall clock (compared with the time of the
@@ -359,18 +354,7 @@ func (d *Dialler) dialOrg(ctx context.Context, epoch int64, org string, camps []
 		// Dials that have rung long enough and whose answer would now
 		// likely find no worker are hung up first; the dials of this tick
 		// are decided without them.
-		var hang []string
-		if cut := p.c.pacer.Prune(p.snap); len(cut) > 0 {
-			ringing, ids := p.snap.Ringing[:0:0], p.ringIDs[:0:0]
-			for j, age := range p.snap.Ringing {
-				if slices.Contains(cut, j) {
-					hang = append(hang, p.ringIDs[j])
-					continue
-				}
-				ringing, ids = append(ringing, age), append(ids, p.ringIDs[j])
-			}
-			p.snap.Ringing, p.ringIDs = ringing, ids
-		}
+		hang := p.prune()
 		dec := p.c.pacer.Decide(p.snap)
 		p.c.mu.Unlock()
 		d.hangUp(p.c, hang)
@@ -526,199 +510,4 @@ func (d *Dialler) completeIfDone(ctx context.Context, doc store.Campaign) (bool,
 	}
 	d.logger.Info("campaign completed: every contact is in a final state", "campaign_id", doc.ID)
 	return true, nil
-}
-
-// dialCampaign leases up to n contacts and starts their calls; it returns
-// how many calls it started.
-func (d *Dialler) dialCampaign(ctx context.Context, epoch int64, p *plan, n int, now time.Time) int {
-	if n <= 0 || p.claim.Want == 0 {
-		return 0
-	}
-	placed := 0
-	// A lease once asked for is seen through even when the loop is told to
-	// stop (its reply would otherwise be lost with the lease taken);
-	// stopping is checked between leases.
-	wctx := context.WithoutCancel(ctx)
-	for placed < n {
-		if e, ok := d.el.Leading(); !ok || e != epoch || ctx.Err() != nil {
-			return placed // lost the lead or stopping: no new dial
-		}
-		started, more := d.leaseOne(wctx, epoch, p, now)
-		if started {
-			placed++
-		}
-		if !more {
-			return placed
-		}
-	}
-	return placed
-}
-
-// leaseOne leases one contact of the plan's campaign and starts its call.
-// more is false when the campaign has nothing more to lease this tick.
-func (d *Dialler) leaseOne(ctx context.Context, epoch int64, p *plan, now time.Time) (started, more bool) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	doc := p.c.doc
-	ct, err := d.st.LeaseContact(ctx, store.LeaseQuery{
-		CampaignID: doc.ID, Epoch: epoch, Owner: d.cfg.Owner, Now: now, For: d.cfg.leaseFor(),
-		MaxAttempts: doc.MaxAttempts, AbandonQuiet: compliance.AbandonQuiet,
-		Zones: p.zones, CampaignZoneOpen: p.campaignTZ,
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		p.c.mu.Lock()
-		p.c.emptyAt = now
-		p.c.mu.Unlock()
-		return false, false
-	}
-	if err != nil {
-		d.logger.Warn("lease contact", "campaign_id", doc.ID, "err", err)
-		return false, false
-	}
-	return d.start(ctx, epoch, p.c, doc, ct), true
-}
-
-// start checks the leased contact once more against the rules that must
-// hold at dial time (calling window, do-not-call list, the number's quiet
-// period after an abandon in any campaign of the organisation, no other call
-// in flight to the number in the organisation) and starts its call; false
-// means the lease was ended without a call.
-func (d *Dialler) start(ctx context.Context, epoch int64, c *campaign, doc store.Campaign, ct store.Contact) bool {
-	callID, room, identity := Names(ct.ID, ct.Attempts)
-	dial := Dial{CallID: callID, Room: room, Identity: identity, OrgID: doc.OrgID, CampaignID: doc.ID,
-		ContactID: ct.ID, AgentID: doc.AgentID, Attempt: ct.Attempts, To: ct.Phone, From: doc.CallerID,
-		TrunkID: doc.TrunkID, RingTimeout: d.cfg.RingTimeout, MaxCall: d.cfg.MaxCall}
-	now := d.now()
-	if !compliance.InWindow(doc.Window, ct.Timezone, now) {
-		// Not an attempt: give it back as it was.
-		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
-			UndoAttempt: true})
-		return false
-	}
-	dnc, err := d.st.DNCSet(ctx, doc.OrgID, []string{ct.Phone})
-	if err != nil {
-		d.logger.Warn("do-not-call check failed; not dialling", "contact_id", ct.ID, "err", err)
-		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
-			UndoAttempt: true})
-		return false
-	}
-	if dnc[ct.Phone] {
-		d.logger.Info("contact on the do-not-call list at dial time: not dialled", "contact_id", ct.ID, "campaign_id", doc.ID)
-		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactDoNotCall,
-			Outcome: "do_not_call"})
-		return false
-	}
-	// The quiet period after an abandon holds for the number in every
-	// campaign of the organisation, not only for this contact.
-	last, err := d.st.LastAbandonOfNumber(ctx, doc.OrgID, ct.Phone, ct.ID, now.Add(-compliance.AbandonQuiet))
-	if err != nil || last != nil {
-		end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
-			UndoAttempt: true}
-		if err != nil {
-			d.logger.Warn("abandon check failed; not dialling", "contact_id", ct.ID, "err", err)
-		} else {
-			next := last.Add(compliance.AbandonQuiet)
-			end.NextAttemptAt = &next
-			d.logger.Info("number abandoned in another campaign within 72 h: not dialled", "contact_id", ct.ID,
-				"campaign_id", doc.ID, "next_attempt_at", next)
-		}
-		d.endLease(ctx, end)
-		return false
-	}
-	// One call at a time to a number of the organisation: the same person
-	// may be a contact of several campaigns.
-	if !d.holdNumber(ctx, epoch, doc, ct, callID, now) {
-		return false
-	}
-	// The queued record comes first: an attempt without a record was never
-	// placed, which is what recovery relies on.
-	if err := d.record(ctx, dial, runtimeapi.CallRecord{Status: runtimeapi.CallQueued}); err != nil {
-		d.logger.Warn("call record not written; not dialling", "contact_id", ct.ID, "err", err)
-		d.releaseNumber(doc.OrgID, ct.Phone, callID)
-		d.endLease(ctx, store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
-			UndoAttempt: true})
-		return false
-	}
-	placeCtx, hang := context.WithCancelCause(d.dialCtx)
-	c.mu.Lock()
-	c.ringing[callID] = now
-	c.hangups[callID] = hang
-	c.mu.Unlock()
-	d.mu.Lock()
-	d.calls[callID] = true
-	d.mu.Unlock()
-	d.inflight.Add(1)
-	go func() {
-		defer d.inflight.Done()
-		defer hang(nil)
-		d.attempt(epoch, c, doc, dial, placeCtx)
-	}()
-	return true
-}
-
-// holdNumber reserves ct's number for the call callID, unless the number has
-// a call in flight in the organisation: one placed by this process (the
-// leader is the only dialler) or, in the store, a contact of the
-// organisation with that number being dialled (left in flight by an earlier
-// leader, or leased by another campaign) or a call to it answered and still
-// in progress. A refused contact goes back to pending without using an
-// attempt and waits compliance.NumberBusyWait; false means its lease was
-// ended so.
-func (d *Dialler) holdNumber(ctx context.Context, epoch int64, doc store.Campaign, ct store.Contact, callID string, now time.Time) bool {
-	key := numberKey(doc.OrgID, ct.Phone)
-	d.mu.Lock()
-	holder, held := d.numbers[key]
-	if !held {
-		d.numbers[key] = callID
-	}
-	d.mu.Unlock()
-	reason, err := "call "+holder+" placed", error(nil)
-	if !held {
-		reason, err = d.st.NumberInCall(ctx, doc.OrgID, ct.Phone, ct.ID, now.Add(-d.cfg.MaxCall))
-		if err == nil && reason == "" {
-			return true
-		}
-		d.releaseNumber(doc.OrgID, ct.Phone, callID)
-	}
-	end := store.LeaseEnd{ContactID: ct.ID, Attempt: ct.Attempts, Epoch: epoch, Status: store.ContactPending,
-		UndoAttempt: true}
-	if err != nil {
-		d.logger.Warn("check of calls in flight to the number failed; not dialling", "contact_id", ct.ID, "err", err)
-	} else {
-		next := now.Add(compliance.NumberBusyWait)
-		end.NextAttemptAt = &next
-		d.m.numberBusy.Inc()
-		d.logger.Info("number has a call in flight in the organisation: not dialled", "contact_id", ct.ID,
-			"campaign_id", doc.ID, "held_by", reason, "next_attempt_at", next)
-	}
-	d.endLease(ctx, end)
-	return false
-}
-
-// releaseNumber frees a number held for callID.
-func (d *Dialler) releaseNumber(orgID, phone, callID string) {
-	key := numberKey(orgID, phone)
-	d.mu.Lock()
-	if d.numbers[key] == callID {
-		delete(d.numbers, key)
-	}
-	d.mu.Unlock()
-}
-
-// errHungUp is the cause given to a ringing dial's placement when the
-// pacer hangs it up.
-var errHungUp = errors.New("hung up while ringing: the pacer expected no free worker for its answer")
-
-// hangUp hangs up the ringing dials of c named by ids (see
-// pacing.Pacer.Prune): each one's placement is cancelled, which ends the
-// call before it is answered.
-func (d *Dialler) hangUp(c *campaign, ids []string) {
-	for _, id := range ids {
-		c.mu.Lock()
-		hang := c.hangups[id]
-		c.mu.Unlock()
-		if hang != nil {
-			hang(errHungUp)
-		}
-	}
 }
